@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One idempotent set-up: installs every native piece epc needs from PyPI only
+# (libtorch via the torch wheel, ONNX Runtime via the onnxruntime wheel, a CMake
+# new enough for the bundled HDF5, plus onnx/h5py for the interoperability tests)
+# into a version-keyed virtual environment under ~/.cache shared by every clone.
+#   scripts/setup.sh          CPU ONNX Runtime
+#   scripts/setup.sh --gpu    onnxruntime-gpu instead (CUDA inference)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) export EPC_ORT_GPU=1 ;;
+    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+say() { echo "setup: $*" >&2; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+stamp="$EPC_VENV/.epc-setup-complete"
+if [ -f "$stamp" ]; then
+  say "native dependencies already installed in $EPC_VENV"
+else
+  command -v python3 >/dev/null || die "python3 not found (need Python 3.11 with pip)"
+  if [ ! -x "$EPC_VENV/bin/python" ]; then
+    say "creating virtual environment $EPC_VENV"
+    mkdir -p "$(dirname "$EPC_VENV")"
+    python3 -m venv "$EPC_VENV" || die "python3 -m venv failed (is the venv module installed?)"
+  fi
+  py="$EPC_VENV/bin/python"
+  say "installing torch==$EPC_TORCH_VERSION ($EPC_ORT_PKG, $EPC_CMAKE_SPEC); the torch wheel is about 2.7 GB the first time"
+  "$py" -m pip install --quiet --disable-pip-version-check --upgrade pip \
+    || die "could not upgrade pip in $EPC_VENV"
+  "$py" -m pip install --quiet --disable-pip-version-check \
+    "torch==$EPC_TORCH_VERSION" "$EPC_ORT_PKG" "$EPC_CMAKE_SPEC" "${EPC_PY_EXTRA[@]}" \
+    || die "pip install failed (see above); nothing else to try: fix the network or the disk and rerun"
+  got=$("$py" -c 'import torch;print(torch.__version__.split("+")[0])') \
+    || die "torch does not import in $EPC_VENV"
+  [ "$got" = "$EPC_TORCH_VERSION" ] || die "torch $got installed, but tch 0.24.0 needs $EPC_TORCH_VERSION"
+  touch "$stamp"
+  say "installed into $EPC_VENV"
+fi
+source "$here/env.sh"
+[ -f "$LIBTORCH/lib/libtorch_cpu.so" ] || die "libtorch not found under $LIBTORCH"
+[ -n "$ORT_DYLIB_PATH" ] && [ -f "$ORT_DYLIB_PATH" ] || die "libonnxruntime.so not found under $EPC_SITE/onnxruntime/capi"
+"$CMAKE" --version >/dev/null || die "cmake from the venv does not run"
+say "LIBTORCH=$LIBTORCH"
+say "ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
+say "CMAKE=$CMAKE"
