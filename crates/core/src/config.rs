@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_VERSION: u32 = 1;
 
 /// The training objectives of SPEC.md section 3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// sum_t mean|a_t| (the paper's model).
@@ -35,7 +37,18 @@ impl Loss {
 }
 
 /// Network architectures the trainer can fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Architecture {
     /// The paper's RNN: `a_t = h_{t-1} W + x_t`, `h_t = relu(a_t)`, only W trained.
@@ -53,7 +66,17 @@ impl Architecture {
 }
 
 /// Where to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceChoice {
     /// CUDA if available, else MPS, else CPU.
@@ -83,7 +106,12 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        Self { dataset: DatasetKind::Digits, data_dir: None, val_fraction: 0.1, split_seed: 0 }
+        Self {
+            dataset: DatasetKind::Digits,
+            data_dir: None,
+            val_fraction: 0.1,
+            split_seed: 0,
+        }
     }
 }
 
@@ -113,7 +141,12 @@ pub struct OptimConfig {
 
 impl Default for OptimConfig {
     fn default() -> Self {
-        Self { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Self {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 }
 
@@ -137,7 +170,14 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { loss: Loss::L1Pre, epochs: 200, patience: None, min_delta: 0.0, l2_coefficient: 3708.0, device: DeviceChoice::Auto }
+        Self {
+            loss: Loss::L1Pre,
+            epochs: 200,
+            patience: None,
+            min_delta: 0.0,
+            l2_coefficient: 3708.0,
+            device: DeviceChoice::Auto,
+        }
     }
 }
 
@@ -182,7 +222,8 @@ impl RunConfig {
     /// Reads a TOML config file; absent fields keep their defaults, unknown fields are errors.
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: RunConfig = toml::from_str(&text).map_err(|e| Error::format(path, format!("invalid config: {}", e.message())))?;
+        let cfg: RunConfig = toml::from_str(&text)
+            .map_err(|e| Error::format(path, format!("invalid config: {}", e.message())))?;
         cfg.check_version(path)?;
         Ok(cfg)
     }
@@ -219,7 +260,9 @@ impl RunConfig {
         self.toolkit_version = TOOLKIT_VERSION.to_string();
         self.config_version = CONFIG_VERSION;
         self.sequence.validate()?;
-        if self.model.architecture == Architecture::Rnn && self.model.units != self.data.dataset.shape().len() {
+        if self.model.architecture == Architecture::Rnn
+            && self.model.units != self.data.dataset.shape().len()
+        {
             return Err(Error::Config(format!(
                 "the rnn architecture has one unit per pixel: {} units for {}, not {}",
                 self.data.dataset.shape().len(),
@@ -227,8 +270,47 @@ impl RunConfig {
                 self.model.units
             )));
         }
-        if !(self.optim.lr > 0.0) {
-            return Err(Error::Config(format!("learning rate {} must be positive", self.optim.lr)));
+        let o = &self.optim;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return Err(Error::Config(format!(
+                "learning rate {} must be positive",
+                o.lr
+            )));
+        }
+        for (name, beta) in [("beta1", o.beta1), ("beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(Error::Config(format!(
+                    "Adam {name} {beta} must be in [0, 1)"
+                )));
+            }
+        }
+        if !(o.eps.is_finite() && o.eps > 0.0) {
+            return Err(Error::Config(format!(
+                "Adam eps {} must be positive",
+                o.eps
+            )));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return Err(Error::Config(format!(
+                "validation fraction {} must be in [0, 1)",
+                self.data.val_fraction
+            )));
+        }
+        let t = &self.train;
+        if !(t.min_delta.is_finite() && t.min_delta >= 0.0) {
+            return Err(Error::Config(format!(
+                "min_delta {} must be a number >= 0",
+                t.min_delta
+            )));
+        }
+        if !(t.l2_coefficient.is_finite() && t.l2_coefficient >= 0.0) {
+            return Err(Error::Config(format!(
+                "l2_coefficient {} must be a number >= 0",
+                t.l2_coefficient
+            )));
+        }
+        if t.patience == Some(0) {
+            return Err(Error::Config("patience must be at least 1 epoch".into()));
         }
         if self.train.epochs == 0 {
             return Err(Error::Config("epochs must be at least 1".into()));
@@ -245,7 +327,11 @@ mod tests {
     fn toml_overrides_only_given_fields() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "seed = 7\n[train]\nloss = \"l1-post\"\nepochs = 3\n[optim]\nlr = 0.01\n").unwrap();
+        std::fs::write(
+            &p,
+            "seed = 7\n[train]\nloss = \"l1-post\"\nepochs = 3\n[optim]\nlr = 0.01\n",
+        )
+        .unwrap();
         let c = RunConfig::from_toml_file(&p).unwrap();
         assert_eq!(c.seed, 7);
         assert_eq!(c.train.loss, Loss::L1Post);
@@ -265,6 +351,34 @@ mod tests {
         std::fs::write(&p, "config_version = 99\n").unwrap();
         let e = RunConfig::from_toml_file(&p).unwrap_err().to_string();
         assert!(e.contains("version 99"), "{e}");
+    }
+
+    #[test]
+    fn resolve_refuses_bad_numbers() {
+        type Breaker = fn(&mut RunConfig);
+        let cases: [(Breaker, &str); 10] = [
+            (|c| c.optim.lr = 0.0, "learning rate"),
+            (|c| c.optim.lr = f64::NAN, "learning rate"),
+            (|c| c.optim.lr = f64::INFINITY, "learning rate"),
+            (|c| c.optim.beta1 = 1.0, "beta1"),
+            (|c| c.optim.beta2 = -0.5, "beta2"),
+            (|c| c.optim.eps = 0.0, "eps"),
+            (|c| c.data.val_fraction = 1.0, "validation fraction"),
+            (|c| c.train.min_delta = -1.0, "min_delta"),
+            (|c| c.train.patience = Some(0), "patience"),
+            (|c| c.model.units = 10, "one unit per pixel"),
+        ];
+        for (break_it, needle) in cases {
+            let mut c = RunConfig::default();
+            break_it(&mut c);
+            let e = c.resolve().unwrap_err().to_string();
+            assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+        }
+        let mut c = RunConfig::default();
+        c.train.epochs = 0;
+        assert!(c.resolve().unwrap_err().to_string().contains("epochs"));
+        let c = RunConfig::default().resolve().unwrap();
+        assert_eq!(c.model.units, 64);
     }
 
     #[test]

@@ -3,14 +3,20 @@
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A temporary sibling path for `path` (same folder, so the rename is atomic).
+///
+/// Unique per process and per call, so threads writing the same file at once never
+/// share a temporary file.
 pub fn temp_sibling(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    let k = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.tmp-{}-{k}", std::process::id()))
 }
 
 /// Calls `write` on a temporary sibling of `path`, then renames it into place.
@@ -24,19 +30,22 @@ where
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     let tmp = temp_sibling(path);
-    let outcome = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    let outcome =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if outcome.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     outcome
 }
 
-/// Writes `bytes` to `path` atomically (temp file, fsync, rename).
+/// Writes `bytes` to `path` atomically (temp file, then rename).
+///
+/// No fsync: the rename protects against a killed process, which is what checkpoints
+/// written every epoch must survive; an fsync per epoch would dominate small runs.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |tmp| {
         let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-        f.sync_all().map_err(|e| Error::io(path, e))
+        f.write_all(bytes).map_err(|e| Error::io(path, e))
     })
 }
 
@@ -69,6 +78,35 @@ mod tests {
         });
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temp_siblings_are_unique_and_beside_the_file() {
+        let p = Path::new("/some/dir/file.bin");
+        let (a, b) = (temp_sibling(p), temp_sibling(p));
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), p.parent());
+        assert!(a
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".file.bin.tmp-"));
+    }
+
+    #[test]
+    fn concurrent_writers_of_one_file_leave_one_whole_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        std::thread::scope(|s| {
+            for k in 0..8u8 {
+                let path = &path;
+                s.spawn(move || write_atomic(path, &vec![k; 100_000]).unwrap());
+            }
+        });
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 100_000);
+        assert!(bytes.iter().all(|&b| b == bytes[0]));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -12,7 +12,17 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// How classes follow each other inside a sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClassOrder {
     /// c, c+1, ..., wrapping from 9 to 0 (the paper's predictable stream).
@@ -42,7 +52,14 @@ pub struct SequenceConfig {
 
 impl Default for SequenceConfig {
     fn default() -> Self {
-        Self { length: 10, batch_size: 32, order: ClassOrder::Ascending, start_class: None, shuffle: true, distractor_at: None }
+        Self {
+            length: 10,
+            batch_size: 32,
+            order: ClassOrder::Ascending,
+            start_class: None,
+            shuffle: true,
+            distractor_at: None,
+        }
     }
 }
 
@@ -50,13 +67,20 @@ impl SequenceConfig {
     /// Checks the settings for consistency.
     pub fn validate(&self) -> Result<()> {
         if self.length == 0 || self.batch_size == 0 {
-            return Err(Error::Config("sequence length and batch size must be positive".into()));
+            return Err(Error::Config(
+                "sequence length and batch size must be positive".into(),
+            ));
         }
         if let Some(c) = self.start_class.filter(|&c| c as usize >= NUM_CLASSES) {
-            return Err(Error::Config(format!("start class {c} is not a class 0..9")));
+            return Err(Error::Config(format!(
+                "start class {c} is not a class 0..9"
+            )));
         }
         if let Some(p) = self.distractor_at.filter(|&p| p >= self.length) {
-            return Err(Error::Config(format!("distractor index {p} is outside a sequence of length {}", self.length)));
+            return Err(Error::Config(format!(
+                "distractor index {p} is outside a sequence of length {}",
+                self.length
+            )));
         }
         Ok(())
     }
@@ -85,9 +109,15 @@ impl SequenceSampler {
         cfg.validate()?;
         let by_class = images.indices_by_class();
         if let Some(c) = by_class.iter().position(|v| v.is_empty()) {
-            return Err(Error::Config(format!("the split has no image of class {c}; sequences need all ten classes")));
+            return Err(Error::Config(format!(
+                "the split has no image of class {c}; sequences need all ten classes"
+            )));
         }
-        Ok(Self { by_class, cfg, seed })
+        Ok(Self {
+            by_class,
+            cfg,
+            seed,
+        })
     }
 
     /// The settings.
@@ -112,7 +142,10 @@ impl SequenceSampler {
                 Some(c) => c as usize,
                 None => rng.gen_range(0..NUM_CLASSES),
             };
-            let mut seq = Sequence { frames: Vec::with_capacity(self.cfg.length), labels: Vec::with_capacity(self.cfg.length) };
+            let mut seq = Sequence {
+                frames: Vec::with_capacity(self.cfg.length),
+                labels: Vec::with_capacity(self.cfg.length),
+            };
             for t in 0..self.cfg.length {
                 let mut class = match self.cfg.order {
                     ClassOrder::Ascending => (start + t) % NUM_CLASSES,
@@ -121,7 +154,9 @@ impl SequenceSampler {
                 if self.cfg.distractor_at == Some(t) {
                     class = (class + rng.gen_range(1..NUM_CLASSES)) % NUM_CLASSES;
                 }
-                let Some(&img) = pools[class].get(next[class]) else { break 'draw };
+                let Some(&img) = pools[class].get(next[class]) else {
+                    break 'draw;
+                };
                 next[class] += 1;
                 seq.frames.push(img);
                 seq.labels.push(class as u8);

@@ -12,7 +12,11 @@ pub const EMBEDDED_GZ: &[u8] = include_bytes!("../../assets/digits.csv.gz");
 pub const TEST_SIZE: usize = 360;
 
 /// The shape of one digit.
-pub const SHAPE: ImageShape = ImageShape { channels: 1, height: 8, width: 8 };
+pub const SHAPE: ImageShape = ImageShape {
+    channels: 1,
+    height: 8,
+    width: 8,
+};
 
 /// Parses the digits CSV (optionally gzipped); `origin` names the source in errors.
 pub fn parse(origin: &Path, bytes: &[u8]) -> Result<Images> {
@@ -25,20 +29,40 @@ pub fn parse(origin: &Path, bytes: &[u8]) -> Result<Images> {
     } else {
         String::from_utf8(bytes.to_vec()).map_err(|_| Error::format(origin, "not UTF-8 text"))?
     };
-    let mut out = Images { shape: SHAPE, pixels: Vec::new(), labels: Vec::new() };
-    for (lineno, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    let mut out = Images {
+        shape: SHAPE,
+        pixels: Vec::new(),
+        labels: Vec::new(),
+    };
+    for (lineno, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let values: Vec<&str> = line.split(',').collect();
         if values.len() != 65 {
-            return Err(Error::format(origin, format!("line {}: {} values, need 65 (64 pixels + label)", lineno + 1, values.len())));
+            return Err(Error::format(
+                origin,
+                format!(
+                    "line {}: {} values, need 65 (64 pixels + label)",
+                    lineno + 1,
+                    values.len()
+                ),
+            ));
         }
         for (k, v) in values.iter().enumerate() {
-            let x: u8 = v
-                .trim()
-                .parse()
-                .map_err(|_| Error::format(origin, format!("line {}: value {:?} is not an integer", lineno + 1, v)))?;
+            let x: u8 = v.trim().parse().map_err(|_| {
+                Error::format(
+                    origin,
+                    format!("line {}: value {:?} is not an integer", lineno + 1, v),
+                )
+            })?;
             let max = if k == 64 { 9 } else { 16 };
             if x > max {
-                return Err(Error::format(origin, format!("line {}: value {x} out of range 0..{max}", lineno + 1)));
+                return Err(Error::format(
+                    origin,
+                    format!("line {}: value {x} out of range 0..{max}", lineno + 1),
+                ));
             }
             if k == 64 {
                 out.labels.push(x);
@@ -55,7 +79,8 @@ pub fn parse(origin: &Path, bytes: &[u8]) -> Result<Images> {
 
 /// The embedded digits, split into (train, test): the last [`TEST_SIZE`] rows are the test split.
 pub fn embedded() -> (Images, Images) {
-    let all = parse(Path::new("<embedded digits.csv.gz>"), EMBEDDED_GZ).expect("the embedded digits parse");
+    let all = parse(Path::new("<embedded digits.csv.gz>"), EMBEDDED_GZ)
+        .expect("the embedded digits parse");
     split_tail(&all, TEST_SIZE)
 }
 

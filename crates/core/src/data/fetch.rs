@@ -31,7 +31,11 @@ pub struct FetchOptions {
 
 impl Default for FetchOptions {
     fn default() -> Self {
-        Self { enabled: true, cache_dir: default_cache_dir(), mirrors: Vec::new() }
+        Self {
+            enabled: true,
+            cache_dir: default_cache_dir(),
+            mirrors: Vec::new(),
+        }
     }
 }
 
@@ -70,7 +74,12 @@ pub fn check_md5(path: &Path, bytes: &[u8], accepted: &[&str]) -> Result<()> {
     if accepted.contains(&actual.as_str()) {
         return Ok(());
     }
-    Err(Error::Checksum { path: path.into(), algorithm: "md5", expected: accepted.join(" or "), actual })
+    Err(Error::Checksum {
+        path: path.into(),
+        algorithm: "md5",
+        expected: accepted.join(" or "),
+        actual,
+    })
 }
 
 /// Downloads `file` into `dest_dir` from the first mirror that serves it with the right MD5.
@@ -100,12 +109,18 @@ pub fn fetch(file: &RemoteFile, mirrors: &[String], dest_dir: &Path) -> Result<P
     if failures.is_empty() {
         failures.push("no mirror configured".into());
     }
-    Err(Error::Fetch { file: file.name.into(), reason: failures.join("; ") })
+    Err(Error::Fetch {
+        file: file.name.into(),
+        reason: failures.join("; "),
+    })
 }
 
 fn download(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, String> {
     let resp = agent.get(url).call().map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
-    resp.into_reader().take(1 << 30).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    resp.into_reader()
+        .take(1 << 30)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
     Ok(bytes)
 }

@@ -31,13 +31,26 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 /// Parses IDX image bytes into (count, rows, cols, pixels as bytes).
 fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<(usize, usize, usize, &'a [u8])> {
     if bytes.len() < 16 {
-        return Err(Error::format(path, format!("IDX image header truncated ({} bytes, need 16)", bytes.len())));
+        return Err(Error::format(
+            path,
+            format!(
+                "IDX image header truncated ({} bytes, need 16)",
+                bytes.len()
+            ),
+        ));
     }
     let magic = be_u32(bytes, 0);
     if magic != IMAGES_MAGIC {
-        return Err(Error::format(path, format!("wrong IDX magic number {magic} (images need {IMAGES_MAGIC})")));
+        return Err(Error::format(
+            path,
+            format!("wrong IDX magic number {magic} (images need {IMAGES_MAGIC})"),
+        ));
     }
-    let (n, rows, cols) = (be_u32(bytes, 4) as usize, be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
+    let (n, rows, cols) = (
+        be_u32(bytes, 4) as usize,
+        be_u32(bytes, 8) as usize,
+        be_u32(bytes, 12) as usize,
+    );
     let need = n
         .checked_mul(rows)
         .and_then(|v| v.checked_mul(cols))
@@ -54,22 +67,34 @@ fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<(usize, usize, usize
 
 fn parse_labels<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a [u8]> {
     if bytes.len() < 8 {
-        return Err(Error::format(path, format!("IDX label header truncated ({} bytes, need 8)", bytes.len())));
+        return Err(Error::format(
+            path,
+            format!("IDX label header truncated ({} bytes, need 8)", bytes.len()),
+        ));
     }
     let magic = be_u32(bytes, 0);
     if magic != LABELS_MAGIC {
-        return Err(Error::format(path, format!("wrong IDX magic number {magic} (labels need {LABELS_MAGIC})")));
+        return Err(Error::format(
+            path,
+            format!("wrong IDX magic number {magic} (labels need {LABELS_MAGIC})"),
+        ));
     }
     let n = be_u32(bytes, 4) as usize;
     let body = &bytes[8..];
     if body.len() != n {
         return Err(Error::format(
             path,
-            format!("truncated or oversized IDX labels: header says {n}, file has {}", body.len()),
+            format!(
+                "truncated or oversized IDX labels: header says {n}, file has {}",
+                body.len()
+            ),
         ));
     }
     if let Some(pos) = body.iter().position(|&l| l > 9) {
-        return Err(Error::format(path, format!("label {} at index {pos} is not a class 0..9", body[pos])));
+        return Err(Error::format(
+            path,
+            format!("label {} at index {pos} is not a class 0..9", body[pos]),
+        ));
     }
     Ok(body)
 }
@@ -83,11 +108,20 @@ pub fn load_pair(images_path: &Path, labels_path: &Path) -> Result<Images> {
     if labels.len() != n {
         return Err(Error::format(
             labels_path,
-            format!("{} labels but {} images in {}", labels.len(), n, images_path.display()),
+            format!(
+                "{} labels but {} images in {}",
+                labels.len(),
+                n,
+                images_path.display()
+            ),
         ));
     }
     Ok(Images {
-        shape: ImageShape { channels: 1, height: rows, width: cols },
+        shape: ImageShape {
+            channels: 1,
+            height: rows,
+            width: cols,
+        },
         pixels: body.iter().map(|&b| b as f32 / 255.0).collect(),
         labels: labels.to_vec(),
     })

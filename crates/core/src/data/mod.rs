@@ -16,7 +16,9 @@ use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 
 /// The data sets epc knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
     /// The UCI 8x8 digits embedded in the binary (1,437 train / 360 test images, 64 units).
@@ -44,7 +46,11 @@ impl DatasetKind {
     pub fn shape(self) -> ImageShape {
         match self {
             DatasetKind::Digits => digits::SHAPE,
-            DatasetKind::Mnist | DatasetKind::FashionMnist => ImageShape { channels: 1, height: 28, width: 28 },
+            DatasetKind::Mnist | DatasetKind::FashionMnist => ImageShape {
+                channels: 1,
+                height: 28,
+                width: 28,
+            },
             DatasetKind::Cifar10 => cifar::SHAPE,
         }
     }
@@ -66,19 +72,55 @@ impl std::fmt::Display for DatasetKind {
 
 /// MNIST files in the order train images, train labels, test images, test labels.
 pub const MNIST_FILES: [RemoteFile; 4] = [
-    RemoteFile { name: "train-images-idx3-ubyte.gz", md5: &["f68b3c2dcbeaaa9fbdd348bbdeb94873"] },
-    RemoteFile { name: "train-labels-idx1-ubyte.gz", md5: &["d53e105ee54ea40749a09fcbcd1e9432"] },
-    RemoteFile { name: "t10k-images-idx3-ubyte.gz", md5: &["9fb629c4189551a2d022fa330f9573f3"] },
-    RemoteFile { name: "t10k-labels-idx1-ubyte.gz", md5: &["ec29112dd5afa0611ce80d1b7f02629c"] },
+    RemoteFile {
+        name: "train-images-idx3-ubyte.gz",
+        md5: &["f68b3c2dcbeaaa9fbdd348bbdeb94873"],
+    },
+    RemoteFile {
+        name: "train-labels-idx1-ubyte.gz",
+        md5: &["d53e105ee54ea40749a09fcbcd1e9432"],
+    },
+    RemoteFile {
+        name: "t10k-images-idx3-ubyte.gz",
+        md5: &["9fb629c4189551a2d022fa330f9573f3"],
+    },
+    RemoteFile {
+        name: "t10k-labels-idx1-ubyte.gz",
+        md5: &["ec29112dd5afa0611ce80d1b7f02629c"],
+    },
 ];
 
 /// Fashion-MNIST files, same order as [`MNIST_FILES`]. Two digests each: the canonical
 /// gzip files and the Debian re-packaging (same IDX content, different gzip bytes).
 pub const FASHION_FILES: [RemoteFile; 4] = [
-    RemoteFile { name: "train-images-idx3-ubyte.gz", md5: &["8d4fb7e6c68d591d4c3dfef9ec88bf0d", "cf8536b0aa1a6ac5fa3f23001093305c"] },
-    RemoteFile { name: "train-labels-idx1-ubyte.gz", md5: &["25c81989df183df01b3e8a0aad5dffbe", "10bea18fdb374794d4bb42e356e600c9"] },
-    RemoteFile { name: "t10k-images-idx3-ubyte.gz", md5: &["bef4ecab320f06d8554ea6380940ec79", "f78720b4224f21cce2f2ccf2d7a94c9a"] },
-    RemoteFile { name: "t10k-labels-idx1-ubyte.gz", md5: &["bb300cfdad3c16e7a12a480ee83cd310", "0d30e22e447f3c33dab9ed536400ac01"] },
+    RemoteFile {
+        name: "train-images-idx3-ubyte.gz",
+        md5: &[
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "cf8536b0aa1a6ac5fa3f23001093305c",
+        ],
+    },
+    RemoteFile {
+        name: "train-labels-idx1-ubyte.gz",
+        md5: &[
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "10bea18fdb374794d4bb42e356e600c9",
+        ],
+    },
+    RemoteFile {
+        name: "t10k-images-idx3-ubyte.gz",
+        md5: &[
+            "bef4ecab320f06d8554ea6380940ec79",
+            "f78720b4224f21cce2f2ccf2d7a94c9a",
+        ],
+    },
+    RemoteFile {
+        name: "t10k-labels-idx1-ubyte.gz",
+        md5: &[
+            "bb300cfdad3c16e7a12a480ee83cd310",
+            "0d30e22e447f3c33dab9ed536400ac01",
+        ],
+    },
 ];
 
 /// The usual public MNIST mirrors.
@@ -88,7 +130,8 @@ pub const MNIST_MIRRORS: &[&str] = &[
 ];
 
 /// The usual public Fashion-MNIST mirror.
-pub const FASHION_MIRRORS: &[&str] = &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"];
+pub const FASHION_MIRRORS: &[&str] =
+    &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"];
 
 /// Where to find (or fetch) a data set.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -104,7 +147,11 @@ pub struct DataSource {
 impl DataSource {
     /// A source for `kind` in `data_dir` with default fetch settings.
     pub fn new(kind: DatasetKind, data_dir: Option<PathBuf>) -> Self {
-        Self { kind, data_dir, fetch: FetchOptions::default() }
+        Self {
+            kind,
+            data_dir,
+            fetch: FetchOptions::default(),
+        }
     }
 }
 
@@ -127,7 +174,18 @@ pub fn load(src: &DataSource) -> Result<Dataset> {
             Some(dir) => {
                 let path = find_existing(dir, &["digits.csv.gz", "digits.csv"])?;
                 let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                digits::split_tail(&digits::parse(&path, &bytes)?, digits::TEST_SIZE)
+                let all = digits::parse(&path, &bytes)?;
+                if all.len() <= digits::TEST_SIZE {
+                    return Err(Error::format(
+                        &path,
+                        format!(
+                            "{} images, need more than the {} held out as the test split",
+                            all.len(),
+                            digits::TEST_SIZE
+                        ),
+                    ));
+                }
+                digits::split_tail(&all, digits::TEST_SIZE)
             }
         },
         DatasetKind::Mnist | DatasetKind::FashionMnist => load_idx(src)?,
@@ -135,7 +193,9 @@ pub fn load(src: &DataSource) -> Result<Dataset> {
             let dir = src.data_dir.as_deref().ok_or_else(|| {
                 Error::Config("cifar10 needs --data-dir with data_batch_1..5.bin and test_batch.bin (no download)".into())
             })?;
-            let train: Vec<PathBuf> = (1..=5).map(|k| dir.join(format!("data_batch_{k}.bin"))).collect();
+            let train: Vec<PathBuf> = (1..=5)
+                .map(|k| dir.join(format!("data_batch_{k}.bin")))
+                .collect();
             check_files_exist(dir, &train)?;
             let test = vec![dir.join("test_batch.bin")];
             check_files_exist(dir, &test)?;
@@ -152,26 +212,46 @@ pub fn load(src: &DataSource) -> Result<Dataset> {
             )));
         }
     }
-    Ok(Dataset { kind: src.kind, train, test })
+    Ok(Dataset {
+        kind: src.kind,
+        train,
+        test,
+    })
 }
 
 fn check_files_exist(dir: &Path, files: &[PathBuf]) -> Result<()> {
     if !dir.is_dir() {
-        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found")));
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found"),
+        ));
     }
     match files.iter().find(|f| !f.is_file()) {
-        Some(f) => Err(Error::io(f, std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"))),
+        Some(f) => Err(Error::io(
+            f,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+        )),
         None => Ok(()),
     }
 }
 
 fn find_existing(dir: &Path, names: &[&str]) -> Result<PathBuf> {
     if !dir.is_dir() {
-        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found")));
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found"),
+        ));
     }
-    names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| {
-        Error::io(dir.join(names[0]), std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"))
-    })
+    names
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::io(
+                dir.join(names[0]),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+            )
+        })
 }
 
 /// Finds one IDX file: `<dir>/<name>.gz` (verified against its MD5) or the un-gzipped
@@ -179,7 +259,10 @@ fn find_existing(dir: &Path, names: &[&str]) -> Result<PathBuf> {
 fn locate_idx(src: &DataSource, file: &RemoteFile, mirrors: &[&str]) -> Result<PathBuf> {
     if let Some(dir) = &src.data_dir {
         if !dir.is_dir() {
-            return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found")));
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found"),
+            ));
         }
         let gz = dir.join(file.name);
         if gz.is_file() {
@@ -200,7 +283,10 @@ fn locate_idx(src: &DataSource, file: &RemoteFile, mirrors: &[&str]) -> Result<P
         let where_ = src.data_dir.as_deref().unwrap_or(&cache);
         return Err(Error::io(
             where_.join(file.name),
-            std::io::Error::new(std::io::ErrorKind::NotFound, "file not found and downloading is disabled"),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "file not found and downloading is disabled",
+            ),
         ));
     }
     let list: Vec<String> = if src.fetch.mirrors.is_empty() {
@@ -213,9 +299,27 @@ fn locate_idx(src: &DataSource, file: &RemoteFile, mirrors: &[&str]) -> Result<P
 
 fn load_idx(src: &DataSource) -> Result<(Images, Images)> {
     let (files, mirrors) = src.kind.idx_files().expect("an IDX data set");
-    let paths: Vec<PathBuf> = files.iter().map(|f| locate_idx(src, f, mirrors)).collect::<Result<_>>()?;
-    let train = idx::load_pair(&paths[0], &paths[1])?;
-    let test = idx::load_pair(&paths[2], &paths[3])?;
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|f| locate_idx(src, f, mirrors))
+        .collect::<Result<_>>()?;
+    let want = src.kind.shape();
+    let mut splits = Vec::with_capacity(2);
+    for pair in paths.chunks_exact(2) {
+        let images = idx::load_pair(&pair[0], &pair[1])?;
+        if images.shape != want {
+            return Err(Error::format(
+                &pair[0],
+                format!(
+                    "images are {} x {}, {} needs {} x {}",
+                    images.shape.height, images.shape.width, src.kind, want.height, want.width
+                ),
+            ));
+        }
+        splits.push(images);
+    }
+    let test = splits.pop().expect("two splits");
+    let train = splits.pop().expect("two splits");
     Ok((train, test))
 }
 
@@ -230,16 +334,19 @@ pub struct Splits {
     pub test: Images,
 }
 
-/// Carves a validation split of `fraction` of the training images with a seeded permutation.
+/// The (train, validation) indices of a seeded validation split of `n` images.
 ///
-/// The same `seed` always gives the same split; `fraction` must lie in [0, 1).
-pub fn split_validation(data: Dataset, fraction: f64, seed: u64) -> Result<Splits> {
+/// `round(n * fraction)` indices go to validation; both lists are sorted (data-set order)
+/// and together they partition `0..n`. The same `seed` always gives the same split;
+/// `fraction` must lie in [0, 1).
+pub fn split_indices(n: usize, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
     if !(0.0..1.0).contains(&fraction) {
-        return Err(Error::Config(format!("validation fraction {fraction} must be in [0, 1)")));
+        return Err(Error::Config(format!(
+            "validation fraction {fraction} must be in [0, 1)"
+        )));
     }
-    let n = data.train.len();
     let mut perm: Vec<usize> = (0..n).collect();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_5b117);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x05ee_d0f5_b117);
     perm.shuffle(&mut rng);
     let n_val = (n as f64 * fraction).round() as usize;
     let (val_idx, train_idx) = perm.split_at(n_val);
@@ -248,5 +355,18 @@ pub fn split_validation(data: Dataset, fraction: f64, seed: u64) -> Result<Split
     // Keep data-set order inside each part so "deterministic order" stays meaningful.
     val_idx.sort_unstable();
     train_idx.sort_unstable();
-    Ok(Splits { train: data.train.subset(&train_idx), val: data.train.subset(&val_idx), test: data.test })
+    Ok((train_idx, val_idx))
+}
+
+/// Carves a validation split of `fraction` of the training images with a seeded permutation
+/// (see [`split_indices`]).
+///
+/// The same `seed` always gives the same split; `fraction` must lie in [0, 1).
+pub fn split_validation(data: Dataset, fraction: f64, seed: u64) -> Result<Splits> {
+    let (train_idx, val_idx) = split_indices(data.train.len(), fraction, seed)?;
+    Ok(Splits {
+        train: data.train.subset(&train_idx),
+        val: data.train.subset(&val_idx),
+        test: data.test,
+    })
 }

@@ -1,0 +1,374 @@
+//! The training loop: K instances (seeds) trained together as one batched computation.
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState};
+use crate::progress::Progress;
+use crate::{device, model, Error, Result};
+use epc_core::config::RunConfig;
+use epc_core::data::{self, DataSource, Images, Splits};
+use epc_core::sequence::{Batch, Sequence, SequenceSampler};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// Name of the resolved config inside an instance folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// Name of the final weights (the best validation epoch) inside an instance folder.
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+/// Name of the last epoch's weights inside an instance folder.
+pub const LAST_WEIGHTS_FILE: &str = "last.safetensors";
+/// Name of the per-epoch history (JSON lines).
+pub const HISTORY_FILE: &str = "history.jsonl";
+/// Name of the training summary written at the end.
+pub const STATE_FILE: &str = "train_state.json";
+
+/// Salt separating the validation sequences' stream from any training stream.
+const VAL_SALT: u64 = 0x7a11_da7e;
+
+/// What to train and where.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// The resolved config shared by all instances (its `seed` is replaced per instance).
+    pub config: RunConfig,
+    /// One instance per seed.
+    pub seeds: Vec<u64>,
+    /// The run folder; instance `s` lives in `out/seed-<s>/`.
+    pub out: PathBuf,
+    /// Write `model.onnx` for every instance at the end.
+    pub export_onnx: bool,
+    /// Show a progress bar (true) or plain log lines (false).
+    pub progress_bar: bool,
+}
+
+/// How one instance ended.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InstanceOutcome {
+    /// The instance's seed.
+    pub seed: u64,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Epochs completed.
+    pub epochs_trained: usize,
+    /// Epoch with the lowest validation loss (its weights are `weights.safetensors`).
+    pub best_epoch: usize,
+    /// The lowest validation loss.
+    pub best_val_loss: f64,
+    /// Why it stopped early (patience, non-finite loss), if it did.
+    pub stopped: Option<String>,
+    /// The device it trained on.
+    pub device: String,
+}
+
+/// The folder of instance `seed` in run folder `out`.
+pub fn instance_dir(out: &Path, seed: u64) -> PathBuf {
+    out.join(format!("seed-{seed}"))
+}
+
+/// Loads the data set of `cfg` and carves the validation split.
+pub fn load_splits(cfg: &RunConfig) -> Result<Splits> {
+    let src = DataSource::new(cfg.data.dataset, cfg.data.data_dir.clone());
+    let ds = data::load(&src)?;
+    Ok(data::split_validation(ds, cfg.data.val_fraction, cfg.data.split_seed)?)
+}
+
+/// Trains every seed of `req` from scratch. Refuses a run folder that already holds any of them.
+pub fn train(req: &TrainRequest) -> Result<Vec<InstanceOutcome>> {
+    if req.seeds.is_empty() {
+        return Err(Error::Invalid("no seed given".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(s) = req.seeds.iter().find(|s| !seen.insert(**s)) {
+        return Err(Error::Invalid(format!("seed {s} given twice")));
+    }
+    for &s in &req.seeds {
+        let dir = instance_dir(&req.out, s);
+        if dir.join(CONFIG_FILE).exists() {
+            return Err(Error::Invalid(format!("{} already holds a run; use --resume {} or another --out", dir.display(), req.out.display())));
+        }
+    }
+    let cfg = req.config.clone().resolve()?;
+    let units = cfg.units();
+    let mut instances = Vec::new();
+    for &seed in &req.seeds {
+        let dir = instance_dir(&req.out, seed);
+        let mut c = cfg.clone();
+        c.seed = seed;
+        epc_core::fsutil::write_json_atomic(&dir.join(CONFIG_FILE), &c)?;
+        let w = model::init_weights(units, seed);
+        let zeros = vec![0.0; units * units];
+        let ck = Checkpoint { best_w: w.clone(), w, m: zeros.clone(), v: zeros, state: LoopState::default() };
+        instances.push((seed, dir, ck));
+    }
+    run(&cfg, instances, req.export_onnx, req.progress_bar)
+}
+
+/// Continues a killed run from the checkpoints in `run_dir/seed-*/`.
+pub fn resume(run_dir: &Path, export_onnx: bool, progress_bar: bool) -> Result<Vec<InstanceOutcome>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir)
+        .map_err(|e| epc_core::Error::io(run_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("seed-")))
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(Error::Invalid(format!("{}: no seed-* instance folders to resume", run_dir.display())));
+    }
+    let mut shared: Option<RunConfig> = None;
+    let mut instances = Vec::new();
+    for dir in dirs {
+        let cfg = RunConfig::from_json_file(&dir.join(CONFIG_FILE))?;
+        let mut key = cfg.clone();
+        key.seed = 0;
+        match &shared {
+            None => shared = Some(key),
+            Some(s) if *s != key => {
+                return Err(Error::Invalid(format!("{}: config differs from the other instances; resume them separately", dir.display())))
+            }
+            Some(_) => {}
+        }
+        let units = cfg.units();
+        let ck_path = dir.join(checkpoint::FILE);
+        let ck = if ck_path.exists() {
+            checkpoint::load(&ck_path, units)?
+        } else {
+            let w = model::init_weights(units, cfg.seed);
+            let zeros = vec![0.0; units * units];
+            Checkpoint { best_w: w.clone(), w, m: zeros.clone(), v: zeros, state: LoopState::default() }
+        };
+        instances.push((cfg.seed, dir, ck));
+    }
+    run(&shared.expect("one instance at least"), instances, export_onnx, progress_bar)
+}
+
+/// Host-side staging of the K instances' batches, reused across batches.
+struct Stager {
+    per_instance: Vec<Batch>,
+    host: Vec<f32>,
+}
+
+impl Stager {
+    /// Builds `[K, T, B, N]` on `dev` from the K instances' sequences `range` of this epoch.
+    fn stage(&mut self, images: &Images, epoch_seqs: &[Vec<Sequence>], range: std::ops::Range<usize>, dev: Device) -> Tensor {
+        self.host.clear();
+        for (k, seqs) in epoch_seqs.iter().enumerate() {
+            self.per_instance[k].fill(images, &seqs[range.clone()]);
+            self.host.extend_from_slice(&self.per_instance[k].x);
+        }
+        let b = &self.per_instance[0];
+        Tensor::from_slice(&self.host).view([epoch_seqs.len() as i64, b.steps as i64, b.batch as i64, b.dim as i64]).to_device(dev)
+    }
+}
+
+fn host_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(&t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1])).expect("f32 tensor")
+}
+
+fn stack_host(arrays: &[&Vec<f32>], units: usize, dev: Device) -> Tensor {
+    let flat: Vec<f32> = arrays.iter().flat_map(|a| a.iter().copied()).collect();
+    Tensor::from_slice(&flat).view([arrays.len() as i64, units as i64, units as i64]).to_device(dev)
+}
+
+/// The validation sequences: one fixed draw, identical for every instance and epoch.
+fn validation_batch(cfg: &RunConfig, val: &Images, dev: Device) -> Result<Option<Tensor>> {
+    if val.is_empty() {
+        return Ok(None);
+    }
+    let sampler = SequenceSampler::new(val, cfg.sequence.clone(), cfg.data.split_seed ^ VAL_SALT)?;
+    let seqs = sampler.epoch(0);
+    if seqs.is_empty() {
+        return Ok(None);
+    }
+    let b = Batch::from_sequences(val, &seqs);
+    Ok(Some(Tensor::from_slice(&b.x).view([b.steps as i64, b.batch as i64, b.dim as i64]).to_device(dev)))
+}
+
+fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, export_onnx: bool, progress_bar: bool) -> Result<Vec<InstanceOutcome>> {
+    let dev = device::select(cfg.train.device)?;
+    let dev_name = device::name(dev);
+    eprintln!(
+        "epc: training {} instance(s) of {} on {} ({dev_name}), loss {}, up to {} epochs",
+        instances.len(),
+        cfg.model.architecture.name(),
+        cfg.data.dataset,
+        cfg.train.loss.name(),
+        cfg.train.epochs
+    );
+    let splits = load_splits(cfg)?;
+    let units = cfg.units();
+    let k = instances.len();
+    let samplers: Vec<SequenceSampler> = instances
+        .iter()
+        .map(|(seed, _, _)| SequenceSampler::new(&splits.train, cfg.sequence.clone(), *seed))
+        .collect::<epc_core::Result<_>>()?;
+    let val_x = validation_batch(cfg, &splits.val, dev)?;
+
+    let mut w = stack_host(&instances.iter().map(|i| &i.2.w).collect::<Vec<_>>(), units, dev).set_requires_grad(true);
+    let mut adam = Adam::new(cfg.optim.clone(), &w);
+    adam.m = stack_host(&instances.iter().map(|i| &i.2.m).collect::<Vec<_>>(), units, dev);
+    adam.v = stack_host(&instances.iter().map(|i| &i.2.v).collect::<Vec<_>>(), units, dev);
+    adam.step = instances[0].2.state.adam_step;
+    if instances.iter().any(|i| i.2.state.adam_step != adam.step || i.2.state.epochs_done != instances[0].2.state.epochs_done) {
+        return Err(Error::Invalid("instances were checkpointed at different epochs; resume them separately".into()));
+    }
+    let mut states: Vec<LoopState> = instances.iter().map(|i| i.2.state.clone()).collect();
+    let mut best: Vec<Vec<f32>> = instances.iter().map(|i| i.2.best_w.clone()).collect();
+    let dirs: Vec<PathBuf> = instances.iter().map(|i| i.1.clone()).collect();
+    let seeds: Vec<u64> = instances.iter().map(|i| i.0).collect();
+
+    let start_epoch = states[0].epochs_done;
+    let mut stager = Stager { per_instance: vec![Batch::default(); k], host: Vec::new() };
+    let mut progress = Progress::new(progress_bar, cfg.train.epochs, start_epoch);
+    for epoch in start_epoch..cfg.train.epochs {
+        let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
+        if !active.iter().any(|&a| a) {
+            break;
+        }
+        let t0 = Instant::now();
+        let active_t = Tensor::from_slice(&active.iter().map(|&a| if a { 1f32 } else { 0.0 }).collect::<Vec<_>>())
+            .view([k as i64, 1, 1])
+            .to_device(dev);
+        let epoch_seqs: Vec<Vec<Sequence>> = samplers.iter().map(|s| s.epoch(epoch as u64)).collect();
+        let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
+        let bs = cfg.sequence.batch_size;
+        let n_batches = n_seq.div_ceil(bs);
+        if n_batches == 0 {
+            return Err(Error::Invalid(format!("the training split of {} yields no sequence", cfg.data.dataset)));
+        }
+        progress.start_epoch(epoch + 1, n_batches);
+        let mut loss_sum = Tensor::zeros([k as i64], (Kind::Double, dev));
+        for b in 0..n_batches {
+            let x = stager.stage(&splits.train, &epoch_seqs, b * bs..((b + 1) * bs).min(n_seq), dev);
+            let pre = model::forward(&w, &x, None);
+            let l = model::loss(cfg.train.loss, &pre, &w, cfg.train.l2_coefficient);
+            w.zero_grad();
+            l.sum(Kind::Float).backward();
+            let grad = w.grad();
+            adam.update(&mut w, &grad, Some(&active_t));
+            loss_sum += l.detach().to_kind(Kind::Double);
+            progress.batch(b + 1);
+        }
+        let train_loss: Vec<f64> = host_vec(&(loss_sum / n_batches as f64)).into_iter().map(f64::from).collect();
+        let val_loss: Vec<f64> = match &val_x {
+            Some(vx) => tch::no_grad(|| {
+                let pre = model::forward(&w, vx, None);
+                host_vec(&model::loss(cfg.train.loss, &pre, &w, cfg.train.l2_coefficient)).into_iter().map(f64::from).collect()
+            }),
+            None => train_loss.clone(),
+        };
+        let w_host = host_vec(&w.detach());
+        let seconds = t0.elapsed().as_secs_f64();
+        let m_host = host_vec(&adam.m);
+        let v_host = host_vec(&adam.v);
+        let nn = units * units;
+        for i in (0..k).filter(|&i| active[i]) {
+            let wi = &w_host[i * nn..(i + 1) * nn];
+            let st = &mut states[i];
+            if !train_loss[i].is_finite() || !val_loss[i].is_finite() {
+                st.stopped = Some(format!("non-finite loss at epoch {} (train {}, validation {})", epoch + 1, train_loss[i], val_loss[i]));
+                progress.note(&format!("seed {}: {}; keeping the checkpoint of epoch {}", seeds[i], st.stopped.as_ref().unwrap(), st.epochs_done));
+                continue;
+            }
+            let mean_abs = wi.iter().map(|v| v.abs() as f64).sum::<f64>() / nn as f64;
+            let mean_sq = wi.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / nn as f64;
+            st.history.push(EpochRecord { epoch: epoch + 1, train_loss: train_loss[i], val_loss: val_loss[i], mean_abs_w: mean_abs, mean_sq_w: mean_sq, seconds });
+            st.epochs_done = epoch + 1;
+            st.adam_step = adam.step;
+            if val_loss[i] < st.best_val - cfg.train.min_delta {
+                st.best_val = val_loss[i];
+                st.best_epoch = epoch + 1;
+                st.since_improvement = 0;
+                best[i] = wi.to_vec();
+            } else {
+                st.since_improvement += 1;
+                if cfg.train.patience.is_some_and(|p| st.since_improvement >= p) {
+                    st.stopped = Some(format!("early stop: no validation improvement for {} epochs", st.since_improvement));
+                }
+            }
+            let ck = Checkpoint {
+                w: wi.to_vec(),
+                m: m_host[i * nn..(i + 1) * nn].to_vec(),
+                v: v_host[i * nn..(i + 1) * nn].to_vec(),
+                best_w: best[i].clone(),
+                state: st.clone(),
+            };
+            write_history(&dirs[i], &st.history)?;
+            checkpoint::save(&dirs[i].join(checkpoint::FILE), units, &ck)?;
+        }
+        let shown: Vec<(f64, f64)> = (0..k).filter(|&i| active[i]).map(|i| (train_loss[i], val_loss[i])).collect();
+        progress.end_epoch(epoch + 1, &shown, seconds);
+    }
+    progress.finish();
+    finish(cfg, &seeds, &dirs, &states, &best, &dev_name, export_onnx)
+}
+
+fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<()> {
+    let mut text = String::new();
+    for r in history {
+        text.push_str(&serde_json::to_string(r).expect("record serialises"));
+        text.push('\n');
+    }
+    epc_core::fsutil::write_atomic(&dir.join(HISTORY_FILE), text.as_bytes())?;
+    Ok(())
+}
+
+fn finish(
+    cfg: &RunConfig,
+    seeds: &[u64],
+    dirs: &[PathBuf],
+    states: &[LoopState],
+    best: &[Vec<f32>],
+    dev_name: &str,
+    export_onnx: bool,
+) -> Result<Vec<InstanceOutcome>> {
+    let units = cfg.units();
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for i in 0..seeds.len() {
+        let st = &states[i];
+        let outcome = InstanceOutcome {
+            seed: seeds[i],
+            dir: dirs[i].clone(),
+            epochs_trained: st.epochs_done,
+            best_epoch: st.best_epoch,
+            best_val_loss: st.best_val,
+            stopped: st.stopped.clone(),
+            device: dev_name.to_string(),
+        };
+        if st.stopped.as_deref().is_some_and(|s| s.starts_with("non-finite")) {
+            failures.push(format!("seed {}: {}", seeds[i], st.stopped.as_ref().unwrap()));
+        }
+        if st.epochs_done > 0 {
+            let ck = checkpoint::load(&dirs[i].join(checkpoint::FILE), units)?;
+            epc_exporter::write_weights_safetensors(&dirs[i].join(LAST_WEIGHTS_FILE), &ck.w, units)?;
+            epc_exporter::write_weights_safetensors(&dirs[i].join(WEIGHTS_FILE), &best[i], units)?;
+            epc_core::fsutil::write_json_atomic(&dirs[i].join(STATE_FILE), &serde_json::json!({
+                "epochs_trained": st.epochs_done,
+                "best_epoch": st.best_epoch,
+                "best_val_loss": st.best_val,
+                "stopped": st.stopped,
+                "device": dev_name,
+            }))?;
+            if export_onnx {
+                epc_exporter::export_run(&dirs[i], None, false)?;
+            }
+        }
+        outcomes.push(outcome);
+    }
+    if !failures.is_empty() {
+        return Err(Error::NonFinite(failures.join("; ")));
+    }
+    Ok(outcomes)
+}
+
+/// Mean |a_t| per step (the paper's energy curve) of weights `w` on sequences drawn
+/// from `images` with the run's sequence settings and `seed` (epoch 0 of that seed).
+pub fn energy_curve(cfg: &RunConfig, w: &[f32], images: &Images, seed: u64) -> Result<Vec<f64>> {
+    let sampler = SequenceSampler::new(images, cfg.sequence.clone(), seed)?;
+    let seqs = sampler.epoch(0);
+    let b = Batch::from_sequences(images, &seqs);
+    let n = cfg.units() as i64;
+    let x = Tensor::from_slice(&b.x).view([b.steps as i64, b.batch as i64, b.dim as i64]);
+    let wt = Tensor::from_slice(w).view([1, n, n]);
+    let e = tch::no_grad(|| model::energy_per_step(&model::forward(&wt, &x, None)));
+    Ok(Vec::<f64>::try_from(&e.view([-1]))?)
+}

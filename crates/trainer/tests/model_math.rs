@@ -1,0 +1,124 @@
+//! The model, losses and optimiser against independent computations.
+
+use epc_core::config::{Loss, OptimConfig};
+use epc_trainer::adam::Adam;
+use epc_trainer::model;
+use tch::{Kind, Tensor};
+
+fn rand_tensor(shape: &[i64], seed: i64, scale: f64) -> Tensor {
+    tch::manual_seed(seed);
+    (Tensor::rand(shape, (Kind::Double, tch::Device::Cpu)) * 2.0 - 1.0) * scale
+}
+
+#[test]
+fn loss_gradient_matches_finite_differences() {
+    for kind in [Loss::L1Pre, Loss::L1Post, Loss::L1PostL2w] {
+        let w0 = rand_tensor(&[2, 5, 5], 1, 0.6);
+        let x = rand_tensor(&[2, 4, 3, 5], 2, 1.0).abs();
+        let w = w0.copy().set_requires_grad(true);
+        let l = model::loss(kind, &model::forward(&w, &x, None), &w, 0.37).sum(Kind::Double);
+        l.backward();
+        let grad = w.grad();
+        let eps = 1e-6;
+        let mut worst: f64 = 0.0;
+        for idx in [[0i64, 0, 0], [0, 1, 3], [1, 4, 2], [1, 2, 2], [0, 3, 4]] {
+            let f = |delta: f64| {
+                let wp = w0.copy();
+                let _ = wp.get(idx[0]).get(idx[1]).get(idx[2]).g_add_scalar_(delta);
+                model::loss(kind, &model::forward(&wp, &x, None), &wp, 0.37).sum(Kind::Double).double_value(&[])
+            };
+            let numeric = (f(eps) - f(-eps)) / (2.0 * eps);
+            let analytic = grad.double_value(&idx);
+            worst = worst.max((numeric - analytic).abs() / (1e-8 + numeric.abs().max(analytic.abs())));
+            assert!(analytic != 0.0 || numeric.abs() < 1e-9, "{kind:?} gradient vanished at {idx:?}");
+        }
+        assert!(worst < 1e-5, "{kind:?}: worst relative gradient error {worst}");
+    }
+}
+
+#[test]
+fn forward_matches_a_plain_loop_and_first_step_is_the_input() {
+    let n = 4;
+    let w = rand_tensor(&[1, n, n], 3, 0.5);
+    let x = rand_tensor(&[3, 2, n], 4, 1.0).abs();
+    let pre = model::forward(&w, &x, None);
+    let wv: Vec<f64> = Vec::try_from(&w.view([-1])).unwrap();
+    let xv: Vec<f64> = Vec::try_from(&x.view([-1])).unwrap();
+    for b in 0..2 {
+        let mut h = vec![0.0f64; n as usize];
+        for t in 0..3usize {
+            let mut a = vec![0.0; n as usize];
+            for j in 0..n as usize {
+                let mut s = xv[(t * 2 + b) * n as usize + j];
+                for i in 0..n as usize {
+                    s += h[i] * wv[i * n as usize + j];
+                }
+                a[j] = s;
+            }
+            for j in 0..n as usize {
+                let got = pre[t].double_value(&[0, b as i64, j as i64]);
+                assert!((got - a[j]).abs() < 1e-12, "step {t} unit {j}: {got} vs {}", a[j]);
+            }
+            h = a.iter().map(|v| v.max(0.0)).collect();
+        }
+    }
+    assert!(pre[0].get(0).equal(&x.get(0)));
+    // A lesion mask that zeroes every unit cuts all recurrence: a_t = x_t.
+    let mask = Tensor::zeros([1, n], (Kind::Double, tch::Device::Cpu));
+    let lesioned = model::forward(&w, &x, Some(&mask));
+    assert!(lesioned[2].get(0).allclose(&x.get(2), 0.0, 1e-15, false));
+}
+
+#[test]
+fn loss_values_match_their_definitions() {
+    let w = rand_tensor(&[1, 3, 3], 5, 0.5);
+    let x = rand_tensor(&[2, 4, 3], 6, 1.0);
+    let pre = model::forward(&w, &x, None);
+    let pre_abs: f64 = pre.iter().map(|a| a.abs().mean(Kind::Double).double_value(&[])).sum();
+    let post: f64 = pre.iter().map(|a| a.relu().mean(Kind::Double).double_value(&[])).sum();
+    let w2 = w.square().mean(Kind::Double).double_value(&[]);
+    let got = |k| model::loss(k, &pre, &w, 3708.0).double_value(&[0]);
+    assert!((got(Loss::L1Pre) - pre_abs).abs() < 1e-12);
+    assert!((got(Loss::L1Post) - post).abs() < 1e-12);
+    // The L2 term is counted at every step: x2 for two steps.
+    assert!((got(Loss::L1PostL2w) - (post + 2.0 * 3708.0 * w2)).abs() < 1e-9);
+}
+
+#[test]
+fn adam_matches_hand_computed_steps() {
+    let cfg = OptimConfig { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    let mut p = Tensor::from_slice(&[1.0f64, -2.0]);
+    let mut adam = Adam::new(cfg.clone(), &p);
+    let grads = [[0.5, -1.0], [0.25, 3.0]];
+    let (mut m, mut v, mut want) = ([0.0f64; 2], [0.0f64; 2], [1.0f64, -2.0]);
+    for (step, g) in grads.iter().enumerate() {
+        adam.update(&mut p, &Tensor::from_slice(g), None);
+        for i in 0..2 {
+            m[i] = 0.9 * m[i] + 0.1 * g[i];
+            v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+            let mh = m[i] / (1.0 - 0.9f64.powi(step as i32 + 1));
+            let vh = v[i] / (1.0 - 0.999f64.powi(step as i32 + 1));
+            want[i] -= 0.1 * mh / (vh.sqrt() + 1e-8);
+        }
+    }
+    let got: Vec<f64> = Vec::try_from(&p).unwrap();
+    for i in 0..2 {
+        assert!((got[i] - want[i]).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn init_is_uniform_in_the_published_range_and_seeded() {
+    let n = 64;
+    let a = model::init_weights(n, 3);
+    assert_eq!(a, model::init_weights(n, 3));
+    assert_ne!(a, model::init_weights(n, 4));
+    let bound = 1.0 / (n as f32).sqrt();
+    assert!(a.iter().all(|v| v.abs() <= bound));
+    let mean = a.iter().map(|&v| v as f64).sum::<f64>() / a.len() as f64;
+    let var = a.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / a.len() as f64;
+    // U(-b, b) has variance b^2 / 3.
+    assert!((var - (bound as f64).powi(2) / 3.0).abs() < 0.05 * (bound as f64).powi(2), "var {var}");
+    // The mean of 4096 draws has a standard deviation of about 0.009 b.
+    assert!(mean.abs() < 0.04 * bound as f64, "mean {mean}");
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job on the embedded 8x8 digits, end to end, with no download and no data folder:
+# train the paper's l1-pre network (300 epochs, seconds), export it as ONNX, dump its
+# activations as HDF5 and analyse it. Output goes to ${1:-runs/demo}.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out=${1:-runs/demo}
+bash scripts/setup.sh
+source scripts/env.sh
+cargo build --release --bin epc
+epc=target/release/epc
+if [ -d "$out" ]; then
+  echo "demo: $out exists; remove it or pass another folder" >&2
+  exit 1
+fi
+$epc train --epochs 300 --seeds 0,1,2 --out "$out"
+$epc dump --model "$out/seed-0/model.onnx" --out "$out/seed-0/acts.h5"
+$epc analyze --model "$out/seed-0/model.onnx" --model "$out/seed-1/model.onnx" --model "$out/seed-2/model.onnx" --out "$out/report"
+echo "demo: report in $out/report/report.md"
