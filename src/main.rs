@@ -1,1 +1,64 @@
-fn main() {}
+//! `epc`: train energy-efficient RNNs, export them as ONNX, dump their activations
+//! as HDF5 and analyse prediction and error units (Ali et al., Patterns 2022).
+
+mod cmd_analyze;
+mod cmd_dump;
+mod cmd_export;
+mod engine_args;
+#[cfg(feature = "train")]
+mod cmd_train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Emergent predictive coding toolkit.
+///
+/// Pipeline: `epc train` fits networks (one folder per seed), `epc export` writes them as
+/// ONNX step models, `epc dump` writes activations as HDF5, and `epc analyze` finds
+/// prediction and error units, runs lesion studies and draws the paper's figures for any
+/// ONNX model that follows epc's step-v1 contract.
+#[derive(Parser, Debug)]
+#[command(name = "epc", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train the energy-efficient RNN (one instance per seed) with libtorch.
+    #[cfg(feature = "train")]
+    Train(Box<cmd_train::TrainArgs>),
+    /// Write a trained instance (or every instance of a run) as an ONNX model.
+    Export(cmd_export::ExportArgs),
+    /// Run a model over the test sequences and write its activations as HDF5.
+    Dump(cmd_dump::DumpArgs),
+    /// Analyse one or more models: energy, prediction/error units, lesions, figures, report.
+    Analyze(Box<cmd_analyze::AnalyzeArgs>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        #[cfg(feature = "train")]
+        Command::Train(a) => cmd_train::run(*a),
+        Command::Export(a) => cmd_export::run(a),
+        Command::Dump(a) => cmd_dump::run(a),
+        Command::Analyze(a) => cmd_analyze::run(*a),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined, never a backtrace.
+            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            eprintln!("epc: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether long work should draw a progress bar (both streams are terminals).
+pub(crate) fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
+}

@@ -15,4 +15,4 @@ pub mod progress;
 pub mod train;
 
 pub use error::{Error, Result};
-pub use train::{resume, train, InstanceOutcome, TrainRequest};
+pub use train::{resume, train, InstanceOutcome, RunOptions, TrainRequest};

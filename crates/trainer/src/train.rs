@@ -34,10 +34,31 @@ pub struct TrainRequest {
     pub seeds: Vec<u64>,
     /// The run folder; instance `s` lives in `out/seed-<s>/`.
     pub out: PathBuf,
+    /// How to run (not part of the science: never changes the result on one machine).
+    pub options: RunOptions,
+}
+
+/// How a run executes; none of it is recorded as part of the config.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
     /// Write `model.onnx` for every instance at the end.
     pub export_onnx: bool,
     /// Show a progress bar (true) or plain log lines (false).
     pub progress_bar: bool,
+    /// libtorch intra-op threads; 0 picks 1 for networks of at most 256 units (where
+    /// threads only add synchronisation) and libtorch's default otherwise.
+    pub threads: usize,
+}
+
+/// Applies [`RunOptions::threads`] for a network of `units` units and returns the count used.
+pub fn configure_threads(requested: usize, units: usize) -> usize {
+    let n = match requested {
+        0 if units <= 256 => 1,
+        0 => tch::get_num_threads().max(1) as usize,
+        n => n,
+    };
+    tch::set_num_threads(n as i32);
+    n
 }
 
 /// How one instance ended.
@@ -99,11 +120,11 @@ pub fn train(req: &TrainRequest) -> Result<Vec<InstanceOutcome>> {
         let ck = Checkpoint { best_w: w.clone(), w, m: zeros.clone(), v: zeros, state: LoopState::default() };
         instances.push((seed, dir, ck));
     }
-    run(&cfg, instances, req.export_onnx, req.progress_bar)
+    run(&cfg, instances, &req.options)
 }
 
 /// Continues a killed run from the checkpoints in `run_dir/seed-*/`.
-pub fn resume(run_dir: &Path, export_onnx: bool, progress_bar: bool) -> Result<Vec<InstanceOutcome>> {
+pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcome>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir)
         .map_err(|e| epc_core::Error::io(run_dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -137,7 +158,7 @@ pub fn resume(run_dir: &Path, export_onnx: bool, progress_bar: bool) -> Result<V
         };
         instances.push((cfg.seed, dir, ck));
     }
-    run(&shared.expect("one instance at least"), instances, export_onnx, progress_bar)
+    run(&shared.expect("one instance at least"), instances, options)
 }
 
 /// Host-side staging of the K instances' batches, reused across batches.
@@ -182,9 +203,10 @@ fn validation_batch(cfg: &RunConfig, val: &Images, dev: Device) -> Result<Option
     Ok(Some(Tensor::from_slice(&b.x).view([b.steps as i64, b.batch as i64, b.dim as i64]).to_device(dev)))
 }
 
-fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, export_onnx: bool, progress_bar: bool) -> Result<Vec<InstanceOutcome>> {
+fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &RunOptions) -> Result<Vec<InstanceOutcome>> {
     let dev = device::select(cfg.train.device)?;
-    let dev_name = device::name(dev);
+    let threads = configure_threads(options.threads, cfg.units());
+    let dev_name = if dev == Device::Cpu { format!("cpu, {threads} thread(s)") } else { device::name(dev) };
     eprintln!(
         "epc: training {} instance(s) of {} on {} ({dev_name}), loss {}, up to {} epochs",
         instances.len(),
@@ -217,7 +239,7 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, export_onnx:
 
     let start_epoch = states[0].epochs_done;
     let mut stager = Stager { per_instance: vec![Batch::default(); k], host: Vec::new() };
-    let mut progress = Progress::new(progress_bar, cfg.train.epochs, start_epoch);
+    let mut progress = Progress::new(options.progress_bar, cfg.train.epochs, start_epoch);
     for epoch in start_epoch..cfg.train.epochs {
         let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
         if !active.iter().any(|&a| a) {
@@ -298,7 +320,7 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, export_onnx:
         progress.end_epoch(epoch + 1, &shown, seconds);
     }
     progress.finish();
-    finish(cfg, &seeds, &dirs, &states, &best, &dev_name, export_onnx)
+    finish(cfg, &seeds, &dirs, &states, &best, &dev_name, options.export_onnx)
 }
 
 fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<()> {

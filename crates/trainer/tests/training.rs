@@ -2,7 +2,7 @@
 
 use epc_core::config::{DeviceChoice, Loss, RunConfig};
 use epc_core::sequence::ClassOrder;
-use epc_trainer::train::{self, energy_curve, TrainRequest};
+use epc_trainer::train::{self, energy_curve, RunOptions, TrainRequest};
 use std::path::Path;
 
 fn config(epochs: usize, order: ClassOrder) -> RunConfig {
@@ -15,7 +15,7 @@ fn config(epochs: usize, order: ClassOrder) -> RunConfig {
 }
 
 fn request(cfg: &RunConfig, seeds: &[u64], out: &Path) -> TrainRequest {
-    TrainRequest { config: cfg.clone(), seeds: seeds.to_vec(), out: out.to_path_buf(), export_onnx: false, progress_bar: false }
+    TrainRequest { config: cfg.clone(), seeds: seeds.to_vec(), out: out.to_path_buf(), options: RunOptions::default() }
 }
 
 fn weights(dir: &Path, units: usize) -> Vec<f32> {

@@ -1,0 +1,48 @@
+//! `epc export`.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Options of `epc export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// An instance folder (RUN_DIR/seed-<n>) or a run folder (exports every seed-* inside)
+    run: PathBuf,
+    /// Output file (one instance only) [default: <instance>/model.onnx, or
+    /// model.sequence.onnx with --sequence]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the whole-sequence model (ONNX Scan; input x [steps, batch, n]) instead of the step model
+    #[arg(long)]
+    sequence: bool,
+}
+
+fn instance_dirs(run: &Path) -> Result<Vec<PathBuf>> {
+    if run.join("config.json").is_file() {
+        return Ok(vec![run.to_path_buf()]);
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", run.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("config.json").is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!("{}: neither an instance folder (config.json) nor a run folder with seed-* instances", run.display());
+    }
+    Ok(dirs)
+}
+
+/// Runs `epc export`.
+pub fn run(args: ExportArgs) -> Result<()> {
+    let dirs = instance_dirs(&args.run)?;
+    if args.out.is_some() && dirs.len() > 1 {
+        bail!("--out names one file but {} holds {} instances", args.run.display(), dirs.len());
+    }
+    for d in dirs {
+        let path = epc_exporter::export_run(&d, args.out.as_deref(), args.sequence)?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}

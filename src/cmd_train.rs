@@ -1,0 +1,150 @@
+//! `epc train`.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use epc_core::config::{DeviceChoice, Loss, RunConfig};
+use epc_core::data::DatasetKind;
+use epc_core::sequence::ClassOrder;
+use std::path::PathBuf;
+
+/// Options of `epc train`. Flags override the `--config` file, which overrides the defaults.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (SPEC.md section 4). The paper trains MNIST for 200 epochs.")]
+pub struct TrainArgs {
+    /// Data set [default: digits, embedded in the binary]
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetKind>,
+    /// Folder with the data set's files (MNIST/Fashion-MNIST: the four IDX files, .gz or raw;
+    /// CIFAR-10: data_batch_1..5.bin and test_batch.bin). Missing MNIST files are downloaded
+    /// into ~/.cache/epc/datasets (see EPC_MIRRORS, EPC_CACHE_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Objective: l1-pre (the paper's model), l1-post or l1-post-l2w (controls) [default: l1-pre]
+    #[arg(long, value_enum)]
+    loss: Option<Loss>,
+    /// Maximum number of epochs [default: 200]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Stop an instance after this many epochs without validation improvement
+    /// (the best weights are restored); without it every epoch runs.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Smallest drop of the validation loss that counts as an improvement [default: 0]
+    #[arg(long)]
+    min_delta: Option<f64>,
+    /// Comma-separated seeds, one instance each (e.g. 0,1,2) [default: 0]
+    #[arg(long, value_delimiter = ',', conflicts_with = "instances")]
+    seeds: Option<Vec<u64>>,
+    /// Train K instances with seeds 0..K-1 (batched into one computation)
+    #[arg(long)]
+    instances: Option<u64>,
+    /// auto picks CUDA, then MPS, then CPU [default: auto]
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+    /// Adam learning rate [default: 1e-4]
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Sequences per batch [default: 32]
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Frames per sequence [default: 10]
+    #[arg(long)]
+    seq_len: Option<usize>,
+    /// Class order: ascending (predictable) or random (the control) [default: ascending]
+    #[arg(long, value_enum)]
+    order: Option<ClassOrder>,
+    /// Fraction of the training split held out for validation [default: 0.1]
+    #[arg(long)]
+    val_fraction: Option<f64>,
+    /// TOML file with any of the config's sections (see configs/ in the repository)
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run folder; each instance goes to RUN_DIR/seed-<n>/
+    #[arg(long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue a killed run from its checkpoints (all other options come from the run)
+    #[arg(long, conflicts_with_all = ["out", "config", "dataset", "loss", "epochs", "seeds", "instances"])]
+    resume: Option<PathBuf>,
+    /// Do not write model.onnx for each instance at the end
+    #[arg(long)]
+    no_export: bool,
+    /// Plain log lines instead of a progress bar
+    #[arg(long)]
+    plain: bool,
+    /// libtorch CPU threads (0: 1 thread for networks of at most 256 units, else all cores)
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+impl TrainArgs {
+    fn resolve(&self) -> Result<RunConfig> {
+        let mut c = match &self.config {
+            Some(p) => RunConfig::from_toml_file(p)?,
+            None => RunConfig::default(),
+        };
+        macro_rules! set {
+            ($field:expr, $flag:expr) => {
+                if let Some(v) = $flag.clone() {
+                    $field = v;
+                }
+            };
+        }
+        set!(c.data.dataset, self.dataset);
+        if self.data_dir.is_some() {
+            c.data.data_dir = self.data_dir.clone();
+        }
+        set!(c.train.loss, self.loss);
+        set!(c.train.epochs, self.epochs);
+        if self.patience.is_some() {
+            c.train.patience = self.patience;
+        }
+        set!(c.train.min_delta, self.min_delta);
+        set!(c.train.device, self.device);
+        set!(c.optim.lr, self.lr);
+        set!(c.sequence.batch_size, self.batch_size);
+        set!(c.sequence.length, self.seq_len);
+        set!(c.sequence.order, self.order);
+        set!(c.data.val_fraction, self.val_fraction);
+        Ok(c.resolve()?)
+    }
+
+    fn seeds(&self, cfg: &RunConfig) -> Result<Vec<u64>> {
+        Ok(match (&self.seeds, self.instances) {
+            (Some(s), _) => s.clone(),
+            (None, Some(0)) => bail!("--instances must be at least 1"),
+            (None, Some(k)) => (0..k).collect(),
+            (None, None) => vec![cfg.seed],
+        })
+    }
+}
+
+/// Runs `epc train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let options = epc_trainer::RunOptions {
+        export_onnx: !args.no_export,
+        progress_bar: !args.plain && crate::interactive(),
+        threads: args.threads,
+    };
+    let outcomes = if let Some(dir) = &args.resume {
+        epc_trainer::resume(dir, &options).with_context(|| format!("resuming {}", dir.display()))?
+    } else {
+        let config = args.resolve()?;
+        let seeds = args.seeds(&config)?;
+        let out = args.out.clone().expect("clap requires --out");
+        let req = epc_trainer::TrainRequest { config, seeds, out, options };
+        epc_trainer::train(&req)?
+    };
+    for o in &outcomes {
+        println!(
+            "seed {}: {} epochs on {}, best validation loss {:.6} at epoch {}{} -> {}",
+            o.seed,
+            o.epochs_trained,
+            o.device,
+            o.best_val_loss,
+            o.best_epoch,
+            o.stopped.as_deref().map(|s| format!(" ({s})")).unwrap_or_default(),
+            o.dir.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The command line: help, bad input, and the train -> export path.
+
+mod common;
+use common::*;
+
+#[test]
+fn help_explains_every_subcommand_and_train_option() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let top = String::from_utf8_lossy(&o.stdout);
+    for sub in ["train", "export", "dump", "analyze"] {
+        assert!(top.contains(sub), "--help lacks {sub}: {top}");
+    }
+    let o = run(&["train", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for opt in [
+        "--dataset", "--data-dir", "--loss", "--epochs", "--patience", "--min-delta", "--seeds", "--instances",
+        "--device", "--config", "--out", "--resume", "--lr", "--batch-size", "--seq-len", "--order", "--val-fraction",
+    ] {
+        assert!(help.contains(opt), "train --help lacks {opt}");
+    }
+    assert!(help.contains("l1-pre") && help.contains("digits"), "{help}");
+}
+
+#[test]
+fn missing_data_folder_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere");
+    let out = tmp.path().join("run");
+    let o = run(&["train", "--dataset", "mnist", "--data-dir", missing.to_str().unwrap(), "--epochs", "1", "--out", out.to_str().unwrap()]);
+    assert_clean_failure(&o, "nowhere");
+}
+
+#[test]
+fn truncated_mnist_file_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_dataset("mnist", &tmp.path().join("mnist"));
+    let f = dir.join("t10k-labels-idx1-ubyte.gz");
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&["train", "--dataset", "mnist", "--data-dir", dir.to_str().unwrap(), "--epochs", "1", "--out", tmp.path().join("run").to_str().unwrap()]);
+    // The cut file no longer has the published MD5.
+    assert_clean_failure(&o, "t10k-labels-idx1-ubyte.gz");
+}
+
+#[test]
+fn bad_config_file_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(&cfg, "[train]\nepochs = \"many\"\n").unwrap();
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--out", tmp.path().join("run").to_str().unwrap()]);
+    assert_clean_failure(&o, "bad.toml");
+}
+
+#[test]
+fn export_without_weights_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&["export", tmp.path().to_str().unwrap()]);
+    assert_clean_failure(&o, tmp.path().to_str().unwrap());
+}
+
+#[test]
+fn train_writes_a_self_describing_run_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = run(&["train", "--epochs", "3", "--seeds", "4,9", "--device", "cpu", "--plain", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for seed in [4, 9] {
+        let d = out.join(format!("seed-{seed}"));
+        for f in ["config.json", "weights.safetensors", "last.safetensors", "history.jsonl", "checkpoint.safetensors", "train_state.json", "model.onnx"] {
+            assert!(d.join(f).is_file(), "{} missing", d.join(f).display());
+        }
+        let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+        assert_eq!(cfg["seed"], seed);
+        assert_eq!(cfg["train"]["loss"], "l1-pre");
+        assert_eq!(cfg["data"]["dataset"], "digits");
+        assert_eq!(cfg["model"]["units"], 64);
+        assert_eq!(cfg["toolkit_version"], env!("CARGO_PKG_VERSION"));
+        let hist = std::fs::read_to_string(d.join("history.jsonl")).unwrap();
+        assert_eq!(hist.lines().count(), 3);
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("seed 4: 3 epochs on cpu") && text.contains("seed 9:"), "{text}");
+}

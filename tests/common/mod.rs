@@ -1,0 +1,54 @@
+//! Helpers shared by the workspace-level tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `epc` binary built for these tests.
+pub fn epc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_epc"))
+}
+
+/// Runs `epc` with `args` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    epc().args(args).output().expect("epc runs")
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a failed run that printed one `epc: error:` line naming `needle`, and no panic.
+pub fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic: {err}");
+    let line = err.lines().find(|l| l.starts_with("epc: error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
+    assert!(line.contains(needle), "error line {line:?} does not name {needle:?}");
+}
+
+/// `../shared/data` beside the repository.
+pub fn shared_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+/// Copies `../shared/data/<name>` into `dst` (created) and returns `dst`.
+pub fn copy_dataset(name: &str, dst: &Path) -> PathBuf {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(shared_data().join(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        let mut perm = std::fs::metadata(dst.join(e.file_name())).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perm.set_readonly(false);
+        std::fs::set_permissions(dst.join(e.file_name()), perm).unwrap();
+    }
+    dst.to_path_buf()
+}
+
+/// The interpreter of the set-up's virtual environment (onnx, onnxruntime, h5py, torch).
+pub fn python() -> String {
+    std::env::var("EPC_PYTHON").unwrap_or_else(|_| "python3".into())
+}
