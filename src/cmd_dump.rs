@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 /// Options of `epc dump`.
 #[derive(Args, Debug)]
-#[command(after_help = "The file follows the epc-dump-v1 schema (see the README): datasets input, preact, act\n[steps, sequences, units] float32, labels [sequences, steps] int32, optional lesion_mask,\nand attributes naming the model (SHA-256), data set, sequences and seed.")]
+#[command(
+    after_help = "The file follows the epc-dump-v1 schema (see the README): datasets input, preact, act\n[steps, sequences, units] float32, labels [sequences, steps] int32, optional lesion_mask,\nand attributes naming the model (SHA-256), data set, sequences and seed."
+)]
 pub struct DumpArgs {
     /// The ONNX model (step-v1 contract)
     #[arg(long)]
@@ -39,7 +41,12 @@ pub struct DumpArgs {
 pub fn dataset_for(given: Option<DatasetKind>, model: &StepModel) -> DatasetKind {
     use clap::ValueEnum;
     given
-        .or_else(|| model.metadata().get(epc_core::contract::META_DATASET).and_then(|d| DatasetKind::from_str(d, true).ok()))
+        .or_else(|| {
+            model
+                .metadata()
+                .get(epc_core::contract::META_DATASET)
+                .and_then(|d| DatasetKind::from_str(d, true).ok())
+        })
         .unwrap_or(DatasetKind::Digits)
 }
 
@@ -50,7 +57,11 @@ pub fn run(args: DumpArgs) -> Result<()> {
     let ds = data::load(&DataSource::new(kind, args.data_dir.clone()))?;
     let run = run_test_sequences(&mut model, &ds.test, args.seed, args.lesion)?;
     let bytes = std::fs::read(&args.model).with_context(|| args.model.display().to_string())?;
-    let meta: Vec<(String, String)> = model.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let meta: Vec<(String, String)> = model
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let (steps, sequences, n_in) = run.x.dim();
     let units = run.activations.preact.dim().2;
     let mask = (args.lesion != Lesion::None).then(|| {
@@ -73,7 +84,11 @@ pub fn run(args: DumpArgs) -> Result<()> {
         attrs: DumpAttributes {
             model_path: args.model.display().to_string(),
             model_sha256: data::fetch::sha256_hex(&bytes),
-            contract: model.metadata().get(epc_core::contract::META_CONTRACT).cloned().unwrap_or_default(),
+            contract: model
+                .metadata()
+                .get(epc_core::contract::META_CONTRACT)
+                .cloned()
+                .unwrap_or_default(),
             model_metadata_json: epc_exporter::onnx::metadata_json(&meta),
             dataset: kind.name().into(),
             split: "test".into(),
@@ -85,6 +100,11 @@ pub fn run(args: DumpArgs) -> Result<()> {
         },
     };
     epc_exporter::h5::write_dump(&args.out, &dump)?;
-    println!("{}: {sequences} sequences x {steps} steps x {units} units ({}, lesion {})", args.out.display(), kind, args.lesion);
+    println!(
+        "{}: {sequences} sequences x {steps} steps x {units} units ({}, lesion {})",
+        args.out.display(),
+        kind,
+        args.lesion
+    );
     Ok(())
 }

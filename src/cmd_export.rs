@@ -29,7 +29,10 @@ fn instance_dirs(run: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     dirs.sort();
     if dirs.is_empty() {
-        bail!("{}: neither an instance folder (config.json) nor a run folder with seed-* instances", run.display());
+        bail!(
+            "{}: neither an instance folder (config.json) nor a run folder with seed-* instances",
+            run.display()
+        );
     }
     Ok(dirs)
 }
@@ -38,7 +41,11 @@ fn instance_dirs(run: &Path) -> Result<Vec<PathBuf>> {
 pub fn run(args: ExportArgs) -> Result<()> {
     let dirs = instance_dirs(&args.run)?;
     if args.out.is_some() && dirs.len() > 1 {
-        bail!("--out names one file but {} holds {} instances", args.run.display(), dirs.len());
+        bail!(
+            "--out names one file but {} holds {} instances",
+            args.run.display(),
+            dirs.len()
+        );
     }
     for d in dirs {
         let path = epc_exporter::export_run(&d, args.out.as_deref(), args.sequence)?;

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 /// Options of `epc train`. Flags override the `--config` file, which overrides the defaults.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (SPEC.md section 4). The paper trains MNIST for 200 epochs.")]
+#[command(
+    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (SPEC.md section 4). The paper trains MNIST for 200 epochs."
+)]
 pub struct TrainArgs {
     /// Data set [default: digits, embedded in the binary]
     #[arg(long, value_enum)]
@@ -131,7 +133,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let config = args.resolve()?;
         let seeds = args.seeds(&config)?;
         let out = args.out.clone().expect("clap requires --out");
-        let req = epc_trainer::TrainRequest { config, seeds, out, options };
+        let req = epc_trainer::TrainRequest {
+            config,
+            seeds,
+            out,
+            options,
+        };
         epc_trainer::train(&req)?
     };
     for o in &outcomes {
@@ -142,7 +149,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             o.device,
             o.best_val_loss,
             o.best_epoch,
-            o.stopped.as_deref().map(|s| format!(" ({s})")).unwrap_or_default(),
+            o.stopped
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default(),
             o.dir.display()
         );
     }

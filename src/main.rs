@@ -4,9 +4,9 @@
 mod cmd_analyze;
 mod cmd_dump;
 mod cmd_export;
-mod engine_args;
 #[cfg(feature = "train")]
 mod cmd_train;
+mod engine_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -50,7 +50,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the chain of causes joined, never a backtrace.
-            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
             eprintln!("epc: error: {msg}");
             ExitCode::FAILURE
         }

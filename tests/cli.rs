@@ -14,8 +14,23 @@ fn help_explains_every_subcommand_and_train_option() {
     let o = run(&["train", "--help"]);
     let help = String::from_utf8_lossy(&o.stdout);
     for opt in [
-        "--dataset", "--data-dir", "--loss", "--epochs", "--patience", "--min-delta", "--seeds", "--instances",
-        "--device", "--config", "--out", "--resume", "--lr", "--batch-size", "--seq-len", "--order", "--val-fraction",
+        "--dataset",
+        "--data-dir",
+        "--loss",
+        "--epochs",
+        "--patience",
+        "--min-delta",
+        "--seeds",
+        "--instances",
+        "--device",
+        "--config",
+        "--out",
+        "--resume",
+        "--lr",
+        "--batch-size",
+        "--seq-len",
+        "--order",
+        "--val-fraction",
     ] {
         assert!(help.contains(opt), "train --help lacks {opt}");
     }
@@ -27,7 +42,17 @@ fn missing_data_folder_is_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nowhere");
     let out = tmp.path().join("run");
-    let o = run(&["train", "--dataset", "mnist", "--data-dir", missing.to_str().unwrap(), "--epochs", "1", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        missing.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_clean_failure(&o, "nowhere");
 }
 
@@ -38,7 +63,17 @@ fn truncated_mnist_file_is_one_clear_line() {
     let f = dir.join("t10k-labels-idx1-ubyte.gz");
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
-    let o = run(&["train", "--dataset", "mnist", "--data-dir", dir.to_str().unwrap(), "--epochs", "1", "--out", tmp.path().join("run").to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        tmp.path().join("run").to_str().unwrap(),
+    ]);
     // The cut file no longer has the published MD5.
     assert_clean_failure(&o, "t10k-labels-idx1-ubyte.gz");
 }
@@ -48,7 +83,13 @@ fn bad_config_file_is_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("bad.toml");
     std::fs::write(&cfg, "[train]\nepochs = \"many\"\n").unwrap();
-    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--out", tmp.path().join("run").to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        tmp.path().join("run").to_str().unwrap(),
+    ]);
     assert_clean_failure(&o, "bad.toml");
 }
 
@@ -63,14 +104,34 @@ fn export_without_weights_is_one_clear_line() {
 fn train_writes_a_self_describing_run_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let o = run(&["train", "--epochs", "3", "--seeds", "4,9", "--device", "cpu", "--plain", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--epochs",
+        "3",
+        "--seeds",
+        "4,9",
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     for seed in [4, 9] {
         let d = out.join(format!("seed-{seed}"));
-        for f in ["config.json", "weights.safetensors", "last.safetensors", "history.jsonl", "checkpoint.safetensors", "train_state.json", "model.onnx"] {
+        for f in [
+            "config.json",
+            "weights.safetensors",
+            "last.safetensors",
+            "history.jsonl",
+            "checkpoint.safetensors",
+            "train_state.json",
+            "model.onnx",
+        ] {
             assert!(d.join(f).is_file(), "{} missing", d.join(f).display());
         }
-        let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
         assert_eq!(cfg["seed"], seed);
         assert_eq!(cfg["train"]["loss"], "l1-pre");
         assert_eq!(cfg["data"]["dataset"], "digits");
@@ -80,5 +141,67 @@ fn train_writes_a_self_describing_run_folder() {
         assert_eq!(hist.lines().count(), 3);
     }
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("seed 4: 3 epochs on cpu") && text.contains("seed 9:"), "{text}");
+    assert!(
+        text.contains("seed 4: 3 epochs on cpu") && text.contains("seed 9:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn shipped_example_configs_resolve() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let cfg = epc_core::config::RunConfig::from_toml_file(&p)
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert!(
+            cfg.units() == 64 || cfg.units() == 784 || cfg.units() == 3072,
+            "{}",
+            p.display()
+        );
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    let mnist = epc_core::config::RunConfig::from_toml_file(&dir.join("paper-mnist.toml")).unwrap();
+    assert_eq!(
+        (
+            mnist.train.epochs,
+            mnist.optim.lr,
+            mnist.sequence.batch_size
+        ),
+        (200, 1e-4, 32)
+    );
+}
+
+#[test]
+fn download_settings_come_from_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let args = [
+        "train",
+        "--dataset",
+        "mnist",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = epc()
+        .args(args)
+        .env("EPC_CACHE_DIR", tmp.path())
+        .env("EPC_MIRRORS", "http://127.0.0.1:9/nothing")
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "127.0.0.1:9/nothing/train-images-idx3-ubyte.gz");
+    let o = epc()
+        .args(args)
+        .env("EPC_CACHE_DIR", tmp.path())
+        .env("EPC_NO_DOWNLOAD", "1")
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "downloading is disabled");
+    assert!(!out.exists(), "a failed start leaves no run folder");
 }

@@ -11,7 +11,18 @@ use std::path::Path;
 use tch::Tensor;
 
 fn train_digits(out: &Path, seeds: &str, epochs: &str) {
-    let o = run(&["train", "--epochs", epochs, "--seeds", seeds, "--device", "cpu", "--plain", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--epochs",
+        epochs,
+        "--seeds",
+        seeds,
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -24,7 +35,9 @@ fn exported_model_matches_the_tch_forward_pass() {
     let cfg = RunConfig::from_json_file(&inst.join("config.json")).unwrap();
     let w = epc_exporter::read_weights_safetensors(&inst.join("weights.safetensors"), 64).unwrap();
     let splits = epc_trainer::train::load_splits(&cfg).unwrap();
-    let seqs = SequenceSampler::new(&splits.test, cfg.sequence.clone(), 9).unwrap().epoch(0);
+    let seqs = SequenceSampler::new(&splits.test, cfg.sequence.clone(), 9)
+        .unwrap()
+        .epoch(0);
     let b = Batch::from_sequences(&splits.test, &seqs);
 
     let wt = Tensor::from_slice(&w).view([1, 64, 64]);
@@ -44,7 +57,10 @@ fn exported_model_matches_the_tch_forward_pass() {
         }
     }
     assert!(worst < 1e-5, "ONNX Runtime and tch differ by {worst}");
-    assert_eq!(model.recurrent_weights().unwrap().as_slice().unwrap(), &w[..]);
+    assert_eq!(
+        model.recurrent_weights().unwrap().as_slice().unwrap(),
+        &w[..]
+    );
     let meta = model.metadata();
     assert_eq!(meta["epc.contract"], "step-v1");
     assert_eq!(meta["epc.loss"], "l1-pre");
@@ -64,14 +80,30 @@ fn exported_model_matches_the_tch_forward_pass() {
         b.batch,
         inst.join("model.sequence.onnx").display()
     );
-    let out = std::process::Command::new(python()).args(["-c", &script]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    let sums: Vec<f64> = text.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let sums: Vec<f64> = text
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
     let want_p: f64 = acts.preact.iter().map(|&v| v as f64).sum();
     let want_a: f64 = acts.act.iter().map(|&v| v as f64).sum();
-    assert!((sums[0] - want_p).abs() < 1e-3 * want_p.abs().max(1.0), "{sums:?} vs {want_p}");
-    assert!((sums[1] - want_a).abs() < 1e-3 * want_a.abs().max(1.0), "{sums:?} vs {want_a}");
+    assert!(
+        (sums[0] - want_p).abs() < 1e-3 * want_p.abs().max(1.0),
+        "{sums:?} vs {want_p}"
+    );
+    assert!(
+        (sums[1] - want_a).abs() < 1e-3 * want_a.abs().max(1.0),
+        "{sums:?} vs {want_a}"
+    );
 }
 
 #[test]
@@ -81,42 +113,94 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     train_digits(&run_dir, "0,1", "60");
     let model = run_dir.join("seed-0/model.onnx");
     let report = tmp.path().join("report");
-    let o = run(&["analyze", "--model", run_dir.to_str().unwrap(), "--bootstrap", "500", "--out", report.to_str().unwrap()]);
+    let o = run(&[
+        "analyze",
+        "--model",
+        run_dir.to_str().unwrap(),
+        "--bootstrap",
+        "500",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["models"].as_array().unwrap().len(), 2);
     assert_eq!(summary["steps"], 10);
 
     let intact = tmp.path().join("intact.h5");
-    let o = run(&["dump", "--model", model.to_str().unwrap(), "--out", intact.to_str().unwrap()]);
+    let o = run(&[
+        "dump",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        intact.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let d = epc_exporter::h5::read_dump(&intact).unwrap();
     assert_eq!((d.steps, d.units, d.n_in), (10, 64, 64));
     assert!(d.lesion_mask.is_none());
     // a_1 = x_1 (h_0 = 0) and act = relu(preact).
     let per_step = d.sequences * d.units;
-    assert!(d.preact[..per_step].iter().zip(&d.input[..per_step]).all(|(a, x)| (a - x).abs() < 1e-7));
-    assert!(d.preact.iter().zip(&d.act).all(|(a, h)| (a.max(0.0) - h).abs() < 1e-7));
+    assert!(d.preact[..per_step]
+        .iter()
+        .zip(&d.input[..per_step])
+        .all(|(a, x)| (a - x).abs() < 1e-7));
+    assert!(d
+        .preact
+        .iter()
+        .zip(&d.act)
+        .all(|(a, h)| (a.max(0.0) - h).abs() < 1e-7));
     // The dump's energy curve is the summary's `pre` curve for this model (same sequences).
     let name = summary["models"][0]["name"].as_str().unwrap().to_string();
     let curve = summary["energy"]["pre"][&name].as_array().unwrap();
-    for t in 0..10 {
-        let mean = d.preact[t * per_step..(t + 1) * per_step].iter().map(|v| v.abs() as f64).sum::<f64>() / per_step as f64;
-        let reported = curve[t].as_f64().unwrap();
-        assert!((mean - reported).abs() < 1e-5, "step {t}: dump {mean} vs summary {reported}");
+    assert_eq!(curve.len(), 10);
+    for (t, reported) in curve.iter().enumerate() {
+        let mean = d.preact[t * per_step..(t + 1) * per_step]
+            .iter()
+            .map(|v| v.abs() as f64)
+            .sum::<f64>()
+            / per_step as f64;
+        let reported = reported.as_f64().unwrap();
+        assert!(
+            (mean - reported).abs() < 1e-5,
+            "step {t}: dump {mean} vs summary {reported}"
+        );
     }
 
     let lesioned = tmp.path().join("lesioned.h5");
-    let o = run(&["dump", "--model", model.to_str().unwrap(), "--lesion", "prediction", "--out", lesioned.to_str().unwrap()]);
+    let o = run(&[
+        "dump",
+        "--model",
+        model.to_str().unwrap(),
+        "--lesion",
+        "prediction",
+        "--out",
+        lesioned.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let l = epc_exporter::h5::read_dump(&lesioned).unwrap();
     let mask = l.lesion_mask.unwrap();
     let zeroed: Vec<usize> = (0..64).filter(|&i| mask[i] == 0.0).collect();
-    let pred: Vec<usize> =
-        summary["prediction_units"][&name]["indices"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-    assert_eq!(zeroed, pred, "the prediction lesion zeroes exactly the summary's prediction units");
-    let lesion_curve = summary["lesion"]["prediction"]["pre"][&name].as_array().unwrap();
-    let m = l.preact[9 * per_step..].iter().map(|v| v.abs() as f64).sum::<f64>() / per_step as f64;
+    let pred: Vec<usize> = summary["prediction_units"][&name]["indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(
+        zeroed, pred,
+        "the prediction lesion zeroes exactly the summary's prediction units"
+    );
+    let lesion_curve = summary["lesion"]["prediction"]["pre"][&name]
+        .as_array()
+        .unwrap();
+    let m = l.preact[9 * per_step..]
+        .iter()
+        .map(|v| v.abs() as f64)
+        .sum::<f64>()
+        / per_step as f64;
     assert!((m - lesion_curve[9].as_f64().unwrap()).abs() < 1e-5);
     let a = std::fs::read(&intact).unwrap();
     assert!(a.len() > 1000);
@@ -128,7 +212,13 @@ fn analyze_rejects_a_file_that_is_not_onnx() {
     let bogus = tmp.path().join("bogus.onnx");
     std::fs::write(&bogus, "this is not a model").unwrap();
     let out = tmp.path().join("report");
-    let o = run(&["analyze", "--model", bogus.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "analyze",
+        "--model",
+        bogus.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_clean_failure(&o, "bogus.onnx");
     assert!(!out.exists(), "a failed analysis leaves no output folder");
 }
@@ -141,8 +231,15 @@ fn analyze_rejects_a_data_set_of_the_wrong_image_size() {
     let mnist = shared_data().join("mnist");
     let out = tmp.path().join("report");
     let o = run(&[
-        "analyze", "--model", run_dir.join("seed-0/model.onnx").to_str().unwrap(), "--dataset", "mnist", "--data-dir",
-        mnist.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "analyze",
+        "--model",
+        run_dir.join("seed-0/model.onnx").to_str().unwrap(),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        mnist.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_clean_failure(&o, "784");
     assert!(!out.exists());

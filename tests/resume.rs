@@ -7,15 +7,28 @@ use std::time::{Duration, Instant};
 const EPOCHS: &str = "1500";
 
 fn train_args(out: &std::path::Path) -> Vec<String> {
-    ["train", "--epochs", EPOCHS, "--seeds", "3", "--device", "cpu", "--plain", "--no-export", "--out"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([out.to_str().unwrap().to_string()])
-        .collect()
+    [
+        "train",
+        "--epochs",
+        EPOCHS,
+        "--seeds",
+        "3",
+        "--device",
+        "cpu",
+        "--plain",
+        "--no-export",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.to_str().unwrap().to_string()])
+    .collect()
 }
 
 fn epochs_done(dir: &std::path::Path) -> usize {
-    std::fs::read_to_string(dir.join("seed-3/history.jsonl")).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(dir.join("seed-3/history.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -26,21 +39,44 @@ fn killed_run_resumes_bit_identically() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     let cut = tmp.path().join("cut");
-    let mut child = epc().args(train_args(&cut)).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = epc()
+        .args(train_args(&cut))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     while epochs_done(&cut) < 50 {
-        assert!(t0.elapsed() < Duration::from_secs(300), "training never reached epoch 50");
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "training never reached epoch 50"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = epochs_done(&cut);
-    assert!(at_kill < 1500, "the run finished before it was killed ({at_kill} epochs)");
+    assert!(
+        at_kill < 1500,
+        "the run finished before it was killed ({at_kill} epochs)"
+    );
     assert!(!cut.join("seed-3/weights.safetensors").exists());
 
-    let o = epc().args(["train", "--resume", cut.to_str().unwrap(), "--plain", "--no-export"]).output().unwrap();
+    let o = epc()
+        .args([
+            "train",
+            "--resume",
+            cut.to_str().unwrap(),
+            "--plain",
+            "--no-export",
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("resuming after epoch"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resuming after epoch"),
+        "{}",
+        stderr(&o)
+    );
     for f in ["weights.safetensors", "last.safetensors", "history.jsonl"] {
         let a = std::fs::read(full.join("seed-3").join(f)).unwrap();
         let b = std::fs::read(cut.join("seed-3").join(f)).unwrap();

@@ -24,9 +24,18 @@ pub fn assert_clean_failure(o: &Output, needle: &str) {
     let err = stderr(o);
     assert!(!o.status.success(), "expected failure, got success: {err}");
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic: {err}");
-    let line = err.lines().find(|l| l.starts_with("epc: error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
-    assert!(line.contains(needle), "error line {line:?} does not name {needle:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("epc: error:"))
+        .unwrap_or_else(|| panic!("no error line in: {err}"));
+    assert!(
+        line.contains(needle),
+        "error line {line:?} does not name {needle:?}"
+    );
 }
 
 /// `../shared/data` beside the repository.
@@ -40,7 +49,9 @@ pub fn copy_dataset(name: &str, dst: &Path) -> PathBuf {
     for e in std::fs::read_dir(shared_data().join(name)).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-        let mut perm = std::fs::metadata(dst.join(e.file_name())).unwrap().permissions();
+        let mut perm = std::fs::metadata(dst.join(e.file_name()))
+            .unwrap()
+            .permissions();
         #[allow(clippy::permissions_set_readonly_false)]
         perm.set_readonly(false);
         std::fs::set_permissions(dst.join(e.file_name()), perm).unwrap();

@@ -126,7 +126,8 @@ fn environment() -> Result<&'static ort::environment::Environment> {
         .get_or_init(|| {
             // Run-time ORT_DYLIB_PATH first, then the library the binary was built against
             // (scripts/env.sh sets it at build time), then the system's.
-            let built_with = option_env!("ORT_DYLIB_PATH").filter(|p| !p.is_empty() && Path::new(p).is_file());
+            let built_with =
+                option_env!("ORT_DYLIB_PATH").filter(|p| !p.is_empty() && Path::new(p).is_file());
             let lib: PathBuf = match std::env::var_os("ORT_DYLIB_PATH") {
                 Some(p) if !p.is_empty() => p.into(),
                 _ if built_with.is_some() => built_with.unwrap_or_default().into(),

@@ -2,6 +2,9 @@
 //! sequences with its batches (the sampler must never be the training bottleneck).
 //! Run: `cargo bench -p epc-core --bench data` (needs ../shared/data/mnist).
 
+// criterion_group! generates undocumented items.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use epc_core::data::{self, DataSource, DatasetKind};
 use epc_core::sequence::{Batch, SequenceConfig, SequenceSampler};
@@ -18,7 +21,9 @@ fn bench(c: &mut Criterion) {
     let src = DataSource::new(DatasetKind::Mnist, Some(mnist_dir()));
     let mut g = c.benchmark_group("data");
     g.sample_size(10);
-    g.bench_function("load_mnist_train_and_test", |b| b.iter(|| data::load(&src).unwrap()));
+    g.bench_function("load_mnist_train_and_test", |b| {
+        b.iter(|| data::load(&src).unwrap())
+    });
     let ds = data::load(&src).unwrap();
     let sampler = SequenceSampler::new(&ds.train, SequenceConfig::default(), 0).unwrap();
     let mut batch = Batch::default();

@@ -23,7 +23,12 @@ pub struct Adam {
 impl Adam {
     /// Fresh state for a parameter shaped like `param`.
     pub fn new(cfg: OptimConfig, param: &Tensor) -> Self {
-        Self { cfg, m: param.zeros_like(), v: param.zeros_like(), step: 0 }
+        Self {
+            cfg,
+            m: param.zeros_like(),
+            v: param.zeros_like(),
+            step: 0,
+        }
     }
 
     /// Applies one update to `param` from `grad`; `active` (`[K, 1, 1]`, 0 or 1) freezes instances.
@@ -31,8 +36,14 @@ impl Adam {
         self.step += 1;
         let c = &self.cfg;
         tch::no_grad(|| {
-            let _ = self.m.g_mul_scalar_(c.beta1).g_add_(&(grad * (1.0 - c.beta1)));
-            let _ = self.v.g_mul_scalar_(c.beta2).g_add_(&(grad.square() * (1.0 - c.beta2)));
+            let _ = self
+                .m
+                .g_mul_scalar_(c.beta1)
+                .g_add_(&(grad * (1.0 - c.beta1)));
+            let _ = self
+                .v
+                .g_mul_scalar_(c.beta2)
+                .g_add_(&(grad.square() * (1.0 - c.beta2)));
             let bias1 = 1.0 - c.beta1.powi(self.step as i32);
             let bias2 = 1.0 - c.beta2.powi(self.step as i32);
             let denom = (&self.v / bias2).sqrt() + c.eps;

@@ -13,9 +13,13 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
         DeviceChoice::Cuda if cuda => Ok(Device::Cuda(0)),
-        DeviceChoice::Cuda => Err(Error::Device("cuda (no CUDA GPU visible to libtorch)".into())),
+        DeviceChoice::Cuda => Err(Error::Device(
+            "cuda (no CUDA GPU visible to libtorch)".into(),
+        )),
         DeviceChoice::Mps if mps => Ok(Device::Mps),
-        DeviceChoice::Mps => Err(Error::Device("mps (libtorch has no Metal support here)".into())),
+        DeviceChoice::Mps => Err(Error::Device(
+            "mps (libtorch has no Metal support here)".into(),
+        )),
         DeviceChoice::Auto => Ok(if cuda {
             Device::Cuda(0)
         } else if mps {

@@ -17,7 +17,9 @@ const INIT_SALT: u64 = 0x1a17_5eed;
 pub fn init_weights(units: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ INIT_SALT);
     let bound = 1.0 / (units as f32).sqrt();
-    (0..units * units).map(|_| rng.gen_range(-bound..bound)).collect()
+    (0..units * units)
+        .map(|_| rng.gen_range(-bound..bound))
+        .collect()
 }
 
 /// Runs the network over a sequence and returns the preactivation of every step.
@@ -26,13 +28,21 @@ pub fn init_weights(units: usize, seed: u64) -> Vec<f32> {
 /// `mask`, when given, is `[K, 1, N]` or `[1, N]` and multiplies the state before each step.
 pub fn forward(w: &Tensor, x: &Tensor, mask: Option<&Tensor>) -> Vec<Tensor> {
     let shared = x.dim() == 3;
-    let (steps, batch) = if shared { (x.size()[0], x.size()[1]) } else { (x.size()[1], x.size()[2]) };
+    let (steps, batch) = if shared {
+        (x.size()[0], x.size()[1])
+    } else {
+        (x.size()[1], x.size()[2])
+    };
     let k = w.size()[0];
     let n = w.size()[2];
     let mut h = Tensor::zeros([k, batch, n], (w.kind(), w.device()));
     let mut pre = Vec::with_capacity(steps as usize);
     for t in 0..steps {
-        let x_t = if shared { x.select(0, t) } else { x.select(1, t) };
+        let x_t = if shared {
+            x.select(0, t)
+        } else {
+            x.select(1, t)
+        };
         let a = if t == 0 {
             // h_0 = 0, so a_1 = x_1 exactly (no rounding from a zero product).
             x_t.expand([k, batch, n], false).shallow_clone()
@@ -60,7 +70,8 @@ pub fn loss(kind: Loss, preacts: &[Tensor], w: &Tensor, l2_coefficient: f64) -> 
             Loss::L1Pre => a.abs().mean_dim(dims, false, a.kind()),
             Loss::L1Post => a.relu().mean_dim(dims, false, a.kind()),
             Loss::L1PostL2w => {
-                a.relu().mean_dim(dims, false, a.kind()) + w.square().mean_dim(dims, false, w.kind()) * l2_coefficient
+                a.relu().mean_dim(dims, false, a.kind())
+                    + w.square().mean_dim(dims, false, w.kind()) * l2_coefficient
             }
         };
         total = Some(match total {
@@ -73,6 +84,9 @@ pub fn loss(kind: Loss, preacts: &[Tensor], w: &Tensor, l2_coefficient: f64) -> 
 
 /// Mean |a_t| per step and instance, `[K, T]`, from the preactivations.
 pub fn energy_per_step(preacts: &[Tensor]) -> Tensor {
-    let per: Vec<Tensor> = preacts.iter().map(|a| a.abs().mean_dim([1i64, 2].as_slice(), false, Kind::Double)).collect();
+    let per: Vec<Tensor> = preacts
+        .iter()
+        .map(|a| a.abs().mean_dim([1i64, 2].as_slice(), false, Kind::Double))
+        .collect();
     Tensor::stack(&per, 1)
 }

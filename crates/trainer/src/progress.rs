@@ -14,9 +14,11 @@ impl Progress {
         let bar = bar.then(|| {
             let pb = ProgressBar::new(0);
             pb.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] batch {pos}/{len} {msg} (epoch ETA {eta})")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] batch {pos}/{len} {msg} (epoch ETA {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             pb
         });

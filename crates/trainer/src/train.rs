@@ -89,7 +89,11 @@ pub fn instance_dir(out: &Path, seed: u64) -> PathBuf {
 pub fn load_splits(cfg: &RunConfig) -> Result<Splits> {
     let src = DataSource::new(cfg.data.dataset, cfg.data.data_dir.clone());
     let ds = data::load(&src)?;
-    Ok(data::split_validation(ds, cfg.data.val_fraction, cfg.data.split_seed)?)
+    Ok(data::split_validation(
+        ds,
+        cfg.data.val_fraction,
+        cfg.data.split_seed,
+    )?)
 }
 
 /// Trains every seed of `req` from scratch. Refuses a run folder that already holds any of them.
@@ -104,10 +108,16 @@ pub fn train(req: &TrainRequest) -> Result<Vec<InstanceOutcome>> {
     for &s in &req.seeds {
         let dir = instance_dir(&req.out, s);
         if dir.join(CONFIG_FILE).exists() {
-            return Err(Error::Invalid(format!("{} already holds a run; use --resume {} or another --out", dir.display(), req.out.display())));
+            return Err(Error::Invalid(format!(
+                "{} already holds a run; use --resume {} or another --out",
+                dir.display(),
+                req.out.display()
+            )));
         }
     }
     let cfg = req.config.clone().resolve()?;
+    // Data problems surface before anything is written, so a failed start leaves no run folder.
+    let splits = load_splits(&cfg)?;
     let units = cfg.units();
     let mut instances = Vec::new();
     for &seed in &req.seeds {
@@ -117,10 +127,16 @@ pub fn train(req: &TrainRequest) -> Result<Vec<InstanceOutcome>> {
         epc_core::fsutil::write_json_atomic(&dir.join(CONFIG_FILE), &c)?;
         let w = model::init_weights(units, seed);
         let zeros = vec![0.0; units * units];
-        let ck = Checkpoint { best_w: w.clone(), w, m: zeros.clone(), v: zeros, state: LoopState::default() };
+        let ck = Checkpoint {
+            best_w: w.clone(),
+            w,
+            m: zeros.clone(),
+            v: zeros,
+            state: LoopState::default(),
+        };
         instances.push((seed, dir, ck));
     }
-    run(&cfg, instances, &req.options)
+    run(&cfg, &splits, instances, &req.options)
 }
 
 /// Continues a killed run from the checkpoints in `run_dir/seed-*/`.
@@ -128,11 +144,18 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcom
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir)
         .map_err(|e| epc_core::Error::io(run_dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("seed-")))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+        })
         .collect();
     dirs.sort();
     if dirs.is_empty() {
-        return Err(Error::Invalid(format!("{}: no seed-* instance folders to resume", run_dir.display())));
+        return Err(Error::Invalid(format!(
+            "{}: no seed-* instance folders to resume",
+            run_dir.display()
+        )));
     }
     let mut shared: Option<RunConfig> = None;
     let mut instances = Vec::new();
@@ -143,7 +166,10 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcom
         match &shared {
             None => shared = Some(key),
             Some(s) if *s != key => {
-                return Err(Error::Invalid(format!("{}: config differs from the other instances; resume them separately", dir.display())))
+                return Err(Error::Invalid(format!(
+                    "{}: config differs from the other instances; resume them separately",
+                    dir.display()
+                )))
             }
             Some(_) => {}
         }
@@ -154,11 +180,19 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcom
         } else {
             let w = model::init_weights(units, cfg.seed);
             let zeros = vec![0.0; units * units];
-            Checkpoint { best_w: w.clone(), w, m: zeros.clone(), v: zeros, state: LoopState::default() }
+            Checkpoint {
+                best_w: w.clone(),
+                w,
+                m: zeros.clone(),
+                v: zeros,
+                state: LoopState::default(),
+            }
         };
         instances.push((cfg.seed, dir, ck));
     }
-    run(&shared.expect("one instance at least"), instances, options)
+    let cfg = shared.expect("one instance at least");
+    let splits = load_splits(&cfg)?;
+    run(&cfg, &splits, instances, options)
 }
 
 /// Host-side staging of the K instances' batches, reused across batches.
@@ -169,24 +203,45 @@ struct Stager {
 
 impl Stager {
     /// Builds `[K, T, B, N]` on `dev` from the K instances' sequences `range` of this epoch.
-    fn stage(&mut self, images: &Images, epoch_seqs: &[Vec<Sequence>], range: std::ops::Range<usize>, dev: Device) -> Tensor {
+    fn stage(
+        &mut self,
+        images: &Images,
+        epoch_seqs: &[Vec<Sequence>],
+        range: std::ops::Range<usize>,
+        dev: Device,
+    ) -> Tensor {
         self.host.clear();
         for (k, seqs) in epoch_seqs.iter().enumerate() {
             self.per_instance[k].fill(images, &seqs[range.clone()]);
             self.host.extend_from_slice(&self.per_instance[k].x);
         }
         let b = &self.per_instance[0];
-        Tensor::from_slice(&self.host).view([epoch_seqs.len() as i64, b.steps as i64, b.batch as i64, b.dim as i64]).to_device(dev)
+        Tensor::from_slice(&self.host)
+            .view([
+                epoch_seqs.len() as i64,
+                b.steps as i64,
+                b.batch as i64,
+                b.dim as i64,
+            ])
+            .to_device(dev)
     }
 }
 
 fn host_vec(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(&t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1])).expect("f32 tensor")
+    Vec::<f32>::try_from(
+        &t.to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .view([-1]),
+    )
+    .expect("f32 tensor")
 }
 
 fn stack_host(arrays: &[&Vec<f32>], units: usize, dev: Device) -> Tensor {
     let flat: Vec<f32> = arrays.iter().flat_map(|a| a.iter().copied()).collect();
-    Tensor::from_slice(&flat).view([arrays.len() as i64, units as i64, units as i64]).to_device(dev)
+    Tensor::from_slice(&flat)
+        .view([arrays.len() as i64, units as i64, units as i64])
+        .to_device(dev)
 }
 
 /// The validation sequences: one fixed draw, identical for every instance and epoch.
@@ -200,13 +255,26 @@ fn validation_batch(cfg: &RunConfig, val: &Images, dev: Device) -> Result<Option
         return Ok(None);
     }
     let b = Batch::from_sequences(val, &seqs);
-    Ok(Some(Tensor::from_slice(&b.x).view([b.steps as i64, b.batch as i64, b.dim as i64]).to_device(dev)))
+    Ok(Some(
+        Tensor::from_slice(&b.x)
+            .view([b.steps as i64, b.batch as i64, b.dim as i64])
+            .to_device(dev),
+    ))
 }
 
-fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &RunOptions) -> Result<Vec<InstanceOutcome>> {
+fn run(
+    cfg: &RunConfig,
+    splits: &Splits,
+    instances: Vec<(u64, PathBuf, Checkpoint)>,
+    options: &RunOptions,
+) -> Result<Vec<InstanceOutcome>> {
     let dev = device::select(cfg.train.device)?;
     let threads = configure_threads(options.threads, cfg.units());
-    let dev_name = if dev == Device::Cpu { format!("cpu, {threads} thread(s)") } else { device::name(dev) };
+    let dev_name = if dev == Device::Cpu {
+        format!("cpu, {threads} thread(s)")
+    } else {
+        device::name(dev)
+    };
     eprintln!(
         "epc: training {} instance(s) of {} on {} ({dev_name}), loss {}, up to {} epochs",
         instances.len(),
@@ -215,7 +283,6 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
         cfg.train.loss.name(),
         cfg.train.epochs
     );
-    let splits = load_splits(cfg)?;
     let units = cfg.units();
     let k = instances.len();
     let samplers: Vec<SequenceSampler> = instances
@@ -224,13 +291,31 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
         .collect::<epc_core::Result<_>>()?;
     let val_x = validation_batch(cfg, &splits.val, dev)?;
 
-    let mut w = stack_host(&instances.iter().map(|i| &i.2.w).collect::<Vec<_>>(), units, dev).set_requires_grad(true);
+    let mut w = stack_host(
+        &instances.iter().map(|i| &i.2.w).collect::<Vec<_>>(),
+        units,
+        dev,
+    )
+    .set_requires_grad(true);
     let mut adam = Adam::new(cfg.optim.clone(), &w);
-    adam.m = stack_host(&instances.iter().map(|i| &i.2.m).collect::<Vec<_>>(), units, dev);
-    adam.v = stack_host(&instances.iter().map(|i| &i.2.v).collect::<Vec<_>>(), units, dev);
+    adam.m = stack_host(
+        &instances.iter().map(|i| &i.2.m).collect::<Vec<_>>(),
+        units,
+        dev,
+    );
+    adam.v = stack_host(
+        &instances.iter().map(|i| &i.2.v).collect::<Vec<_>>(),
+        units,
+        dev,
+    );
     adam.step = instances[0].2.state.adam_step;
-    if instances.iter().any(|i| i.2.state.adam_step != adam.step || i.2.state.epochs_done != instances[0].2.state.epochs_done) {
-        return Err(Error::Invalid("instances were checkpointed at different epochs; resume them separately".into()));
+    if instances.iter().any(|i| {
+        i.2.state.adam_step != adam.step
+            || i.2.state.epochs_done != instances[0].2.state.epochs_done
+    }) {
+        return Err(Error::Invalid(
+            "instances were checkpointed at different epochs; resume them separately".into(),
+        ));
     }
     let mut states: Vec<LoopState> = instances.iter().map(|i| i.2.state.clone()).collect();
     let mut best: Vec<Vec<f32>> = instances.iter().map(|i| i.2.best_w.clone()).collect();
@@ -238,7 +323,10 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
     let seeds: Vec<u64> = instances.iter().map(|i| i.0).collect();
 
     let start_epoch = states[0].epochs_done;
-    let mut stager = Stager { per_instance: vec![Batch::default(); k], host: Vec::new() };
+    let mut stager = Stager {
+        per_instance: vec![Batch::default(); k],
+        host: Vec::new(),
+    };
     let mut progress = Progress::new(options.progress_bar, cfg.train.epochs, start_epoch);
     for epoch in start_epoch..cfg.train.epochs {
         let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
@@ -246,20 +334,34 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
             break;
         }
         let t0 = Instant::now();
-        let active_t = Tensor::from_slice(&active.iter().map(|&a| if a { 1f32 } else { 0.0 }).collect::<Vec<_>>())
-            .view([k as i64, 1, 1])
-            .to_device(dev);
-        let epoch_seqs: Vec<Vec<Sequence>> = samplers.iter().map(|s| s.epoch(epoch as u64)).collect();
+        let active_t = Tensor::from_slice(
+            &active
+                .iter()
+                .map(|&a| if a { 1f32 } else { 0.0 })
+                .collect::<Vec<_>>(),
+        )
+        .view([k as i64, 1, 1])
+        .to_device(dev);
+        let epoch_seqs: Vec<Vec<Sequence>> =
+            samplers.iter().map(|s| s.epoch(epoch as u64)).collect();
         let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
         let bs = cfg.sequence.batch_size;
         let n_batches = n_seq.div_ceil(bs);
         if n_batches == 0 {
-            return Err(Error::Invalid(format!("the training split of {} yields no sequence", cfg.data.dataset)));
+            return Err(Error::Invalid(format!(
+                "the training split of {} yields no sequence",
+                cfg.data.dataset
+            )));
         }
         progress.start_epoch(epoch + 1, n_batches);
         let mut loss_sum = Tensor::zeros([k as i64], (Kind::Double, dev));
         for b in 0..n_batches {
-            let x = stager.stage(&splits.train, &epoch_seqs, b * bs..((b + 1) * bs).min(n_seq), dev);
+            let x = stager.stage(
+                &splits.train,
+                &epoch_seqs,
+                b * bs..((b + 1) * bs).min(n_seq),
+                dev,
+            );
             let pre = model::forward(&w, &x, None);
             let l = model::loss(cfg.train.loss, &pre, &w, cfg.train.l2_coefficient);
             w.zero_grad();
@@ -269,11 +371,22 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
             loss_sum += l.detach().to_kind(Kind::Double);
             progress.batch(b + 1);
         }
-        let train_loss: Vec<f64> = host_vec(&(loss_sum / n_batches as f64)).into_iter().map(f64::from).collect();
+        let train_loss: Vec<f64> = host_vec(&(loss_sum / n_batches as f64))
+            .into_iter()
+            .map(f64::from)
+            .collect();
         let val_loss: Vec<f64> = match &val_x {
             Some(vx) => tch::no_grad(|| {
                 let pre = model::forward(&w, vx, None);
-                host_vec(&model::loss(cfg.train.loss, &pre, &w, cfg.train.l2_coefficient)).into_iter().map(f64::from).collect()
+                host_vec(&model::loss(
+                    cfg.train.loss,
+                    &pre,
+                    &w,
+                    cfg.train.l2_coefficient,
+                ))
+                .into_iter()
+                .map(f64::from)
+                .collect()
             }),
             None => train_loss.clone(),
         };
@@ -286,13 +399,30 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
             let wi = &w_host[i * nn..(i + 1) * nn];
             let st = &mut states[i];
             if !train_loss[i].is_finite() || !val_loss[i].is_finite() {
-                st.stopped = Some(format!("non-finite loss at epoch {} (train {}, validation {})", epoch + 1, train_loss[i], val_loss[i]));
-                progress.note(&format!("seed {}: {}; keeping the checkpoint of epoch {}", seeds[i], st.stopped.as_ref().unwrap(), st.epochs_done));
+                st.stopped = Some(format!(
+                    "non-finite loss at epoch {} (train {}, validation {})",
+                    epoch + 1,
+                    train_loss[i],
+                    val_loss[i]
+                ));
+                progress.note(&format!(
+                    "seed {}: {}; keeping the checkpoint of epoch {}",
+                    seeds[i],
+                    st.stopped.as_ref().unwrap(),
+                    st.epochs_done
+                ));
                 continue;
             }
             let mean_abs = wi.iter().map(|v| v.abs() as f64).sum::<f64>() / nn as f64;
             let mean_sq = wi.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / nn as f64;
-            st.history.push(EpochRecord { epoch: epoch + 1, train_loss: train_loss[i], val_loss: val_loss[i], mean_abs_w: mean_abs, mean_sq_w: mean_sq, seconds });
+            st.history.push(EpochRecord {
+                epoch: epoch + 1,
+                train_loss: train_loss[i],
+                val_loss: val_loss[i],
+                mean_abs_w: mean_abs,
+                mean_sq_w: mean_sq,
+                seconds,
+            });
             st.epochs_done = epoch + 1;
             st.adam_step = adam.step;
             if val_loss[i] < st.best_val - cfg.train.min_delta {
@@ -302,8 +432,15 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
                 best[i] = wi.to_vec();
             } else {
                 st.since_improvement += 1;
-                if cfg.train.patience.is_some_and(|p| st.since_improvement >= p) {
-                    st.stopped = Some(format!("early stop: no validation improvement for {} epochs", st.since_improvement));
+                if cfg
+                    .train
+                    .patience
+                    .is_some_and(|p| st.since_improvement >= p)
+                {
+                    st.stopped = Some(format!(
+                        "early stop: no validation improvement for {} epochs",
+                        st.since_improvement
+                    ));
                 }
             }
             let ck = Checkpoint {
@@ -316,11 +453,22 @@ fn run(cfg: &RunConfig, instances: Vec<(u64, PathBuf, Checkpoint)>, options: &Ru
             write_history(&dirs[i], &st.history)?;
             checkpoint::save(&dirs[i].join(checkpoint::FILE), units, &ck)?;
         }
-        let shown: Vec<(f64, f64)> = (0..k).filter(|&i| active[i]).map(|i| (train_loss[i], val_loss[i])).collect();
+        let shown: Vec<(f64, f64)> = (0..k)
+            .filter(|&i| active[i])
+            .map(|i| (train_loss[i], val_loss[i]))
+            .collect();
         progress.end_epoch(epoch + 1, &shown, seconds);
     }
     progress.finish();
-    finish(cfg, &seeds, &dirs, &states, &best, &dev_name, options.export_onnx)
+    finish(
+        cfg,
+        &seeds,
+        &dirs,
+        &states,
+        &best,
+        &dev_name,
+        options.export_onnx,
+    )
 }
 
 fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<()> {
@@ -356,20 +504,35 @@ fn finish(
             stopped: st.stopped.clone(),
             device: dev_name.to_string(),
         };
-        if st.stopped.as_deref().is_some_and(|s| s.starts_with("non-finite")) {
-            failures.push(format!("seed {}: {}", seeds[i], st.stopped.as_ref().unwrap()));
+        if st
+            .stopped
+            .as_deref()
+            .is_some_and(|s| s.starts_with("non-finite"))
+        {
+            failures.push(format!(
+                "seed {}: {}",
+                seeds[i],
+                st.stopped.as_ref().unwrap()
+            ));
         }
         if st.epochs_done > 0 {
             let ck = checkpoint::load(&dirs[i].join(checkpoint::FILE), units)?;
-            epc_exporter::write_weights_safetensors(&dirs[i].join(LAST_WEIGHTS_FILE), &ck.w, units)?;
+            epc_exporter::write_weights_safetensors(
+                &dirs[i].join(LAST_WEIGHTS_FILE),
+                &ck.w,
+                units,
+            )?;
             epc_exporter::write_weights_safetensors(&dirs[i].join(WEIGHTS_FILE), &best[i], units)?;
-            epc_core::fsutil::write_json_atomic(&dirs[i].join(STATE_FILE), &serde_json::json!({
-                "epochs_trained": st.epochs_done,
-                "best_epoch": st.best_epoch,
-                "best_val_loss": st.best_val,
-                "stopped": st.stopped,
-                "device": dev_name,
-            }))?;
+            epc_core::fsutil::write_json_atomic(
+                &dirs[i].join(STATE_FILE),
+                &serde_json::json!({
+                    "epochs_trained": st.epochs_done,
+                    "best_epoch": st.best_epoch,
+                    "best_val_loss": st.best_val,
+                    "stopped": st.stopped,
+                    "device": dev_name,
+                }),
+            )?;
             if export_onnx {
                 epc_exporter::export_run(&dirs[i], None, false)?;
             }

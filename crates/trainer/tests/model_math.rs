@@ -25,14 +25,23 @@ fn loss_gradient_matches_finite_differences() {
             let f = |delta: f64| {
                 let wp = w0.copy();
                 let _ = wp.get(idx[0]).get(idx[1]).get(idx[2]).g_add_scalar_(delta);
-                model::loss(kind, &model::forward(&wp, &x, None), &wp, 0.37).sum(Kind::Double).double_value(&[])
+                model::loss(kind, &model::forward(&wp, &x, None), &wp, 0.37)
+                    .sum(Kind::Double)
+                    .double_value(&[])
             };
             let numeric = (f(eps) - f(-eps)) / (2.0 * eps);
             let analytic = grad.double_value(&idx);
-            worst = worst.max((numeric - analytic).abs() / (1e-8 + numeric.abs().max(analytic.abs())));
-            assert!(analytic != 0.0 || numeric.abs() < 1e-9, "{kind:?} gradient vanished at {idx:?}");
+            worst =
+                worst.max((numeric - analytic).abs() / (1e-8 + numeric.abs().max(analytic.abs())));
+            assert!(
+                analytic != 0.0 || numeric.abs() < 1e-9,
+                "{kind:?} gradient vanished at {idx:?}"
+            );
         }
-        assert!(worst < 1e-5, "{kind:?}: worst relative gradient error {worst}");
+        assert!(
+            worst < 1e-5,
+            "{kind:?}: worst relative gradient error {worst}"
+        );
     }
 }
 
@@ -48,16 +57,19 @@ fn forward_matches_a_plain_loop_and_first_step_is_the_input() {
         let mut h = vec![0.0f64; n as usize];
         for t in 0..3usize {
             let mut a = vec![0.0; n as usize];
-            for j in 0..n as usize {
+            for (j, aj) in a.iter_mut().enumerate() {
                 let mut s = xv[(t * 2 + b) * n as usize + j];
-                for i in 0..n as usize {
-                    s += h[i] * wv[i * n as usize + j];
+                for (i, hi) in h.iter().enumerate() {
+                    s += hi * wv[i * n as usize + j];
                 }
-                a[j] = s;
+                *aj = s;
             }
-            for j in 0..n as usize {
+            for (j, want) in a.iter().enumerate() {
                 let got = pre[t].double_value(&[0, b as i64, j as i64]);
-                assert!((got - a[j]).abs() < 1e-12, "step {t} unit {j}: {got} vs {}", a[j]);
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "step {t} unit {j}: {got} vs {want}"
+                );
             }
             h = a.iter().map(|v| v.max(0.0)).collect();
         }
@@ -74,8 +86,14 @@ fn loss_values_match_their_definitions() {
     let w = rand_tensor(&[1, 3, 3], 5, 0.5);
     let x = rand_tensor(&[2, 4, 3], 6, 1.0);
     let pre = model::forward(&w, &x, None);
-    let pre_abs: f64 = pre.iter().map(|a| a.abs().mean(Kind::Double).double_value(&[])).sum();
-    let post: f64 = pre.iter().map(|a| a.relu().mean(Kind::Double).double_value(&[])).sum();
+    let pre_abs: f64 = pre
+        .iter()
+        .map(|a| a.abs().mean(Kind::Double).double_value(&[]))
+        .sum();
+    let post: f64 = pre
+        .iter()
+        .map(|a| a.relu().mean(Kind::Double).double_value(&[]))
+        .sum();
     let w2 = w.square().mean(Kind::Double).double_value(&[]);
     let got = |k| model::loss(k, &pre, &w, 3708.0).double_value(&[0]);
     assert!((got(Loss::L1Pre) - pre_abs).abs() < 1e-12);
@@ -86,7 +104,12 @@ fn loss_values_match_their_definitions() {
 
 #[test]
 fn adam_matches_hand_computed_steps() {
-    let cfg = OptimConfig { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    let cfg = OptimConfig {
+        lr: 0.1,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
     let mut p = Tensor::from_slice(&[1.0f64, -2.0]);
     let mut adam = Adam::new(cfg.clone(), &p);
     let grads = [[0.5, -1.0], [0.25, 3.0]];
@@ -118,7 +141,10 @@ fn init_is_uniform_in_the_published_range_and_seeded() {
     let mean = a.iter().map(|&v| v as f64).sum::<f64>() / a.len() as f64;
     let var = a.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / a.len() as f64;
     // U(-b, b) has variance b^2 / 3.
-    assert!((var - (bound as f64).powi(2) / 3.0).abs() < 0.05 * (bound as f64).powi(2), "var {var}");
+    assert!(
+        (var - (bound as f64).powi(2) / 3.0).abs() < 0.05 * (bound as f64).powi(2),
+        "var {var}"
+    );
     // The mean of 4096 draws has a standard deviation of about 0.009 b.
     assert!(mean.abs() < 0.04 * bound as f64, "mean {mean}");
 }

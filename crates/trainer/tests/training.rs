@@ -15,7 +15,12 @@ fn config(epochs: usize, order: ClassOrder) -> RunConfig {
 }
 
 fn request(cfg: &RunConfig, seeds: &[u64], out: &Path) -> TrainRequest {
-    TrainRequest { config: cfg.clone(), seeds: seeds.to_vec(), out: out.to_path_buf(), options: RunOptions::default() }
+    TrainRequest {
+        config: cfg.clone(),
+        seeds: seeds.to_vec(),
+        out: out.to_path_buf(),
+        options: RunOptions::default(),
+    }
 }
 
 fn weights(dir: &Path, units: usize) -> Vec<f32> {
@@ -23,7 +28,11 @@ fn weights(dir: &Path, units: usize) -> Vec<f32> {
 }
 
 fn history(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join(train::HISTORY_FILE)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(dir.join(train::HISTORY_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The paper's effect on the digits: training l1-pre lowers the validation loss and the
@@ -50,7 +59,12 @@ fn digits_l1_pre_learns_to_predict_and_the_random_control_does_not() {
     let untrained = energy_curve(&cfg, &vec![0.0; 64 * 64], &splits.test, 123).unwrap();
     assert!((e[0] - untrained[0]).abs() < 1e-9);
     let drop = 1.0 - e[9] / e[0];
-    assert!(drop > 0.2, "energy drop from step 1 to 10 only {:.3} ({:?})", drop, e);
+    assert!(
+        drop > 0.2,
+        "energy drop from step 1 to 10 only {:.3} ({:?})",
+        drop,
+        e
+    );
 
     // The control: at the paper's learning rate both networks first learn the mean image
     // (digits: dataset-median reference 40% below the input), so compare them where
@@ -69,7 +83,10 @@ fn digits_l1_pre_learns_to_predict_and_the_random_control_does_not() {
     let asc = drop_of(&fast(ClassOrder::Ascending), "asc");
     let ctl = drop_of(&fast(ClassOrder::Random), "control");
     assert!(asc > 0.35, "ascending drop {asc:.3}");
-    assert!(ctl < asc - 0.04, "control drop {ctl:.3} vs ascending {asc:.3}");
+    assert!(
+        ctl < asc - 0.04,
+        "control drop {ctl:.3} vs ascending {asc:.3}"
+    );
 }
 
 #[test]
@@ -79,15 +96,32 @@ fn same_seed_gives_bit_identical_weights_and_batched_equals_separate() {
     let a = train::train(&request(&cfg, &[5, 6, 7], &tmp.path().join("a"))).unwrap();
     let b = train::train(&request(&cfg, &[5, 6, 7], &tmp.path().join("b"))).unwrap();
     for (x, y) in a.iter().zip(&b) {
-        assert_eq!(weights(&x.dir, 64), weights(&y.dir, 64), "seed {} not reproducible", x.seed);
+        assert_eq!(
+            weights(&x.dir, 64),
+            weights(&y.dir, 64),
+            "seed {} not reproducible",
+            x.seed
+        );
     }
     // Batched instances give the same networks as separate runs.
     for (i, seed) in [5u64, 6, 7].iter().enumerate() {
-        let solo = train::train(&request(&cfg, &[*seed], &tmp.path().join(format!("solo{seed}")))).unwrap();
+        let solo = train::train(&request(
+            &cfg,
+            &[*seed],
+            &tmp.path().join(format!("solo{seed}")),
+        ))
+        .unwrap();
         let ws = weights(&solo[0].dir, 64);
         let wb = weights(&a[i].dir, 64);
-        let diff = ws.iter().zip(&wb).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
-        assert!(diff < 1e-5, "seed {seed}: batched and separate differ by {diff}");
+        let diff = ws
+            .iter()
+            .zip(&wb)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-5,
+            "seed {seed}: batched and separate differ by {diff}"
+        );
     }
     // Different seeds give different networks.
     assert_ne!(weights(&a[0].dir, 64), weights(&a[1].dir, 64));
@@ -102,14 +136,22 @@ fn early_stopping_restores_the_best_weights() {
     cfg.train.patience = Some(3);
     let out = train::train(&request(&cfg, &[1], tmp.path())).unwrap();
     let o = &out[0];
-    assert!(o.stopped.as_deref().unwrap_or("").contains("early stop"), "{:?}", o.stopped);
+    assert!(
+        o.stopped.as_deref().unwrap_or("").contains("early stop"),
+        "{:?}",
+        o.stopped
+    );
     assert!(o.epochs_trained < 400);
     assert_eq!(o.epochs_trained, o.best_epoch + 3);
     let h = history(&o.dir);
-    let min = h.iter().map(|r| r["val_loss"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    let min = h
+        .iter()
+        .map(|r| r["val_loss"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
     assert_eq!(min, o.best_val_loss);
     // weights.safetensors holds the best epoch, last.safetensors the last one.
-    let last = epc_exporter::read_weights_safetensors(&o.dir.join(train::LAST_WEIGHTS_FILE), 64).unwrap();
+    let last =
+        epc_exporter::read_weights_safetensors(&o.dir.join(train::LAST_WEIGHTS_FILE), 64).unwrap();
     assert_ne!(weights(&o.dir, 64), last);
 }
 
@@ -119,11 +161,20 @@ fn non_finite_loss_stops_with_a_clear_error() {
     let mut cfg = config(50, ClassOrder::Ascending);
     cfg.optim.lr = 1e35;
     cfg.train.loss = Loss::L1PostL2w;
-    let err = train::train(&request(&cfg, &[0], tmp.path())).unwrap_err().to_string();
-    assert!(err.contains("non-finite loss") && err.contains("seed 0"), "{err}");
+    let err = train::train(&request(&cfg, &[0], tmp.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("non-finite loss") && err.contains("seed 0"),
+        "{err}"
+    );
     // Nothing half-written: no temp files left in the instance folder.
     let dir = tmp.path().join("seed-0");
-    assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+    assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains(".tmp-")));
 }
 
 #[test]
@@ -131,6 +182,11 @@ fn existing_run_is_not_overwritten() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(1, ClassOrder::Ascending);
     train::train(&request(&cfg, &[0], tmp.path())).unwrap();
-    let err = train::train(&request(&cfg, &[0], tmp.path())).unwrap_err().to_string();
-    assert!(err.contains("already holds a run") && err.contains("--resume"), "{err}");
+    let err = train::train(&request(&cfg, &[0], tmp.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("already holds a run") && err.contains("--resume"),
+        "{err}"
+    );
 }

@@ -30,11 +30,22 @@ pub struct FetchOptions {
 }
 
 impl Default for FetchOptions {
+    /// Downloading on, [`default_cache_dir`], the data set's own mirrors; the environment
+    /// overrides: `EPC_NO_DOWNLOAD=1` turns downloading off and `EPC_MIRRORS` (comma-separated
+    /// base URLs) replaces the mirror list.
     fn default() -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Self {
-            enabled: true,
+            enabled: env("EPC_NO_DOWNLOAD").is_none_or(|v| v == "0"),
             cache_dir: default_cache_dir(),
-            mirrors: Vec::new(),
+            mirrors: env("EPC_MIRRORS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|m| m.trim().to_string())
+                        .filter(|m| !m.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
