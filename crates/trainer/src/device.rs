@@ -39,3 +39,29 @@ pub fn name(device: Device) -> String {
         Device::Vulkan => "vulkan".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_follows_what_libtorch_sees() {
+        assert_eq!(select(DeviceChoice::Cpu).unwrap(), Device::Cpu);
+        let auto = select(DeviceChoice::Auto).unwrap();
+        if tch::Cuda::is_available() {
+            assert_eq!(auto, Device::Cuda(0));
+            assert_eq!(select(DeviceChoice::Cuda).unwrap(), Device::Cuda(0));
+        } else {
+            let e = select(DeviceChoice::Cuda).unwrap_err().to_string();
+            assert!(e.contains("cuda") && e.contains("not available"), "{e}");
+            assert_ne!(auto, Device::Cuda(0));
+        }
+        if !tch::utils::has_mps() {
+            assert!(select(DeviceChoice::Mps).is_err());
+            if !tch::Cuda::is_available() {
+                assert_eq!(auto, Device::Cpu);
+            }
+        }
+        assert_eq!(name(Device::Cuda(1)), "cuda:1");
+    }
+}
