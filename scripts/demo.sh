@@ -10,10 +10,12 @@ source scripts/env.sh
 cargo build --release --bin epc
 epc=target/release/epc
 if [ -d "$out" ]; then
-  echo "demo: $out exists; remove it or pass another folder" >&2
-  exit 1
+  # Only ever replace a folder this script made.
+  [ -f "$out/.epc-demo" ] || { echo "demo: $out exists and is not a demo folder; pass another folder" >&2; exit 1; }
+  rm -rf "$out"
 fi
+mkdir -p "$out" && touch "$out/.epc-demo"
 $epc train --epochs 300 --seeds 0,1,2 --out "$out"
 $epc dump --model "$out/seed-0/model.onnx" --out "$out/seed-0/acts.h5"
-$epc analyze --model "$out/seed-0/model.onnx" --model "$out/seed-1/model.onnx" --model "$out/seed-2/model.onnx" --out "$out/report"
+$epc analyze --model "$out" --out "$out/report"   # every seed-*/model.onnx
 echo "demo: report in $out/report/report.md"

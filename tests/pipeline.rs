@@ -7,24 +7,7 @@ use epc_analyzer::{EngineOptions, StepModel};
 use epc_core::config::RunConfig;
 use epc_core::sequence::{Batch, SequenceSampler};
 use ndarray::Array3;
-use std::path::Path;
 use tch::Tensor;
-
-fn train_digits(out: &Path, seeds: &str, epochs: &str) {
-    let o = run(&[
-        "train",
-        "--epochs",
-        epochs,
-        "--seeds",
-        seeds,
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-}
 
 #[test]
 fn exported_model_matches_the_tch_forward_pass() {

@@ -63,3 +63,21 @@ pub fn copy_dataset(name: &str, dst: &Path) -> PathBuf {
 pub fn python() -> String {
     std::env::var("EPC_PYTHON").unwrap_or_else(|_| "python3".into())
 }
+
+/// Trains the embedded digits on CPU (`seeds` comma-separated) into `out`, asserting success.
+pub fn train_digits(out: &Path, seeds: &str, epochs: &str) -> Output {
+    let o = run(&[
+        "train",
+        "--epochs",
+        epochs,
+        "--seeds",
+        seeds,
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
