@@ -3,9 +3,14 @@
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Reports epochs and batches of one run.
+///
+/// The bar counts every batch of the run, so its ETA is the run's; epoch lines are printed
+/// above it about 20 times per run (every line in plain mode).
 pub struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
+    done_before: usize,
+    batches_done: u64,
 }
 
 impl Progress {
@@ -15,7 +20,7 @@ impl Progress {
             let pb = ProgressBar::new(0);
             pb.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] batch {pos}/{len} {msg} (epoch ETA {eta})",
+                    "{prefix} [{bar:30}] {msg} (elapsed {elapsed}, ETA {eta})",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -25,22 +30,24 @@ impl Progress {
         if done > 0 {
             eprintln!("epc: resuming after epoch {done} of {epochs}");
         }
-        Self { bar, epochs }
+        Self { bar, epochs, done_before: done, batches_done: 0 }
     }
 
     /// Marks the start of epoch `epoch` (1-based) with `batches` batches.
     pub fn start_epoch(&mut self, epoch: usize, batches: usize) {
         if let Some(pb) = &self.bar {
-            pb.set_length(batches as u64);
-            pb.set_position(0);
+            // Epochs of one run have the same number of batches (up to the last few sequences).
+            let left = (self.epochs + 1).saturating_sub(epoch) as u64;
+            pb.set_length(self.batches_done + left * batches as u64);
             pb.set_prefix(format!("epoch {epoch}/{}", self.epochs));
         }
     }
 
-    /// Marks batch `b` (1-based) as done.
-    pub fn batch(&mut self, b: usize) {
+    /// Marks one more batch as done.
+    pub fn batch(&mut self) {
+        self.batches_done += 1;
         if let Some(pb) = &self.bar {
-            pb.set_position(b as u64);
+            pb.set_position(self.batches_done);
         }
     }
 
@@ -57,7 +64,10 @@ impl Progress {
         match &self.bar {
             Some(pb) => {
                 pb.set_message(format!("loss {train:.4} / val {val:.4}"));
-                pb.println(line);
+                let every = ((self.epochs - self.done_before) / 20).max(1);
+                if (epoch - self.done_before) % every == 0 || epoch == self.epochs {
+                    pb.println(line);
+                }
             }
             None => eprintln!("epc: {line}"),
         }

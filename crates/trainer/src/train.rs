@@ -369,7 +369,7 @@ fn run(
             let grad = w.grad();
             adam.update(&mut w, &grad, Some(&active_t));
             loss_sum += l.detach().to_kind(Kind::Double);
-            progress.batch(b + 1);
+            progress.batch();
         }
         let train_loss: Vec<f64> = host_vec(&(loss_sum / n_batches as f64))
             .into_iter()
