@@ -1,0 +1,279 @@
+//! Training benchmarks: MNIST `l1-pre`, batch 32, sequences of 10, through the trainer's own
+//! code path (staging as `train::run` does it, `model::forward`, `model::loss`, backward,
+//! `Adam::update`, the running loss sum).
+//!
+//! One iteration is one training batch; successive iterations walk through epoch 0's batches
+//! in the order the trainer draws them (wrapping around). A full epoch takes seconds to a
+//! minute, so criterion times batches and `scripts/bench.sh` scales the median to the epoch
+//! with the batch count this module records in `epc-meta/train.json`.
+//!
+//! - `train/batched/1` and `train/batched/10`: one batch of K stacked instances;
+//! - `train/sequential/10`: one batch of each of 10 separate K = 1 trainers, one after the
+//!   other (what 10 sequential runs do, interleaved at the batch);
+//! - `train/gemm_limit/1` and `train/gemm_limit/10`: the batch's matrix products alone, at the
+//!   same shapes on random data, into preallocated outputs: 9 forward `[B,N]x[N,N]` (step 1
+//!   has none), 9 weight-gradient `[N,B]x[B,N]` and 8 state-gradient `[B,N]x[N,N]^T` products
+//!   (the state of step 1 needs no gradient), per instance.
+
+use crate::{configure_threads, shared_data, sync, tch_device, write_meta};
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+use epc_core::config::{Loss, RunConfig};
+use epc_core::data::{DatasetKind, Images, Splits};
+use epc_core::sequence::{Batch, Sequence, SequenceSampler};
+use epc_trainer::adam::Adam;
+use epc_trainer::{model, train};
+use std::time::{Duration, Instant};
+use tch::{Device, Kind, Tensor};
+
+/// Instances of the batched and sequential comparisons.
+const K_MANY: usize = 10;
+
+/// The MNIST `l1-pre` run configuration with the paper's defaults.
+fn mnist_config() -> RunConfig {
+    let mut cfg = RunConfig::default();
+    cfg.data.dataset = DatasetKind::Mnist;
+    cfg.data.data_dir = Some(shared_data("mnist"));
+    cfg.train.loss = Loss::L1Pre;
+    cfg.resolve().expect("a valid MNIST config")
+}
+
+/// K instances trained together, exactly as `train::run` steps them.
+struct Trainer {
+    w: Tensor,
+    adam: Adam,
+    active: Tensor,
+    loss_sum: Tensor,
+    epoch_seqs: Vec<Vec<Sequence>>,
+    n_seq: usize,
+    n_batches: usize,
+    next: usize,
+    per_instance: Vec<Batch>,
+    host: Vec<f32>,
+    loss: Loss,
+    l2: f64,
+    batch_size: usize,
+    dev: Device,
+}
+
+impl Trainer {
+    fn new(cfg: &RunConfig, images: &Images, seeds: &[u64], dev: Device) -> Trainer {
+        let units = cfg.units();
+        let k = seeds.len();
+        let init: Vec<f32> = seeds
+            .iter()
+            .flat_map(|&s| model::init_weights(units, s))
+            .collect();
+        let w = Tensor::from_slice(&init)
+            .view([k as i64, units as i64, units as i64])
+            .to_device(dev)
+            .set_requires_grad(true);
+        let adam = Adam::new(cfg.optim.clone(), &w);
+        let epoch_seqs: Vec<Vec<Sequence>> = seeds
+            .iter()
+            .map(|&s| {
+                SequenceSampler::new(images, cfg.sequence.clone(), s)
+                    .expect("sampler")
+                    .epoch(0)
+            })
+            .collect();
+        let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
+        let batch_size = cfg.sequence.batch_size;
+        Trainer {
+            w,
+            adam,
+            active: Tensor::ones([k as i64, 1, 1], (Kind::Float, dev)),
+            loss_sum: Tensor::zeros([k as i64], (Kind::Double, dev)),
+            epoch_seqs,
+            n_seq,
+            n_batches: n_seq.div_ceil(batch_size),
+            next: 0,
+            per_instance: vec![Batch::default(); k],
+            host: Vec::new(),
+            loss: cfg.train.loss,
+            l2: cfg.train.l2_coefficient,
+            batch_size,
+            dev,
+        }
+    }
+
+    /// One training batch (the next of the epoch), as the trainer's inner loop runs it.
+    fn step(&mut self, images: &Images) {
+        if self.next == self.n_batches {
+            self.next = 0;
+            self.loss_sum = Tensor::zeros([self.epoch_seqs.len() as i64], (Kind::Double, self.dev));
+        }
+        let b = self.next;
+        self.next += 1;
+        let range = b * self.batch_size..((b + 1) * self.batch_size).min(self.n_seq);
+        // Stager::stage
+        self.host.clear();
+        for (k, seqs) in self.epoch_seqs.iter().enumerate() {
+            self.per_instance[k].fill(images, &seqs[range.clone()]);
+            self.host.extend_from_slice(&self.per_instance[k].x);
+        }
+        let p = &self.per_instance[0];
+        let x = Tensor::from_slice(&self.host)
+            .view([
+                self.epoch_seqs.len() as i64,
+                p.steps as i64,
+                p.batch as i64,
+                p.dim as i64,
+            ])
+            .to_device(self.dev);
+        // The batch body of train::run.
+        let pre = model::forward(&self.w, &x, None);
+        let l = model::loss(self.loss, &pre, &self.w, self.l2);
+        self.w.zero_grad();
+        l.sum(Kind::Float).backward();
+        let grad = self.w.grad();
+        self.adam.update(&mut self.w, &grad, Some(&self.active));
+        self.loss_sum += l.detach().to_kind(Kind::Double);
+    }
+}
+
+/// Random operands of one batch's products for K instances.
+struct Gemm {
+    h: Vec<Tensor>,
+    g: Vec<Tensor>,
+    w: Tensor,
+    out_state: Tensor,
+    out_weight: Tensor,
+}
+
+impl Gemm {
+    fn new(k: i64, batch: i64, n: i64, steps: usize, dev: Device) -> Gemm {
+        let opts = (Kind::Float, dev);
+        Gemm {
+            h: (0..steps)
+                .map(|_| Tensor::rand([k, batch, n], opts))
+                .collect(),
+            g: (0..steps)
+                .map(|_| Tensor::randn([k, batch, n], opts))
+                .collect(),
+            w: Tensor::randn([k, n, n], opts) / (n as f64).sqrt(),
+            out_state: Tensor::zeros([k, batch, n], opts),
+            out_weight: Tensor::zeros([k, n, n], opts),
+        }
+    }
+
+    /// The products of one batch (see the module docs), in the order autograd meets them.
+    fn batch(&self) {
+        let steps = self.h.len();
+        for t in 1..steps {
+            let _ = self.h[t - 1].bmm_out(&self.out_state, &self.w);
+        }
+        let wt = self.w.transpose(1, 2);
+        for t in (1..steps).rev() {
+            let _ = self.h[t - 1]
+                .transpose(1, 2)
+                .bmm_out(&self.out_weight, &self.g[t]);
+            if t >= 2 {
+                let _ = self.g[t].bmm_out(&self.out_state, &wt);
+            }
+        }
+    }
+}
+
+struct Setup {
+    cfg: RunConfig,
+    splits: Splits,
+    dev: Device,
+}
+
+fn setup() -> Setup {
+    let cfg = mnist_config();
+    let dev = tch_device();
+    let threads = configure_threads(cfg.units());
+    let splits =
+        train::load_splits(&cfg).expect("MNIST (set EPC_SHARED_DATA or see ../shared/data)");
+    let batches = |seeds: &[u64]| -> usize {
+        let n_seq = seeds
+            .iter()
+            .map(|&s| {
+                SequenceSampler::new(&splits.train, cfg.sequence.clone(), s)
+                    .expect("sampler")
+                    .epoch(0)
+                    .len()
+            })
+            .min()
+            .unwrap_or(0);
+        n_seq.div_ceil(cfg.sequence.batch_size)
+    };
+    let seeds: Vec<u64> = (0..K_MANY as u64).collect();
+    let separate: Vec<usize> = seeds.iter().map(|&s| batches(&[s])).collect();
+    write_meta(
+        "train",
+        serde_json::json!({
+            "dataset": "mnist",
+            "loss": cfg.train.loss.name(),
+            "units": cfg.units(),
+            "batch_size": cfg.sequence.batch_size,
+            "steps": cfg.sequence.length,
+            "train_images": splits.train.len(),
+            "batches_per_epoch_k1": batches(&[0]),
+            "batches_per_epoch_k10": batches(&seeds),
+            "batches_per_epoch_sequential": separate,
+            "device": epc_trainer::device::name(dev),
+            "threads": threads,
+            "products_per_batch": {"forward": cfg.sequence.length - 1, "weight_grad": cfg.sequence.length - 1, "state_grad": cfg.sequence.length - 2},
+        }),
+    );
+    Setup { cfg, splits, dev }
+}
+
+/// Times `iters` calls of `f`, waiting for the device before the timer stops.
+fn timed(iters: u64, dev: Device, mut f: impl FnMut()) -> Duration {
+    sync(dev);
+    let t0 = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    sync(dev);
+    t0.elapsed()
+}
+
+/// Registers the training benchmarks.
+pub fn bench(c: &mut Criterion) {
+    let cell = std::cell::OnceCell::new();
+    let s = || -> &Setup { cell.get_or_init(setup) };
+    let mut g = c.benchmark_group("train");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    for k in [1usize, K_MANY] {
+        let mut trainer: Option<Trainer> = None;
+        g.bench_function(BenchmarkId::new("batched", k), |b| {
+            let s = s();
+            let seeds: Vec<u64> = (0..k as u64).collect();
+            let t =
+                trainer.get_or_insert_with(|| Trainer::new(&s.cfg, &s.splits.train, &seeds, s.dev));
+            b.iter_custom(|iters| timed(iters, s.dev, || t.step(&s.splits.train)));
+        });
+    }
+    let mut separate: Option<Vec<Trainer>> = None;
+    g.bench_function(BenchmarkId::new("sequential", K_MANY), |b| {
+        let s = s();
+        let ts = separate.get_or_insert_with(|| {
+            (0..K_MANY as u64)
+                .map(|seed| Trainer::new(&s.cfg, &s.splits.train, &[seed], s.dev))
+                .collect()
+        });
+        b.iter_custom(|iters| {
+            timed(iters, s.dev, || {
+                for t in ts.iter_mut() {
+                    t.step(&s.splits.train);
+                }
+            })
+        });
+    });
+    for k in [1i64, K_MANY as i64] {
+        let mut gemm: Option<Gemm> = None;
+        g.bench_function(BenchmarkId::new("gemm_limit", k), |b| {
+            let s = s();
+            let n = s.cfg.units() as i64;
+            let batch = s.cfg.sequence.batch_size as i64;
+            let gm =
+                gemm.get_or_insert_with(|| Gemm::new(k, batch, n, s.cfg.sequence.length, s.dev));
+            tch::no_grad(|| b.iter_custom(|iters| timed(iters, s.dev, || gm.batch())));
+        });
+    }
+    g.finish();
+}
