@@ -32,31 +32,58 @@ fn cifar10_trains_exports_and_analyses() {
     write_batch(&data.join("test_batch.bin"), 3, 99);
     let run_dir = tmp.path().join("run");
     let o = run(&[
-        "train", "--dataset", "cifar10", "--data-dir", data.to_str().unwrap(), "--epochs", "2", "--batch-size", "8",
-        "--device", "cpu", "--plain", "--out", run_dir.to_str().unwrap(),
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        run_dir.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("seed-0/config.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("seed-0/config.json")).unwrap())
+            .unwrap();
     assert_eq!(cfg["model"]["units"], 3072);
     assert_eq!(cfg["data"]["dataset"], "cifar10");
 
     let report = tmp.path().join("report");
     let o = run(&[
-        "analyze", "--model", run_dir.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--out",
+        "analyze",
+        "--model",
+        run_dir.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
         report.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["dataset"], "cifar10");
     let name = summary["models"][0]["name"].as_str().unwrap();
     assert_eq!(summary["models"][0]["n_units"], 3072);
     // Step 1's energy is the mean pixel of the test frames: bytes/255 of uniform noise, about 0.5.
     let pre1 = summary["energy"]["pre"][name][0].as_f64().unwrap();
     let input1 = summary["reference"]["input"][0].as_f64().unwrap();
-    assert!((pre1 - input1).abs() < 1e-6 && (pre1 - 0.5).abs() < 0.02, "{pre1} vs {input1}");
-    let types: u64 = summary["unit_types"][name].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert!(
+        (pre1 - input1).abs() < 1e-6 && (pre1 - 0.5).abs() < 0.02,
+        "{pre1} vs {input1}"
+    );
+    let types: u64 = summary["unit_types"][name]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(types, 3072);
     assert!(report.join("fig3a_unit_types.png").is_file());
 }

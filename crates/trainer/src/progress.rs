@@ -30,7 +30,12 @@ impl Progress {
         if done > 0 {
             eprintln!("epc: resuming after epoch {done} of {epochs}");
         }
-        Self { bar, epochs, done_before: done, batches_done: 0 }
+        Self {
+            bar,
+            epochs,
+            done_before: done,
+            batches_done: 0,
+        }
     }
 
     /// Marks the start of epoch `epoch` (1-based) with `batches` batches.

@@ -249,8 +249,12 @@ fn validation_batch(cfg: &RunConfig, val: &Images, dev: Device) -> Result<Option
     if val.is_empty() {
         return Ok(None);
     }
-    let sampler = SequenceSampler::new(val, cfg.sequence.clone(), cfg.data.split_seed ^ VAL_SALT).map_err(|e| {
-        Error::Invalid(format!("validation split of {} images: {e}; raise --val-fraction", val.len()))
+    let sampler = SequenceSampler::new(val, cfg.sequence.clone(), cfg.data.split_seed ^ VAL_SALT)
+        .map_err(|e| {
+        Error::Invalid(format!(
+            "validation split of {} images: {e}; raise --val-fraction",
+            val.len()
+        ))
     })?;
     let seqs = sampler.epoch(0);
     if seqs.is_empty() {
