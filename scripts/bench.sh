@@ -105,16 +105,17 @@ w("")
 if tm:
     n, b, steps = tm["units"], tm["batch_size"], tm["steps"]
     pp = tm["products_per_batch"]
-    products = pp["forward"] + pp["weight_grad"] + pp["state_grad"]
+    # The stacked weight-gradient product [N, 9B] x [9B, N] has the flops of 9 [B, N] products.
+    products = pp["forward"] + pp["forward"] * pp["weight_grad_stacked"] + pp["state_grad"]
     flops_batch = products * 2 * b * n * n  # per instance
     nb1, nb10 = tm["batches_per_epoch_k1"], tm["batches_per_epoch_k10"]
     nbseq = sum(tm["batches_per_epoch_sequential"])
-    w(f"One criterion iteration is one training batch (the trainer's own code path: staging,")
-    w(f"`model::forward`, `model::loss`, backward, `Adam::update`), walking through epoch 0's batches")
+    w(f"One criterion iteration is one training batch (the trainer's own code path: `Stager::stage`")
+    w(f"and `train_step` = forward, hand-written backward, Adam), walking through epoch 0's batches")
     w(f"as the trainer draws them; the medians are scaled to the epoch ({nb1} batches of {b} sequences,")
     w(f"{tm['train_images']} training images). The GEMM-bound limit is the same batch's matrix products")
-    w(f"alone on random data ({pp['forward']} forward, {pp['weight_grad']} weight-gradient and {pp['state_grad']} state-gradient")
-    w(f"products of {b}x{n} by {n}x{n} per instance, {flops_batch / 1e9:.2f} GFLOP per instance and batch).")
+    w(f"alone on random data ({pp['forward']} forward and {pp['state_grad']} state-gradient products of {b}x{n} by {n}x{n},")
+    w(f"one weight-gradient product {n}x{pp['forward'] * b} by {pp['forward'] * b}x{n}, per instance; {flops_batch / 1e9:.2f} GFLOP per instance and batch).")
     w("")
     b1 = median_s("train", "batched", 1)
     b10 = median_s("train", "batched", 10)

@@ -76,6 +76,10 @@ pub struct TrainArgs {
     /// libtorch CPU threads (0: 1 thread for networks of at most 256 units, else all cores)
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Instances stacked into one batched computation (0: all on a GPU, one at a time on a
+    /// CPU, where that is faster per instance); never changes the result
+    #[arg(long, default_value_t = 0)]
+    batch_instances: usize,
 }
 
 impl TrainArgs {
@@ -126,6 +130,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         export_onnx: !args.no_export,
         progress_bar: !args.plain && crate::interactive(),
         threads: args.threads,
+        batch_instances: args.batch_instances,
     };
     let outcomes = if let Some(dir) = &args.resume {
         epc_trainer::resume(dir, &options).with_context(|| format!("resuming {}", dir.display()))?

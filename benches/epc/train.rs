@@ -1,6 +1,5 @@
 //! Training benchmarks: MNIST `l1-pre`, batch 32, sequences of 10, through the trainer's own
-//! code path (staging as `train::run` does it, `model::forward`, `model::loss`, backward,
-//! `Adam::update`, the running loss sum).
+//! code path (`train::Stager::stage`, `train::train_step`, the running loss sum).
 //!
 //! One iteration is one training batch; successive iterations walk through epoch 0's batches
 //! in the order the trainer draws them (wrapping around). A full epoch takes seconds to a
@@ -11,15 +10,15 @@
 //! - `train/sequential/10`: one batch of each of 10 separate K = 1 trainers, one after the
 //!   other (what 10 sequential runs do, interleaved at the batch);
 //! - `train/gemm_limit/1` and `train/gemm_limit/10`: the batch's matrix products alone, at the
-//!   same shapes on random data, into preallocated outputs: 9 forward `[B,N]x[N,N]` (step 1
-//!   has none), 9 weight-gradient `[N,B]x[B,N]` and 8 state-gradient `[B,N]x[N,N]^T` products
-//!   (the state of step 1 needs no gradient), per instance.
+//!   shapes the trainer uses, on random data, into preallocated outputs: 9 forward
+//!   `[B,N]x[N,N]` (step 1 has none), 8 state-gradient `[B,N]x[N,N]^T` (the state of step 1
+//!   needs no gradient) and one weight-gradient `[N,9B]x[9B,N]` product per instance.
 
 use crate::{configure_threads, shared_data, sync, tch_device, write_meta};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use epc_core::config::{Loss, RunConfig};
 use epc_core::data::{DatasetKind, Images, Splits};
-use epc_core::sequence::{Batch, Sequence, SequenceSampler};
+use epc_core::sequence::{Sequence, SequenceSampler};
 use epc_trainer::adam::Adam;
 use epc_trainer::{model, train};
 use std::time::{Duration, Instant};
@@ -39,19 +38,15 @@ fn mnist_config() -> RunConfig {
 
 /// K instances trained together, exactly as `train::run` steps them.
 struct Trainer {
+    cfg: RunConfig,
     w: Tensor,
     adam: Adam,
-    active: Tensor,
     loss_sum: Tensor,
     epoch_seqs: Vec<Vec<Sequence>>,
     n_seq: usize,
     n_batches: usize,
     next: usize,
-    per_instance: Vec<Batch>,
-    host: Vec<f32>,
-    loss: Loss,
-    l2: f64,
-    batch_size: usize,
+    stager: train::Stager,
     dev: Device,
 }
 
@@ -65,8 +60,7 @@ impl Trainer {
             .collect();
         let w = Tensor::from_slice(&init)
             .view([k as i64, units as i64, units as i64])
-            .to_device(dev)
-            .set_requires_grad(true);
+            .to_device(dev);
         let adam = Adam::new(cfg.optim.clone(), &w);
         let epoch_seqs: Vec<Vec<Sequence>> = seeds
             .iter()
@@ -77,21 +71,16 @@ impl Trainer {
             })
             .collect();
         let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
-        let batch_size = cfg.sequence.batch_size;
         Trainer {
+            cfg: cfg.clone(),
             w,
             adam,
-            active: Tensor::ones([k as i64, 1, 1], (Kind::Float, dev)),
             loss_sum: Tensor::zeros([k as i64], (Kind::Double, dev)),
             epoch_seqs,
             n_seq,
-            n_batches: n_seq.div_ceil(batch_size),
+            n_batches: n_seq.div_ceil(cfg.sequence.batch_size),
             next: 0,
-            per_instance: vec![Batch::default(); k],
-            host: Vec::new(),
-            loss: cfg.train.loss,
-            l2: cfg.train.l2_coefficient,
-            batch_size,
+            stager: train::Stager::default(),
             dev,
         }
     }
@@ -104,30 +93,11 @@ impl Trainer {
         }
         let b = self.next;
         self.next += 1;
-        let range = b * self.batch_size..((b + 1) * self.batch_size).min(self.n_seq);
-        // Stager::stage
-        self.host.clear();
-        for (k, seqs) in self.epoch_seqs.iter().enumerate() {
-            self.per_instance[k].fill(images, &seqs[range.clone()]);
-            self.host.extend_from_slice(&self.per_instance[k].x);
-        }
-        let p = &self.per_instance[0];
-        let x = Tensor::from_slice(&self.host)
-            .view([
-                self.epoch_seqs.len() as i64,
-                p.steps as i64,
-                p.batch as i64,
-                p.dim as i64,
-            ])
-            .to_device(self.dev);
-        // The batch body of train::run.
-        let pre = model::forward(&self.w, &x, None);
-        let l = model::loss(self.loss, &pre, &self.w, self.l2);
-        self.w.zero_grad();
-        l.sum(Kind::Float).backward();
-        let grad = self.w.grad();
-        self.adam.update(&mut self.w, &grad, Some(&self.active));
-        self.loss_sum += l.detach().to_kind(Kind::Double);
+        let bs = self.cfg.sequence.batch_size;
+        let rows = b * bs..((b + 1) * bs).min(self.n_seq);
+        let x = self.stager.stage(images, &self.epoch_seqs, rows, self.dev);
+        let l = train::train_step(&self.cfg, &mut self.w, &mut self.adam, &x, None);
+        self.loss_sum += l.to_kind(Kind::Double);
     }
 }
 
@@ -143,34 +113,35 @@ struct Gemm {
 impl Gemm {
     fn new(k: i64, batch: i64, n: i64, steps: usize, dev: Device) -> Gemm {
         let opts = (Kind::Float, dev);
+        let stacked = batch * (steps as i64 - 1);
         Gemm {
             h: (0..steps)
                 .map(|_| Tensor::rand([k, batch, n], opts))
                 .collect(),
-            g: (0..steps)
-                .map(|_| Tensor::randn([k, batch, n], opts))
-                .collect(),
+            g: vec![
+                Tensor::randn([k, batch, n], opts),
+                Tensor::rand([k, stacked, n], opts),
+                Tensor::randn([k, stacked, n], opts),
+            ],
             w: Tensor::randn([k, n, n], opts) / (n as f64).sqrt(),
             out_state: Tensor::zeros([k, batch, n], opts),
             out_weight: Tensor::zeros([k, n, n], opts),
         }
     }
 
-    /// The products of one batch (see the module docs), in the order autograd meets them.
+    /// The products of one batch (see the module docs), in the order the trainer runs them.
     fn batch(&self) {
         let steps = self.h.len();
         for t in 1..steps {
             let _ = self.h[t - 1].bmm_out(&self.out_state, &self.w);
         }
         let wt = self.w.transpose(1, 2);
-        for t in (1..steps).rev() {
-            let _ = self.h[t - 1]
-                .transpose(1, 2)
-                .bmm_out(&self.out_weight, &self.g[t]);
-            if t >= 2 {
-                let _ = self.g[t].bmm_out(&self.out_state, &wt);
-            }
+        for _ in 2..steps {
+            let _ = self.g[0].bmm_out(&self.out_state, &wt);
         }
+        let _ = self.g[1]
+            .transpose(1, 2)
+            .bmm_out(&self.out_weight, &self.g[2]);
     }
 }
 
@@ -215,7 +186,7 @@ fn setup() -> Setup {
             "batches_per_epoch_sequential": separate,
             "device": epc_trainer::device::name(dev),
             "threads": threads,
-            "products_per_batch": {"forward": cfg.sequence.length - 1, "weight_grad": cfg.sequence.length - 1, "state_grad": cfg.sequence.length - 2},
+            "products_per_batch": {"forward": cfg.sequence.length - 1, "weight_grad_stacked": 1, "state_grad": cfg.sequence.length - 2},
         }),
     );
     Setup { cfg, splits, dev }

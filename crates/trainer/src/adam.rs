@@ -31,27 +31,32 @@ impl Adam {
         }
     }
 
-    /// Applies one update to `param` from `grad`; `active` (`[K, 1, 1]`, 0 or 1) freezes instances.
+    /// Applies one update to `param` from `grad`; `active` (`[K, 1, 1]`, 0 or 1) freezes
+    /// instances (pass `None` when all are active: it saves a pass).
+    ///
+    /// In place and in the order of `torch.optim.Adam`'s single-tensor path: the moments
+    /// by `lerp_`, then `param += -lr / bias1 * m / (sqrt(v) / sqrt(bias2) + eps)`.
     pub fn update(&mut self, param: &mut Tensor, grad: &Tensor, active: Option<&Tensor>) {
         self.step += 1;
         let c = &self.cfg;
         tch::no_grad(|| {
-            let _ = self
-                .m
-                .g_mul_scalar_(c.beta1)
-                .g_add_(&(grad * (1.0 - c.beta1)));
-            let _ = self
-                .v
-                .g_mul_scalar_(c.beta2)
-                .g_add_(&(grad.square() * (1.0 - c.beta2)));
+            let _ = self.m.lerp_(grad, 1.0 - c.beta1);
+            let _ = self.v.lerp_(&grad.square(), 1.0 - c.beta2);
             let bias1 = 1.0 - c.beta1.powi(self.step as i32);
-            let bias2 = 1.0 - c.beta2.powi(self.step as i32);
-            let denom = (&self.v / bias2).sqrt() + c.eps;
-            let mut delta = (&self.m / bias1) / denom * c.lr;
-            if let Some(a) = active {
-                delta *= a;
+            let bias2_sqrt = (1.0 - c.beta2.powi(self.step as i32)).sqrt();
+            let step_size = c.lr / bias1;
+            // denom' = -(sqrt(v) / sqrt(bias2) + eps) / step_size, so param += m / denom'.
+            let mut denom = self.v.sqrt();
+            let _ = denom.g_add_scalar_(c.eps * bias2_sqrt);
+            let _ = denom.g_mul_scalar_(-1.0 / (step_size * bias2_sqrt));
+            match active {
+                None => {
+                    let _ = param.addcdiv_(&self.m, &denom);
+                }
+                Some(a) => {
+                    let _ = param.g_add_(&(&self.m / &denom * a));
+                }
             }
-            let _ = param.g_sub_(&delta);
         });
     }
 }

@@ -90,3 +90,43 @@ pub fn energy_per_step(preacts: &[Tensor]) -> Tensor {
         .collect();
     Tensor::stack(&per, 1)
 }
+
+/// The loss of each instance (`[K]`) and its gradient with respect to `w` (`[K, N, N]`),
+/// by backpropagation through time written out for this model.
+///
+/// Same mathematics as autograd on [`forward`] + [`loss`] (sign(0) = 0, relu'(0) = 0), but
+/// the weight gradient is one batched product `H^T D` over all steps (states `H`, step
+/// gradients `D`, both `[K, (T-1)B, N]`) instead of T-1 products and their sum, and no
+/// autograd graph is built. `x` is `[K, T, B, N]`.
+pub fn loss_and_grad(kind: Loss, w: &Tensor, x: &Tensor, l2_coefficient: f64) -> (Tensor, Tensor) {
+    let pre = forward(w, x, None);
+    let total = loss(kind, &pre, w, l2_coefficient);
+    let steps = pre.len();
+    let (batch, n) = (x.size()[2], w.size()[2]);
+    let scale = 1.0 / (batch * n) as f64;
+    // dL/da_t from step t's own term of the loss.
+    let direct = |a: &Tensor| match kind {
+        Loss::L1Pre => a.sign() * scale,
+        Loss::L1Post | Loss::L1PostL2w => a.gt(0.0).to_kind(a.kind()) * scale,
+    };
+    let mut grad = w.zeros_like();
+    if steps > 1 {
+        let wt = w.transpose(1, 2);
+        // delta_t = dL/da_t for t = T-1 down to 1 (0-based); a_0 = x_0 does not depend on W.
+        let mut deltas = vec![direct(&pre[steps - 1])];
+        for t in (1..steps - 1).rev() {
+            let next = deltas.last().expect("one delta at least");
+            let back = next.bmm(&wt) * pre[t].gt(0.0).to_kind(pre[t].kind());
+            deltas.push(direct(&pre[t]) + back);
+        }
+        deltas.reverse();
+        let h: Vec<Tensor> = pre[..steps - 1].iter().map(Tensor::relu).collect();
+        let h = Tensor::cat(&h, 1);
+        let d = Tensor::cat(&deltas, 1);
+        grad = h.transpose(1, 2).bmm(&d);
+    }
+    if kind == Loss::L1PostL2w {
+        grad += w * (2.0 * l2_coefficient * steps as f64 / (n * n) as f64);
+    }
+    (total, grad)
+}

@@ -48,6 +48,10 @@ pub struct RunOptions {
     /// libtorch intra-op threads; 0 picks 1 for networks of at most 256 units (where
     /// threads only add synchronisation) and libtorch's default otherwise.
     pub threads: usize,
+    /// Instances stacked into one batched computation; 0 picks all of them on a GPU and one
+    /// at a time on a CPU, where K stacked MNIST networks (weights plus Adam state) outgrow
+    /// the caches and run slower per instance than one. Never changes the result.
+    pub batch_instances: usize,
 }
 
 /// Applies [`RunOptions::threads`] for a network of `units` units and returns the count used.
@@ -195,24 +199,27 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcom
     run(&cfg, &splits, instances, options)
 }
 
-/// Host-side staging of the K instances' batches, reused across batches.
-struct Stager {
+/// Host-side staging of the batches of stacked instances, reusing its buffers across batches.
+#[derive(Debug, Default)]
+pub struct Stager {
     per_instance: Vec<Batch>,
     host: Vec<f32>,
 }
 
 impl Stager {
-    /// Builds `[K, T, B, N]` on `dev` from the K instances' sequences `range` of this epoch.
-    fn stage(
+    /// Builds `[K, T, B, N]` on `dev` from sequences `rows` of each instance's epoch draw.
+    pub fn stage(
         &mut self,
         images: &Images,
         epoch_seqs: &[Vec<Sequence>],
-        range: std::ops::Range<usize>,
+        rows: std::ops::Range<usize>,
         dev: Device,
     ) -> Tensor {
+        self.per_instance
+            .resize_with(epoch_seqs.len(), Batch::default);
         self.host.clear();
         for (k, seqs) in epoch_seqs.iter().enumerate() {
-            self.per_instance[k].fill(images, &seqs[range.clone()]);
+            self.per_instance[k].fill(images, &seqs[rows.clone()]);
             self.host.extend_from_slice(&self.per_instance[k].x);
         }
         let b = &self.per_instance[0];
@@ -225,6 +232,21 @@ impl Stager {
             ])
             .to_device(dev)
     }
+}
+
+/// One optimisation step of stacked instances `w` (`[K, N, N]`) on a staged batch `x`
+/// (`[K, T, B, N]`): the loss of each instance (`[K]`, before the update) and one Adam update.
+/// `mask` (`[K, 1, 1]`) freezes stopped instances. This is the whole inner loop of `epc train`.
+pub fn train_step(
+    cfg: &RunConfig,
+    w: &mut Tensor,
+    adam: &mut Adam,
+    x: &Tensor,
+    mask: Option<&Tensor>,
+) -> Tensor {
+    let (loss, grad) = model::loss_and_grad(cfg.train.loss, w, x, cfg.train.l2_coefficient);
+    adam.update(w, &grad, mask);
+    loss
 }
 
 fn host_vec(t: &Tensor) -> Vec<f32> {
@@ -268,6 +290,51 @@ fn validation_batch(cfg: &RunConfig, val: &Images, dev: Device) -> Result<Option
     ))
 }
 
+/// Instances trained together as one stacked computation.
+struct Group {
+    range: std::ops::Range<usize>,
+    w: Tensor,
+    adam: Adam,
+}
+
+impl Group {
+    fn new(
+        cfg: &RunConfig,
+        instances: &[(u64, PathBuf, Checkpoint)],
+        range: std::ops::Range<usize>,
+        dev: Device,
+    ) -> Self {
+        let units = cfg.units();
+        let part = &instances[range.clone()];
+        let stack = |f: fn(&Checkpoint) -> &Vec<f32>| {
+            stack_host(
+                &part.iter().map(|i| f(&i.2)).collect::<Vec<_>>(),
+                units,
+                dev,
+            )
+        };
+        let w = stack(|c| &c.w);
+        let mut adam = Adam::new(cfg.optim.clone(), &w);
+        adam.m = stack(|c| &c.m);
+        adam.v = stack(|c| &c.v);
+        adam.step = part[0].2.state.adam_step;
+        Self { range, w, adam }
+    }
+
+    /// The `[G, 1, 1]` mask of this group's active instances, or `None` when all are active.
+    fn active_mask(&self, active: &[bool], dev: Device) -> Option<Tensor> {
+        if active.iter().all(|&a| a) {
+            return None;
+        }
+        let m: Vec<f32> = active.iter().map(|&a| if a { 1.0 } else { 0.0 }).collect();
+        Some(
+            Tensor::from_slice(&m)
+                .view([m.len() as i64, 1, 1])
+                .to_device(dev),
+        )
+    }
+}
+
 fn run(
     cfg: &RunConfig,
     splits: &Splits,
@@ -297,42 +364,30 @@ fn run(
         .collect::<epc_core::Result<_>>()?;
     let val_x = validation_batch(cfg, &splits.val, dev)?;
 
-    let mut w = stack_host(
-        &instances.iter().map(|i| &i.2.w).collect::<Vec<_>>(),
-        units,
-        dev,
-    )
-    .set_requires_grad(true);
-    let mut adam = Adam::new(cfg.optim.clone(), &w);
-    adam.m = stack_host(
-        &instances.iter().map(|i| &i.2.m).collect::<Vec<_>>(),
-        units,
-        dev,
-    );
-    adam.v = stack_host(
-        &instances.iter().map(|i| &i.2.v).collect::<Vec<_>>(),
-        units,
-        dev,
-    );
-    adam.step = instances[0].2.state.adam_step;
-    if instances.iter().any(|i| {
-        i.2.state.adam_step != adam.step
-            || i.2.state.epochs_done != instances[0].2.state.epochs_done
-    }) {
+    let mut states: Vec<LoopState> = instances.iter().map(|i| i.2.state.clone()).collect();
+    if states
+        .iter()
+        .any(|s| s.adam_step != states[0].adam_step || s.epochs_done != states[0].epochs_done)
+    {
         return Err(Error::Invalid(
             "instances were checkpointed at different epochs; resume them separately".into(),
         ));
     }
-    let mut states: Vec<LoopState> = instances.iter().map(|i| i.2.state.clone()).collect();
+    let group_size = match options.batch_instances {
+        0 if dev == Device::Cpu => 1,
+        0 => k,
+        g => g.min(k),
+    };
+    let mut groups: Vec<Group> = (0..k)
+        .step_by(group_size)
+        .map(|start| Group::new(cfg, &instances, start..(start + group_size).min(k), dev))
+        .collect();
     let mut best: Vec<Vec<f32>> = instances.iter().map(|i| i.2.best_w.clone()).collect();
     let dirs: Vec<PathBuf> = instances.iter().map(|i| i.1.clone()).collect();
     let seeds: Vec<u64> = instances.iter().map(|i| i.0).collect();
 
     let start_epoch = states[0].epochs_done;
-    let mut stager = Stager {
-        per_instance: vec![Batch::default(); k],
-        host: Vec::new(),
-    };
+    let mut stager = Stager::default();
     let mut progress = Progress::new(options.progress_bar, cfg.train.epochs, start_epoch);
     for epoch in start_epoch..cfg.train.epochs {
         let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
@@ -340,14 +395,6 @@ fn run(
             break;
         }
         let t0 = Instant::now();
-        let active_t = Tensor::from_slice(
-            &active
-                .iter()
-                .map(|&a| if a { 1f32 } else { 0.0 })
-                .collect::<Vec<_>>(),
-        )
-        .view([k as i64, 1, 1])
-        .to_device(dev);
         let epoch_seqs: Vec<Vec<Sequence>> =
             samplers.iter().map(|s| s.epoch(epoch as u64)).collect();
         let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
@@ -359,50 +406,52 @@ fn run(
                 cfg.data.dataset
             )));
         }
-        progress.start_epoch(epoch + 1, n_batches);
-        let mut loss_sum = Tensor::zeros([k as i64], (Kind::Double, dev));
-        for b in 0..n_batches {
-            let x = stager.stage(
-                &splits.train,
-                &epoch_seqs,
-                b * bs..((b + 1) * bs).min(n_seq),
-                dev,
-            );
-            let pre = model::forward(&w, &x, None);
-            let l = model::loss(cfg.train.loss, &pre, &w, cfg.train.l2_coefficient);
-            w.zero_grad();
-            l.sum(Kind::Float).backward();
-            let grad = w.grad();
-            adam.update(&mut w, &grad, Some(&active_t));
-            loss_sum += l.detach().to_kind(Kind::Double);
-            progress.batch();
+        progress.start_epoch(epoch + 1, n_batches * groups.len());
+        let mut train_loss = vec![f64::NAN; k];
+        let mut val_loss = vec![f64::NAN; k];
+        let mut host = vec![(Vec::new(), Vec::new(), Vec::new()); k];
+        for g in &mut groups {
+            let r = g.range.clone();
+            if !active[r.clone()].iter().any(|&a| a) {
+                continue;
+            }
+            let mask = g.active_mask(&active[r.clone()], dev);
+            let mut loss_sum = Tensor::zeros([r.len() as i64], (Kind::Double, dev));
+            for b in 0..n_batches {
+                let rows = b * bs..((b + 1) * bs).min(n_seq);
+                let x = stager.stage(&splits.train, &epoch_seqs[r.clone()], rows, dev);
+                let l = train_step(cfg, &mut g.w, &mut g.adam, &x, mask.as_ref());
+                loss_sum += l.to_kind(Kind::Double);
+                progress.batch();
+            }
+            let tl = host_vec(&(loss_sum / n_batches as f64));
+            let vl = match &val_x {
+                Some(vx) => {
+                    let pre = model::forward(&g.w, vx, None);
+                    host_vec(&model::loss(
+                        cfg.train.loss,
+                        &pre,
+                        &g.w,
+                        cfg.train.l2_coefficient,
+                    ))
+                }
+                None => tl.clone(),
+            };
+            let nn = units * units;
+            let (w_host, m_host, v_host) =
+                (host_vec(&g.w), host_vec(&g.adam.m), host_vec(&g.adam.v));
+            for (j, i) in r.enumerate() {
+                train_loss[i] = tl[j] as f64;
+                val_loss[i] = vl[j] as f64;
+                let part = |v: &[f32]| v[j * nn..(j + 1) * nn].to_vec();
+                host[i] = (part(&w_host), part(&m_host), part(&v_host));
+            }
         }
-        let train_loss: Vec<f64> = host_vec(&(loss_sum / n_batches as f64))
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let val_loss: Vec<f64> = match &val_x {
-            Some(vx) => tch::no_grad(|| {
-                let pre = model::forward(&w, vx, None);
-                host_vec(&model::loss(
-                    cfg.train.loss,
-                    &pre,
-                    &w,
-                    cfg.train.l2_coefficient,
-                ))
-                .into_iter()
-                .map(f64::from)
-                .collect()
-            }),
-            None => train_loss.clone(),
-        };
-        let w_host = host_vec(&w.detach());
         let seconds = t0.elapsed().as_secs_f64();
-        let m_host = host_vec(&adam.m);
-        let v_host = host_vec(&adam.v);
+        let adam_step = groups.iter().map(|g| g.adam.step).max().unwrap_or(0);
         let nn = units * units;
         for i in (0..k).filter(|&i| active[i]) {
-            let wi = &w_host[i * nn..(i + 1) * nn];
+            let (wi, mi, vi) = std::mem::take(&mut host[i]);
             let st = &mut states[i];
             if !train_loss[i].is_finite() || !val_loss[i].is_finite() {
                 st.stopped = Some(format!(
@@ -430,7 +479,7 @@ fn run(
                 seconds,
             });
             st.epochs_done = epoch + 1;
-            st.adam_step = adam.step;
+            st.adam_step = adam_step;
             if val_loss[i] < st.best_val - cfg.train.min_delta {
                 st.best_val = val_loss[i];
                 st.best_epoch = epoch + 1;
@@ -450,9 +499,9 @@ fn run(
                 }
             }
             let ck = Checkpoint {
-                w: wi.to_vec(),
-                m: m_host[i * nn..(i + 1) * nn].to_vec(),
-                v: v_host[i * nn..(i + 1) * nn].to_vec(),
+                w: wi,
+                m: mi,
+                v: vi,
                 best_w: best[i].clone(),
                 state: st.clone(),
             };

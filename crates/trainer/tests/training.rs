@@ -93,8 +93,12 @@ fn digits_l1_pre_learns_to_predict_and_the_random_control_does_not() {
 fn same_seed_gives_bit_identical_weights_and_batched_equals_separate() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(4, ClassOrder::Ascending);
-    let a = train::train(&request(&cfg, &[5, 6, 7], &tmp.path().join("a"))).unwrap();
-    let b = train::train(&request(&cfg, &[5, 6, 7], &tmp.path().join("b"))).unwrap();
+    // All three instances stacked into one computation (on a CPU the default is one at a time).
+    let mut req = request(&cfg, &[5, 6, 7], &tmp.path().join("a"));
+    req.options.batch_instances = 3;
+    let a = train::train(&req).unwrap();
+    req.out = tmp.path().join("b");
+    let b = train::train(&req).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(
             weights(&x.dir, 64),
