@@ -119,6 +119,9 @@ pub struct Activations {
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
     OnceLock::new();
 
+/// The library file the environment was loaded from.
+static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+
 /// The process-wide ONNX Runtime environment, loading the library from `ORT_DYLIB_PATH`
 /// (at run time, else as it was at build time, else the system's `libonnxruntime`) on first use.
 fn environment() -> Result<&'static ort::environment::Environment> {
@@ -138,6 +141,7 @@ fn environment() -> Result<&'static ort::environment::Environment> {
                 )
                 .into(),
             };
+            let _ = LIBRARY.set(lib.clone());
             let builder = ort::init_from(&lib).map_err(|e| {
                 format!(
                     "cannot load the library {} ({e}); set ORT_DYLIB_PATH (source scripts/env.sh)",
@@ -153,15 +157,17 @@ fn environment() -> Result<&'static ort::environment::Environment> {
         .map_err(|e| Error::Runtime(e.clone()))
 }
 
-/// The version string of the loaded ONNX Runtime library.
+/// The loaded ONNX Runtime library: its file name (which carries the version in the PyPI and
+/// release builds, e.g. `libonnxruntime.so.1.32.0`) and its build information.
 pub fn runtime_version() -> Result<String> {
     environment()?;
-    Ok(ort::info()
-        .split(',')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string())
+    let file = LIBRARY
+        .get()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let build = ort::info().split(',').next().unwrap_or_default().trim();
+    Ok(format!("{file} ({build})"))
 }
 
 /// A loaded step model, ready to run batches of sequences.

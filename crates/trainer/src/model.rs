@@ -51,7 +51,8 @@ pub fn forward(w: &Tensor, x: &Tensor, mask: Option<&Tensor>) -> Vec<Tensor> {
                 Some(m) => &h * m,
                 None => h.shallow_clone(),
             };
-            h_in.bmm(w) + x_t
+            // x_t + h W in one kernel (the add rides on the matrix product).
+            x_t.baddbmm(&h_in, w, 1.0, 1.0)
         };
         h = a.relu();
         pre.push(a);
@@ -95,35 +96,50 @@ pub fn energy_per_step(preacts: &[Tensor]) -> Tensor {
 /// by backpropagation through time written out for this model.
 ///
 /// Same mathematics as autograd on [`forward`] + [`loss`] (sign(0) = 0, relu'(0) = 0), but
-/// the weight gradient is one batched product `H^T D` over all steps (states `H`, step
-/// gradients `D`, both `[K, (T-1)B, N]`) instead of T-1 products and their sum, and no
-/// autograd graph is built. `x` is `[K, T, B, N]`.
+/// with few, large operations: the steps' preactivations are handled as one `[K, T*B, N]`
+/// tensor, the step gradients are computed without the loss's constant factor (applied once
+/// at the end), and the weight gradient is one batched product `H^T D` over all steps instead
+/// of T-1 products and their sum. No autograd graph is built. `x` is `[K, T, B, N]`.
 pub fn loss_and_grad(kind: Loss, w: &Tensor, x: &Tensor, l2_coefficient: f64) -> (Tensor, Tensor) {
     let pre = forward(w, x, None);
-    let total = loss(kind, &pre, w, l2_coefficient);
-    let steps = pre.len();
+    let steps = pre.len() as i64;
     let (batch, n) = (x.size()[2], w.size()[2]);
-    let scale = 1.0 / (batch * n) as f64;
-    // dL/da_t from step t's own term of the loss.
-    let direct = |a: &Tensor| match kind {
-        Loss::L1Pre => a.sign() * scale,
-        Loss::L1Post | Loss::L1PostL2w => a.gt(0.0).to_kind(a.kind()) * scale,
+    let all = Tensor::cat(&pre, 1);
+    let dims: &[i64] = &[1, 2];
+    // sum_t mean_(B,N) f(a_t) = T * mean_(T*B,N) f(a): every step has the same B and N.
+    let (total, direct) = match kind {
+        Loss::L1Pre => (
+            all.abs().mean_dim(dims, false, all.kind()) * steps as f64,
+            all.sign(),
+        ),
+        Loss::L1Post | Loss::L1PostL2w => {
+            let post = all.relu().mean_dim(dims, false, all.kind()) * steps as f64;
+            (post, all.gt(0.0).to_kind(all.kind()))
+        }
     };
+    let total = match kind {
+        Loss::L1PostL2w => {
+            total + w.square().mean_dim(dims, false, w.kind()) * (l2_coefficient * steps as f64)
+        }
+        _ => total,
+    };
+    let at = |t: i64| all.narrow(1, t * batch, batch);
     let mut grad = w.zeros_like();
     if steps > 1 {
         let wt = w.transpose(1, 2);
-        // delta_t = dL/da_t for t = T-1 down to 1 (0-based); a_0 = x_0 does not depend on W.
-        let mut deltas = vec![direct(&pre[steps - 1])];
+        // Unscaled delta_t = dL/da_t * B * N, for t = T-1 down to 1 (0-based): a_0 = x_0.
+        let mut deltas = vec![direct.narrow(1, (steps - 1) * batch, batch)];
         for t in (1..steps - 1).rev() {
-            let next = deltas.last().expect("one delta at least");
-            let back = next.bmm(&wt) * pre[t].gt(0.0).to_kind(pre[t].kind());
-            deltas.push(direct(&pre[t]) + back);
+            let back = deltas.last().expect("one delta at least").bmm(&wt);
+            let mut d = at(t).threshold_backward(&back, 0.0);
+            let _ = d.g_add_(&direct.narrow(1, t * batch, batch));
+            deltas.push(d);
         }
         deltas.reverse();
-        let h: Vec<Tensor> = pre[..steps - 1].iter().map(Tensor::relu).collect();
-        let h = Tensor::cat(&h, 1);
+        let h = all.narrow(1, 0, (steps - 1) * batch).relu();
         let d = Tensor::cat(&deltas, 1);
         grad = h.transpose(1, 2).bmm(&d);
+        let _ = grad.g_mul_scalar_(1.0 / (batch * n) as f64);
     }
     if kind == Loss::L1PostL2w {
         grad += w * (2.0 * l2_coefficient * steps as f64 / (n * n) as f64);
