@@ -31,7 +31,7 @@ pub struct AnalyzeArgs {
     /// Skip the figures (summary, CSV and report only)
     #[arg(long)]
     no_figures: bool,
-    /// Output folder (must not exist, or be empty)
+    /// Output folder: new, empty, or an earlier report (which is replaced whole)
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]

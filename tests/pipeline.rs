@@ -227,3 +227,35 @@ fn analyze_rejects_a_data_set_of_the_wrong_image_size() {
     assert_clean_failure(&o, "784");
     assert!(!out.exists());
 }
+
+#[test]
+fn analyze_never_replaces_a_folder_that_is_not_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("run");
+    train_digits(&run_dir, "0", "1");
+    let model = run_dir.join("seed-0/model.onnx");
+    let o = run(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, "neither empty nor an earlier epc report");
+    assert!(model.is_file() && run_dir.join("seed-0/config.json").is_file());
+    // An earlier report is replaced whole.
+    let report = tmp.path().join("report");
+    for _ in 0..2 {
+        let o = run(&[
+            "analyze",
+            "--model",
+            model.to_str().unwrap(),
+            "--no-figures",
+            "--out",
+            report.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(report.join("summary.json").is_file());
+    assert!(!report.join("fig2a_energy.png").exists());
+}

@@ -694,6 +694,19 @@ fn prepare_out(out: &Path) -> Result<TempDir> {
             ),
         ));
     }
+    // Only an empty folder or an earlier report may be replaced: never a run or data folder.
+    if out.is_dir() {
+        let mut entries = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
+        if entries.next().is_some() && !out.join("summary.json").is_file() {
+            return Err(Error::io(
+                out,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is neither empty nor an earlier epc report; choose another --out",
+                ),
+            ));
+        }
+    }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }

@@ -268,6 +268,8 @@ fn several_models_get_confidence_intervals_and_reports_are_replaced() {
         .collect();
     let out = dir.path().join("multi");
     std::fs::create_dir(&out).unwrap();
+    // An earlier report (it has a summary.json) is replaced as a whole.
+    std::fs::write(out.join("summary.json"), "{}").unwrap();
     std::fs::write(out.join("stale.txt"), "old report").unwrap();
     let mut opts = options(models, out.clone());
     opts.figures = false;
