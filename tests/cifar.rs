@@ -48,9 +48,7 @@ fn cifar10_trains_exports_and_analyses() {
         run_dir.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("seed-0/config.json")).unwrap())
-            .unwrap();
+    let cfg = read_json(&run_dir.join("seed-0/config.json"));
     assert_eq!(cfg["model"]["units"], 3072);
     assert_eq!(cfg["data"]["dataset"], "cifar10");
 
@@ -65,9 +63,7 @@ fn cifar10_trains_exports_and_analyses() {
         report.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
-            .unwrap();
+    let summary = read_json(&report.join("summary.json"));
     assert_eq!(summary["dataset"], "cifar10");
     let name = summary["models"][0]["name"].as_str().unwrap();
     assert_eq!(summary["models"][0]["n_units"], 3072);

@@ -118,8 +118,7 @@ fn train_writes_a_self_describing_run_folder() {
         ] {
             assert!(d.join(f).is_file(), "{} missing", d.join(f).display());
         }
-        let cfg: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+        let cfg = read_json(&d.join("config.json"));
         assert_eq!(cfg["seed"], seed);
         assert_eq!(cfg["train"]["loss"], "l1-pre");
         assert_eq!(cfg["data"]["dataset"], "digits");

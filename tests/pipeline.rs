@@ -106,9 +106,7 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
         report.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
-            .unwrap();
+    let summary = read_json(&report.join("summary.json"));
     assert_eq!(summary["models"].as_array().unwrap().len(), 2);
     assert_eq!(summary["steps"], 10);
 

@@ -81,3 +81,9 @@ pub fn train_digits(out: &Path, seeds: &str, epochs: &str) -> Output {
     assert!(o.status.success(), "{}", stderr(&o));
     o
 }
+
+/// Reads and parses a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
