@@ -4,7 +4,8 @@
 # new enough for the bundled HDF5, plus onnx/h5py for the interoperability tests)
 # into a version-keyed virtual environment under ~/.cache shared by every clone.
 #   scripts/setup.sh          CPU ONNX Runtime
-#   scripts/setup.sh --gpu    onnxruntime-gpu instead (CUDA inference)
+#   scripts/setup.sh --gpu    onnxruntime-gpu instead (CUDA inference), in its own venv;
+#                             export EPC_ORT_GPU=1 so that scripts/env.sh points there too
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 for arg in "$@"; do
