@@ -12,7 +12,7 @@ use crate::figures::{self, ImageRows, Line, Panel, PALETTE};
 use crate::stats::{self, Interval};
 use crate::{Error, Result};
 use epc_core::data::{DataSource, Dataset, DatasetKind, ImageShape, Images};
-use epc_core::sequence::{Batch, SequenceConfig, SequenceSampler};
+use epc_core::sequence::{Batch, Sequence, SequenceConfig, SequenceSampler};
 use epc_core::{fsutil, NUM_CLASSES};
 use ndarray::{s, Array2, Array3, ArrayView3, Axis};
 use plotters::style::RGBColor;
@@ -262,8 +262,31 @@ struct SeqSet {
     labels: Array2<u8>,
 }
 
+/// Fewest test sequences the per-class statistics are computed on: a small test split (the
+/// 360 digits give 33 sequences an epoch, about 3 per class) is drawn for several epochs,
+/// each a fresh draw of start classes and exemplars, until there are this many.
+pub const MIN_SEQUENCES: usize = 400;
+
+/// Most epochs drawn to reach [`MIN_SEQUENCES`].
+pub const MAX_EPOCHS: u64 = 20;
+
+/// The sequences the analyses use: epochs 0, 1, ... of `seed` until [`MIN_SEQUENCES`] are
+/// drawn (one epoch when exemplars are not shuffled, since every epoch would be the same).
+pub fn draw_sequences(images: &Images, cfg: SequenceConfig, seed: u64) -> Result<Vec<Sequence>> {
+    let epochs = if cfg.shuffle { MAX_EPOCHS } else { 1 };
+    let sampler = SequenceSampler::new(images, cfg, seed)?;
+    let mut seqs = Vec::new();
+    for e in 0..epochs {
+        seqs.extend(sampler.epoch(e));
+        if seqs.len() >= MIN_SEQUENCES {
+            break;
+        }
+    }
+    Ok(seqs)
+}
+
 fn sequence_set(images: &Images, cfg: SequenceConfig, seed: u64) -> Result<SeqSet> {
-    let seqs = SequenceSampler::new(images, cfg, seed)?.epoch(0);
+    let seqs = draw_sequences(images, cfg, seed)?;
     if seqs.is_empty() {
         return Err(Error::Input("the test split yields no sequence".into()));
     }

@@ -40,9 +40,15 @@ fn test_sequences(data: &Dataset, seed: u64) -> (Array3<f32>, Vec<u8>) {
         length: STEPS,
         ..SequenceConfig::default()
     };
-    let seqs = SequenceSampler::new(&data.test, cfg, seed)
-        .unwrap()
-        .epoch(0);
+    // Epochs of the seed until 400 sequences (the analyzer's MIN_SEQUENCES), at most 20.
+    let sampler = SequenceSampler::new(&data.test, cfg, seed).unwrap();
+    let mut seqs = Vec::new();
+    for e in 0..20 {
+        seqs.extend(sampler.epoch(e));
+        if seqs.len() >= 400 {
+            break;
+        }
+    }
     let b = Batch::from_sequences(&data.test, &seqs);
     (
         Array3::from_shape_vec((b.steps, b.batch, b.dim), b.x).unwrap(),
@@ -434,7 +440,7 @@ fn synthetic_model_has_the_designed_prediction_and_error_units() {
         distractor_at: Some(8),
         ..SequenceConfig::default()
     };
-    let dseqs = SequenceSampler::new(&data.test, cfg, 11).unwrap().epoch(0);
+    let dseqs = epc_analyzer::report::draw_sequences(&data.test, cfg, 11).unwrap();
     let distr_has: Vec<bool> = (0..10u8)
         .map(|c| dseqs.iter().any(|q| (q.labels[7] + 1) % 10 == c))
         .collect();
