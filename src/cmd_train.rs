@@ -76,8 +76,8 @@ pub struct TrainArgs {
     /// libtorch CPU threads (0: 1 thread for networks of at most 256 units, else all cores)
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Instances stacked into one batched computation (0: all on a GPU, one at a time on a
-    /// CPU, where that is faster per instance); never changes the result
+    /// Instances stacked into one batched computation (0: all of them; 1: one after another,
+    /// less memory at once); never changes the result
     #[arg(long, default_value_t = 0)]
     batch_instances: usize,
 }

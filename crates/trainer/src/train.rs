@@ -48,9 +48,8 @@ pub struct RunOptions {
     /// libtorch intra-op threads; 0 picks 1 for networks of at most 256 units (where
     /// threads only add synchronisation) and libtorch's default otherwise.
     pub threads: usize,
-    /// Instances stacked into one batched computation; 0 picks all of them on a GPU and one
-    /// at a time on a CPU, where K stacked MNIST networks (weights plus Adam state) outgrow
-    /// the caches and run slower per instance than one. Never changes the result.
+    /// Instances stacked into one batched computation (0: all of them). Never changes the
+    /// result; 1 trains them one after another (less memory at once).
     pub batch_instances: usize,
 }
 
@@ -374,7 +373,6 @@ fn run(
         ));
     }
     let group_size = match options.batch_instances {
-        0 if dev == Device::Cpu => 1,
         0 => k,
         g => g.min(k),
     };

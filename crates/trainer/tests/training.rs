@@ -93,9 +93,12 @@ fn digits_l1_pre_learns_to_predict_and_the_random_control_does_not() {
 fn same_seed_gives_bit_identical_weights_and_batched_equals_separate() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(4, ClassOrder::Ascending);
-    // All three instances stacked into one computation (on a CPU the default is one at a time).
+    // All three instances stacked into one computation (the default), and one at a time.
     let mut req = request(&cfg, &[5, 6, 7], &tmp.path().join("a"));
-    req.options.batch_instances = 3;
+    req.options.batch_instances = 1;
+    let one_by_one = train::train(&req).unwrap();
+    req.options.batch_instances = 0;
+    req.out = tmp.path().join("stacked");
     let a = train::train(&req).unwrap();
     req.out = tmp.path().join("b");
     let b = train::train(&req).unwrap();
@@ -116,16 +119,18 @@ fn same_seed_gives_bit_identical_weights_and_batched_equals_separate() {
         ))
         .unwrap();
         let ws = weights(&solo[0].dir, 64);
-        let wb = weights(&a[i].dir, 64);
-        let diff = ws
-            .iter()
-            .zip(&wb)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max);
-        assert!(
-            diff < 1e-5,
-            "seed {seed}: batched and separate differ by {diff}"
-        );
+        for (how, run) in [("stacked", &a), ("one at a time", &one_by_one)] {
+            let wb = weights(&run[i].dir, 64);
+            let diff = ws
+                .iter()
+                .zip(&wb)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                diff < 1e-5,
+                "seed {seed}: {how} and separate differ by {diff}"
+            );
+        }
     }
     // Different seeds give different networks.
     assert_ne!(weights(&a[0].dir, 64), weights(&a[1].dir, 64));
