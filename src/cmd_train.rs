@@ -46,6 +46,21 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 1e-4]
     #[arg(long)]
     lr: Option<f64>,
+    /// Adam's first-moment decay [default: 0.9]
+    #[arg(long)]
+    adam_beta1: Option<f64>,
+    /// Adam's second-moment decay [default: 0.999]
+    #[arg(long)]
+    adam_beta2: Option<f64>,
+    /// Adam's epsilon [default: 1e-8]
+    #[arg(long)]
+    adam_eps: Option<f64>,
+    /// Coefficient of the weight term of l1-post-l2w [default: 3708, the published value]
+    #[arg(long)]
+    l2_coefficient: Option<f64>,
+    /// Seed of the validation split (shared by all instances) [default: 0]
+    #[arg(long)]
+    split_seed: Option<u64>,
     /// Sequences per batch [default: 32]
     #[arg(long)]
     batch_size: Option<usize>,
@@ -107,6 +122,11 @@ impl TrainArgs {
         set!(c.train.min_delta, self.min_delta);
         set!(c.train.device, self.device);
         set!(c.optim.lr, self.lr);
+        set!(c.optim.beta1, self.adam_beta1);
+        set!(c.optim.beta2, self.adam_beta2);
+        set!(c.optim.eps, self.adam_eps);
+        set!(c.train.l2_coefficient, self.l2_coefficient);
+        set!(c.data.split_seed, self.split_seed);
         set!(c.sequence.batch_size, self.batch_size);
         set!(c.sequence.length, self.seq_len);
         set!(c.sequence.order, self.order);

@@ -31,6 +31,11 @@ fn help_explains_every_subcommand_and_train_option() {
         "--seq-len",
         "--order",
         "--val-fraction",
+        "--adam-beta1",
+        "--adam-beta2",
+        "--adam-eps",
+        "--l2-coefficient",
+        "--split-seed",
     ] {
         assert!(help.contains(opt), "train --help lacks {opt}");
     }
@@ -191,4 +196,39 @@ fn download_settings_come_from_the_environment() {
         .unwrap();
     assert_clean_failure(&o, "downloading is disabled");
     assert!(!out.exists(), "a failed start leaves no run folder");
+}
+
+#[test]
+fn flags_win_over_the_config_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[optim]\nlr = 0.5\nbeta2 = 0.99\n[train]\nepochs = 2\nloss = \"l1-post\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let o = run(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--lr",
+        "0.001",
+        "--l2-coefficient",
+        "7",
+        "--split-seed",
+        "3",
+        "--no-export",
+        "--plain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = read_json(&out.join("seed-0/config.json"));
+    assert_eq!(c["optim"]["lr"], 0.001);
+    assert_eq!(c["optim"]["beta2"], 0.99);
+    assert_eq!(c["train"]["epochs"], 2);
+    assert_eq!(c["train"]["loss"], "l1-post");
+    assert_eq!(c["train"]["l2_coefficient"], 7.0);
+    assert_eq!(c["data"]["split_seed"], 3);
 }
