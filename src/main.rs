@@ -49,13 +49,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes joined, never a backtrace.
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("epc: error: {msg}");
+            eprintln!("epc: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -65,4 +59,20 @@ fn main() -> ExitCode {
 pub(crate) fn interactive() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// The error and its causes on one line, never a backtrace; a cause that an outer message
+/// already quotes is skipped (the library errors print their source in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
 }

@@ -36,6 +36,10 @@ pub fn assert_clean_failure(o: &Output, needle: &str) {
         line.contains(needle),
         "error line {line:?} does not name {needle:?}"
     );
+    assert!(
+        line.matches("(os error").count() <= 1,
+        "cause repeated in {line:?}"
+    );
 }
 
 /// `../shared/data` beside the repository.
