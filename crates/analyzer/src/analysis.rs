@@ -130,30 +130,16 @@ pub fn median_images(images: &Images) -> (Vec<f32>, Vec<Vec<f32>>) {
             pos += 1;
         }
     }
-    let med = |s: &mut [f32]| -> f32 {
-        let n = s.len();
-        if n == 0 {
-            return f32::NAN;
-        }
-        let mid = n / 2;
-        let (lo_part, &mut hi, _) = s.select_nth_unstable_by(mid, f32::total_cmp);
-        if n % 2 == 1 {
-            hi
-        } else {
-            let lo = lo_part.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            ((f64::from(lo) + f64::from(hi)) / 2.0) as f32
-        }
-    };
     let mut class_med = vec![vec![0.0f32; d]; NUM_CLASSES];
     let mut overall = vec![0.0f32; d];
     for p in 0..d {
         let col = &mut cols[p * total..(p + 1) * total];
         let mut off = 0;
         for (c, idx) in by_class.iter().enumerate() {
-            class_med[c][p] = med(&mut col[off..off + idx.len()]);
+            class_med[c][p] = stats::median_in_place(&mut col[off..off + idx.len()]);
             off += idx.len();
         }
-        overall[p] = med(col);
+        overall[p] = stats::median_in_place(col);
     }
     for (c, idx) in by_class.iter().enumerate() {
         if idx.is_empty() {

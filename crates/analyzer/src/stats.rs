@@ -14,22 +14,59 @@ pub const MAD_SCALE: f64 = 1.4826;
 /// The two-sided 99% normal quantile used for prediction and error units.
 pub const Z_99: f64 = 2.576;
 
-/// Median of `values` (reorders them); `NaN` for an empty slice.
-pub fn median_in_place(values: &mut [f64]) -> f64 {
+/// The floating-point types the medians work on (`f32` images, `f64` statistics).
+pub trait Float: Copy {
+    /// Not a number: the median of nothing.
+    const NAN: Self;
+    /// IEEE total order, for the selection.
+    fn total_cmp(&self, other: &Self) -> std::cmp::Ordering;
+    /// The larger of two values, ignoring NaN.
+    fn max(self, other: Self) -> Self;
+    /// Widening to `f64`.
+    fn to_f64(self) -> f64;
+    /// Rounding from `f64`.
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! impl_float {
+    ($t:ty) => {
+        impl Float for $t {
+            const NAN: Self = <$t>::NAN;
+            fn total_cmp(&self, other: &Self) -> std::cmp::Ordering {
+                <$t>::total_cmp(self, other)
+            }
+            fn max(self, other: Self) -> Self {
+                <$t>::max(self, other)
+            }
+            fn to_f64(self) -> f64 {
+                f64::from(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+impl_float!(f32);
+impl_float!(f64);
+
+/// Median of `values` (reorders them); `NaN` for an empty slice. The mean of the two middle
+/// values of an even count is taken in `f64`.
+pub fn median_in_place<T: Float>(values: &mut [T]) -> T {
     let n = values.len();
     if n == 0 {
-        return f64::NAN;
+        return T::NAN;
     }
     let mid = n / 2;
-    let (_, &mut hi, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let (lo_part, &mut hi, _) = values.select_nth_unstable_by(mid, T::total_cmp);
     if n % 2 == 1 {
         hi
     } else {
-        let lo = values[..mid]
+        let lo = lo_part
             .iter()
             .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        (lo + hi) / 2.0
+            .fold(T::from_f64(f64::NEG_INFINITY), T::max);
+        T::from_f64((lo.to_f64() + hi.to_f64()) / 2.0)
     }
 }
 
