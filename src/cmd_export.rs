@@ -22,12 +22,7 @@ fn instance_dirs(run: &Path) -> Result<Vec<PathBuf>> {
     if run.join("config.json").is_file() {
         return Ok(vec![run.to_path_buf()]);
     }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", run.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("config.json").is_file())
-        .collect();
-    dirs.sort();
+    let dirs = epc_core::config::instance_dirs(run)?;
     if dirs.is_empty() {
         bail!(
             "{}: neither an instance folder (config.json) nor a run folder with seed-* instances",

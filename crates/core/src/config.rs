@@ -319,6 +319,26 @@ impl RunConfig {
     }
 }
 
+/// The folder of instance `seed` inside run folder `run`: `run/seed-<seed>`.
+pub fn instance_dir(run: &Path, seed: u64) -> PathBuf {
+    run.join(format!("seed-{seed}"))
+}
+
+/// The instance folders (`seed-*`) of run folder `run`, sorted by name.
+pub fn instance_dirs(run: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)
+        .map_err(|e| Error::io(run, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+        })
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState};
 use crate::progress::Progress;
 use crate::{device, model, Error, Result};
-use epc_core::config::RunConfig;
+use epc_core::config::{instance_dir, instance_dirs, RunConfig};
 use epc_core::data::{self, DataSource, Images, Splits};
 use epc_core::sequence::{Batch, Sequence, SequenceSampler};
 use std::path::{Path, PathBuf};
@@ -83,11 +83,6 @@ pub struct InstanceOutcome {
     pub device: String,
 }
 
-/// The folder of instance `seed` in run folder `out`.
-pub fn instance_dir(out: &Path, seed: u64) -> PathBuf {
-    out.join(format!("seed-{seed}"))
-}
-
 /// Loads the data set of `cfg` and carves the validation split.
 pub fn load_splits(cfg: &RunConfig) -> Result<Splits> {
     let src = DataSource::new(cfg.data.dataset, cfg.data.data_dir.clone());
@@ -144,16 +139,7 @@ pub fn train(req: &TrainRequest) -> Result<Vec<InstanceOutcome>> {
 
 /// Continues a killed run from the checkpoints in `run_dir/seed-*/`.
 pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcome>> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir)
-        .map_err(|e| epc_core::Error::io(run_dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
-        })
-        .collect();
-    dirs.sort();
+    let dirs = instance_dirs(run_dir)?;
     if dirs.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: no seed-* instance folders to resume",
@@ -281,12 +267,13 @@ fn validation_batch(cfg: &RunConfig, val: &Images, dev: Device) -> Result<Option
     if seqs.is_empty() {
         return Ok(None);
     }
-    let b = Batch::from_sequences(val, &seqs);
-    Ok(Some(
-        Tensor::from_slice(&b.x)
-            .view([b.steps as i64, b.batch as i64, b.dim as i64])
-            .to_device(dev),
-    ))
+    Ok(Some(shared_input(val, &seqs).to_device(dev)))
+}
+
+/// Sequences as one `[T, B, N]` input shared by every instance.
+fn shared_input(images: &Images, seqs: &[Sequence]) -> Tensor {
+    let b = Batch::from_sequences(images, seqs);
+    Tensor::from_slice(&b.x).view([b.steps as i64, b.batch as i64, b.dim as i64])
 }
 
 /// Instances trained together as one stacked computation.
@@ -602,10 +589,8 @@ fn finish(
 /// from `images` with the run's sequence settings and `seed` (epoch 0 of that seed).
 pub fn energy_curve(cfg: &RunConfig, w: &[f32], images: &Images, seed: u64) -> Result<Vec<f64>> {
     let sampler = SequenceSampler::new(images, cfg.sequence.clone(), seed)?;
-    let seqs = sampler.epoch(0);
-    let b = Batch::from_sequences(images, &seqs);
+    let x = shared_input(images, &sampler.epoch(0));
     let n = cfg.units() as i64;
-    let x = Tensor::from_slice(&b.x).view([b.steps as i64, b.batch as i64, b.dim as i64]);
     let wt = Tensor::from_slice(w).view([1, n, n]);
     let e = tch::no_grad(|| model::energy_per_step(&model::forward(&wt, &x, None)));
     Ok(Vec::<f64>::try_from(&e.view([-1]))?)
