@@ -140,13 +140,28 @@ if tm:
     w("|---|---|")
     w(f"| Per-instance time, K = 10 batched / K = 1 alone (target <= 1) | {ratio(i10, i1)} |")
     w(f"| Throughput, K = 10 batched / 10 sequential K = 1 | {ratio(is_, i10)} |")
-    w(f"| K = 1: GEMM-bound limit / training time (target >= 80%) | {pct(l1, e1)} |")
-    w(f"| K = 10: GEMM-bound limit / training time (target >= 80%) | {pct(l10, e10)} |")
+    w(f"| K = 1: GEMM-bound limit / training time, separate benchmarks | {pct(l1, e1)} |")
+    w(f"| K = 10: GEMM-bound limit / training time, separate benchmarks | {pct(l10, e10)} |")
     w("")
-    if e1 and l1:
-        targets.append(("CPU training >= 80% of the GEMM-bound limit (K = 1)", l1 / e1 >= 0.8, pct(l1, e1)))
-    if e10 and l10:
-        targets.append(("CPU training >= 80% of the GEMM-bound limit (K = 10)", l10 / e10 >= 0.8, pct(l10, e10)))
+    inter = meta("train_interleaved") or {}
+    if inter:
+        w("Share of the GEMM-bound limit measured interleaved (`train/interleaved/K`: a training batch,")
+        w("then the limit's products, alternately; the ratio of each criterion sample, median and range).")
+        w("This is the figure the target uses: the separate benchmarks above run a minute or more apart,")
+        w("and on these shared machines the neighbours' load moves both by 10-30% within minutes.")
+        w("")
+        w("| Instances | Median share of the limit (target >= 80%) | Range over samples | Samples |")
+        w("|---|---|---|---|")
+        for k in sorted(inter, key=int):
+            v = inter[k]
+            w(f"| K = {k} | {100 * v['median_share']:.0f}% | {100 * v['min_share']:.0f}% to {100 * v['max_share']:.0f}% | {v['samples']} |")
+        w("")
+    for k, e, l in [("1", e1, l1), ("10", e10, l10)]:
+        if k in inter:
+            share = inter[k]["median_share"]
+            targets.append((f"CPU training >= 80% of the GEMM-bound limit (K = {k}, interleaved)", share >= 0.8, f"{100 * share:.0f}%"))
+        elif e and l:
+            targets.append((f"CPU training >= 80% of the GEMM-bound limit (K = {k}, separate)", l / e >= 0.8, pct(l, e)))
     if i1 and i10:
         targets.append(("10 batched instances no slower per instance than one alone", i10 <= i1, ratio(i10, i1) + " the time per instance"))
 else:

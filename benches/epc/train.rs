@@ -12,7 +12,13 @@
 //! - `train/gemm_limit/1` and `train/gemm_limit/10`: the batch's matrix products alone, at the
 //!   shapes the trainer uses, on random data, into preallocated outputs: 9 forward
 //!   `[B,N]x[N,N]` (step 1 has none), 8 state-gradient `[B,N]x[N,N]^T` (the state of step 1
-//!   needs no gradient) and one weight-gradient `[N,9B]x[9B,N]` product per instance.
+//!   needs no gradient) and one weight-gradient `[N,9B]x[9B,N]` product per instance;
+//! - `train/interleaved/1` and `train/interleaved/10`: one training batch then one batch of
+//!   the limit's products, alternately, so that both see the same machine. Criterion times
+//!   the training batches; each sample's ratio (limit time / training time) goes to
+//!   `epc-meta/train_interleaved.json`, whose median is the share of the limit that the
+//!   targets use. On these shared machines the separate benchmarks above can run minutes
+//!   apart, under different neighbours; the interleaved ratio does not depend on that.
 
 use crate::{configure_threads, shared_data, sync, tch_device, write_meta};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
@@ -96,7 +102,7 @@ impl Trainer {
         let bs = self.cfg.sequence.batch_size;
         let rows = b * bs..((b + 1) * bs).min(self.n_seq);
         let x = self.stager.stage(images, &self.epoch_seqs, rows, self.dev);
-        let l = train::train_step(&self.cfg, &mut self.w, &mut self.adam, &x, None);
+        let l = train::train_step(&self.cfg, &mut self.w, &mut self.adam, x, None);
         self.loss_sum += l.to_kind(Kind::Double);
     }
 }
@@ -235,6 +241,50 @@ pub fn bench(c: &mut Criterion) {
             })
         });
     });
+    let mut shares = serde_json::Map::new();
+    for k in [1usize, K_MANY] {
+        let ratios = std::cell::RefCell::new(Vec::<f64>::new());
+        let mut pair: Option<(Trainer, Gemm)> = None;
+        g.bench_function(BenchmarkId::new("interleaved", k), |b| {
+            let s = s();
+            let (trainer, gm) = pair.get_or_insert_with(|| {
+                let seeds: Vec<u64> = (0..k as u64).collect();
+                let n = s.cfg.units() as i64;
+                let batch = s.cfg.sequence.batch_size as i64;
+                (
+                    Trainer::new(&s.cfg, &s.splits.train, &seeds, s.dev),
+                    Gemm::new(k as i64, batch, n, s.cfg.sequence.length, s.dev),
+                )
+            });
+            b.iter_custom(|iters| {
+                let (mut train_time, mut limit_time) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters {
+                    train_time += timed(1, s.dev, || trainer.step(&s.splits.train));
+                    limit_time += tch::no_grad(|| timed(1, s.dev, || gm.batch()));
+                }
+                ratios
+                    .borrow_mut()
+                    .push(limit_time.as_secs_f64() / train_time.as_secs_f64());
+                train_time
+            });
+        });
+        let mut r = ratios.into_inner();
+        if !r.is_empty() {
+            r.sort_by(f64::total_cmp);
+            shares.insert(
+                k.to_string(),
+                serde_json::json!({
+                    "median_share": r[r.len() / 2],
+                    "min_share": r[0],
+                    "max_share": r[r.len() - 1],
+                    "samples": r.len(),
+                }),
+            );
+        }
+    }
+    if !shares.is_empty() {
+        write_meta("train_interleaved", serde_json::Value::Object(shares));
+    }
     for k in [1i64, K_MANY as i64] {
         let mut gemm: Option<Gemm> = None;
         g.bench_function(BenchmarkId::new("gemm_limit", k), |b| {

@@ -167,6 +167,21 @@ impl SequenceSampler {
     }
 }
 
+/// Writes the frames of `seqs` time-major into `out`: frame `t` of sequence `b` goes to
+/// `out[t * step_stride + b * dim..][..dim]` (`dim = images.dim()`). With `step_stride =
+/// seqs.len() * dim` this is [`Batch::x`]'s `[steps, batch, dim]` layout; a larger stride
+/// interleaves several batches step by step (the trainer's `[steps, instances, batch, dim]`).
+/// Panics if `out` is too short.
+pub fn write_frames(images: &Images, seqs: &[Sequence], out: &mut [f32], step_stride: usize) {
+    let dim = images.dim();
+    for (b, s) in seqs.iter().enumerate() {
+        for (t, &img) in s.frames.iter().enumerate() {
+            let at = t * step_stride + b * dim;
+            out[at..at + dim].copy_from_slice(images.image(img));
+        }
+    }
+}
+
 /// A batch of sequences as one time-major array, ready for a model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
@@ -191,12 +206,9 @@ impl Batch {
         self.batch = seqs.len();
         self.dim = dim;
         self.x.resize(steps * seqs.len() * dim, 0.0);
+        write_frames(images, seqs, &mut self.x, seqs.len() * dim);
         self.labels.clear();
-        for (b, s) in seqs.iter().enumerate() {
-            for (t, &img) in s.frames.iter().enumerate() {
-                let at = (t * seqs.len() + b) * dim;
-                self.x[at..at + dim].copy_from_slice(images.image(img));
-            }
+        for s in seqs {
             self.labels.extend_from_slice(&s.labels);
         }
     }

@@ -93,56 +93,100 @@ pub fn energy_per_step(preacts: &[Tensor]) -> Tensor {
 }
 
 /// The loss of each instance (`[K]`) and its gradient with respect to `w` (`[K, N, N]`),
-/// by backpropagation through time written out for this model.
+/// by backpropagation through time written out for this model. `x` is `[K, T, B, N]`.
 ///
-/// Same mathematics as autograd on [`forward`] + [`loss`] (sign(0) = 0, relu'(0) = 0), but
-/// with few, large operations: the steps' preactivations are handled as one `[K, T*B, N]`
-/// tensor, the step gradients are computed without the loss's constant factor (applied once
-/// at the end), and the weight gradient is one batched product `H^T D` over all steps instead
-/// of T-1 products and their sum. No autograd graph is built. `x` is `[K, T, B, N]`.
+/// Same mathematics as autograd on [`forward`] + [`loss`] (sign(0) = 0, relu'(0) = 0); see
+/// [`loss_and_grad_parts`] for how it is computed.
 pub fn loss_and_grad(kind: Loss, w: &Tensor, x: &Tensor, l2_coefficient: f64) -> (Tensor, Tensor) {
-    let pre = forward(w, x, None);
-    let steps = pre.len() as i64;
-    let (batch, n) = (x.size()[2], w.size()[2]);
-    let all = Tensor::cat(&pre, 1);
-    let dims: &[i64] = &[1, 2];
-    // sum_t mean_(B,N) f(a_t) = T * mean_(T*B,N) f(a): every step has the same B and N.
-    let (total, direct) = match kind {
-        Loss::L1Pre => (
-            all.abs().mean_dim(dims, false, all.kind()) * steps as f64,
-            all.sign(),
-        ),
+    let size = x.size();
+    let mut time_major =
+        Tensor::empty([size[1], size[0], size[2], size[3]], (x.kind(), x.device()));
+    time_major.copy_(&x.transpose(0, 1));
+    let (loss, grad, scale) =
+        loss_and_grad_parts(kind, w, time_major.transpose(0, 1), l2_coefficient);
+    (loss, grad * scale)
+}
+
+/// [`loss_and_grad`] for the trainer's inner loop: returns `(loss, g, scale)` with the
+/// gradient `scale * g`, so that the optimiser can apply the constant factor in its own pass
+/// instead of one more pass over `[K, N, N]`; and takes `x` over (a contiguous time-major
+/// `x`, as [`crate::train::Stager`] builds it, is overwritten with the preactivations; a
+/// shallow clone of it held elsewhere sees the change).
+///
+/// Few, large operations and no autograd graph: the preactivations live in one time-major
+/// `[T, K, B, N]` tensor, written in place step by step, so that each step's product writes
+/// a contiguous `[K, B, N]` (libtorch then runs one batched GEMM; into a strided slice it runs
+/// one GEMM per instance, measured 40% slower for K = 10). The states `relu(a_t)` and the
+/// step gradients (without the loss's constant factor) are kept instance-major as
+/// `[K, (T-1)*B, N]`, so that the weight gradient is one batched product `H^T D` over all
+/// steps instead of T-1 products and their sum.
+pub fn loss_and_grad_parts(
+    kind: Loss,
+    w: &Tensor,
+    x: Tensor,
+    l2_coefficient: f64,
+) -> (Tensor, Tensor, f64) {
+    let size = x.size();
+    let (k, steps, batch, n) = (size[0], size[1], size[2], size[3]);
+    let opts = (w.kind(), w.device());
+    // a_0 = x_0 (h_0 = 0); a_t = x_t + h_{t-1} W, accumulated in place over x.
+    let all = x.transpose(0, 1).contiguous();
+    let at = |t: i64| all.get(t);
+    let hidden = (steps - 1) * batch;
+    // Instance-major storage, viewed time-major ([T-1, K, B, N]) for the step loops.
+    let instance_major = || Tensor::empty([k, hidden, n], opts);
+    let time_major = |t: &Tensor| t.view([k, steps - 1, batch, n]).transpose(0, 1);
+    let h = instance_major();
+    let h_steps = time_major(&h);
+    for t in 1..steps {
+        let h_prev = h_steps.get(t - 1);
+        let _ = at(t - 1).clamp_min_out(&h_prev, 0.0);
+        let _ = at(t).baddbmm_(&h_prev, w);
+    }
+    // sum_t mean_(B,N) f(a_t), with the per-step denominator B*N applied at the end.
+    let per_step = (batch * n) as f64;
+    let sum_f = match kind {
+        Loss::L1Pre => all.norm_scalaropt_dim(1.0, [0i64, 2, 3].as_slice(), false),
         Loss::L1Post | Loss::L1PostL2w => {
-            let post = all.relu().mean_dim(dims, false, all.kind()) * steps as f64;
-            (post, all.gt(0.0).to_kind(all.kind()))
+            h.sum_dim_intlist([1i64, 2].as_slice(), false, w.kind())
+                + at(steps - 1)
+                    .relu()
+                    .sum_dim_intlist([1i64, 2].as_slice(), false, w.kind())
         }
     };
-    let total = match kind {
-        Loss::L1PostL2w => {
-            total + w.square().mean_dim(dims, false, w.kind()) * (l2_coefficient * steps as f64)
-        }
-        _ => total,
+    let mut total = sum_f / per_step;
+    let dims: &[i64] = &[1, 2];
+    if kind == Loss::L1PostL2w {
+        total += w.square().mean_dim(dims, false, w.kind()) * (l2_coefficient * steps as f64);
+    }
+    let scale = 1.0 / per_step;
+    let mut grad = if steps > 1 {
+        w.empty_like()
+    } else {
+        w.zeros_like()
     };
-    let at = |t: i64| all.narrow(1, t * batch, batch);
-    let mut grad = w.zeros_like();
     if steps > 1 {
+        // d[t-1] = dL/da_t * B * N for t = 1..T-1 (a_0 = x_0 has no gradient): the loss's
+        // own term first, then the recurrent term added from the last step down.
+        let d = instance_major();
+        let d_steps = time_major(&d);
+        let later = all.narrow(0, 1, steps - 1);
+        let _ = match kind {
+            Loss::L1Pre => later.sign_out(&d_steps),
+            Loss::L1Post | Loss::L1PostL2w => later.gt_scalar_out(&d_steps, 0.0),
+        };
         let wt = w.transpose(1, 2);
-        // Unscaled delta_t = dL/da_t * B * N, for t = T-1 down to 1 (0-based): a_0 = x_0.
-        let mut deltas = vec![direct.narrow(1, (steps - 1) * batch, batch)];
+        let back = Tensor::empty([k, batch, n], opts);
         for t in (1..steps - 1).rev() {
-            let back = deltas.last().expect("one delta at least").bmm(&wt);
-            let mut d = at(t).threshold_backward(&back, 0.0);
-            let _ = d.g_add_(&direct.narrow(1, t * batch, batch));
-            deltas.push(d);
+            let _ = d_steps.get(t).bmm_out(&back, &wt);
+            let _ = at(t).threshold_backward_grad_input(&back, &back, 0.0);
+            let _ = d_steps.get(t - 1).g_add_(&back);
         }
-        deltas.reverse();
-        let h = all.narrow(1, 0, (steps - 1) * batch).relu();
-        let d = Tensor::cat(&deltas, 1);
-        grad = h.transpose(1, 2).bmm(&d);
-        let _ = grad.g_mul_scalar_(1.0 / (batch * n) as f64);
+        let _ = h.transpose(1, 2).bmm_out(&grad, &d);
     }
     if kind == Loss::L1PostL2w {
-        grad += w * (2.0 * l2_coefficient * steps as f64 / (n * n) as f64);
+        let l2 = 2.0 * l2_coefficient * steps as f64 / (n * n) as f64;
+        grad += w * (l2 / scale);
     }
-    (total, grad)
+    (total, grad, scale)
 }

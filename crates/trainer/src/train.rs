@@ -6,7 +6,7 @@ use crate::progress::Progress;
 use crate::{device, model, Error, Result};
 use epc_core::config::{instance_dir, instance_dirs, RunConfig};
 use epc_core::data::{self, DataSource, Images, Splits};
-use epc_core::sequence::{Batch, Sequence, SequenceSampler};
+use epc_core::sequence::{write_frames, Batch, Sequence, SequenceSampler};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -184,15 +184,18 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Vec<InstanceOutcom
     run(&cfg, &splits, instances, options)
 }
 
-/// Host-side staging of the batches of stacked instances, reusing its buffers across batches.
+/// Host-side staging of the batches of stacked instances, reusing its buffer across batches.
 #[derive(Debug, Default)]
 pub struct Stager {
-    per_instance: Vec<Batch>,
     host: Vec<f32>,
 }
 
 impl Stager {
     /// Builds `[K, T, B, N]` on `dev` from sequences `rows` of each instance's epoch draw.
+    ///
+    /// The frames are written once into the reused host buffer, time-major
+    /// (`[T, K, B, N]`, what [`model::loss_and_grad_parts`] computes in), then copied once to
+    /// a fresh tensor, returned as its `[K, T, B, N]` view.
     pub fn stage(
         &mut self,
         images: &Images,
@@ -200,37 +203,39 @@ impl Stager {
         rows: std::ops::Range<usize>,
         dev: Device,
     ) -> Tensor {
-        self.per_instance
-            .resize_with(epoch_seqs.len(), Batch::default);
-        self.host.clear();
-        for (k, seqs) in epoch_seqs.iter().enumerate() {
-            self.per_instance[k].fill(images, &seqs[rows.clone()]);
-            self.host.extend_from_slice(&self.per_instance[k].x);
+        let k = epoch_seqs.len();
+        let steps = epoch_seqs
+            .first()
+            .and_then(|s| s.get(rows.start))
+            .map_or(0, |s| s.frames.len());
+        let (batch, dim) = (rows.len(), images.dim());
+        self.host.resize(steps * k * batch * dim, 0.0);
+        for (i, seqs) in epoch_seqs.iter().enumerate() {
+            let out = &mut self.host[i * batch * dim..];
+            write_frames(images, &seqs[rows.clone()], out, k * batch * dim);
         }
-        let b = &self.per_instance[0];
         Tensor::from_slice(&self.host)
-            .view([
-                epoch_seqs.len() as i64,
-                b.steps as i64,
-                b.batch as i64,
-                b.dim as i64,
-            ])
+            .view([steps as i64, k as i64, batch as i64, dim as i64])
             .to_device(dev)
+            .transpose(0, 1)
     }
 }
 
 /// One optimisation step of stacked instances `w` (`[K, N, N]`) on a staged batch `x`
-/// (`[K, T, B, N]`): the loss of each instance (`[K]`, before the update) and one Adam update.
-/// `mask` (`[K, 1, 1]`) freezes stopped instances. This is the whole inner loop of `epc train`.
+/// (`[K, T, B, N]`, taken over: its memory holds the preactivations afterwards): the loss of
+/// each instance (`[K]`, before the update) and one Adam update. `active` (one flag per
+/// instance, `None` when all are) freezes stopped instances. This is the whole inner loop of
+/// `epc train`.
 pub fn train_step(
     cfg: &RunConfig,
     w: &mut Tensor,
     adam: &mut Adam,
-    x: &Tensor,
-    mask: Option<&Tensor>,
+    x: Tensor,
+    active: Option<&[bool]>,
 ) -> Tensor {
-    let (loss, grad) = model::loss_and_grad(cfg.train.loss, w, x, cfg.train.l2_coefficient);
-    adam.update(w, &grad, mask);
+    let (loss, grad, scale) =
+        model::loss_and_grad_parts(cfg.train.loss, w, x, cfg.train.l2_coefficient);
+    adam.update_scaled(w, &grad, scale, active);
     loss
 }
 
@@ -305,19 +310,6 @@ impl Group {
         adam.v = stack(|c| &c.v);
         adam.step = part[0].2.state.adam_step;
         Self { range, w, adam }
-    }
-
-    /// The `[G, 1, 1]` mask of this group's active instances, or `None` when all are active.
-    fn active_mask(&self, active: &[bool], dev: Device) -> Option<Tensor> {
-        if active.iter().all(|&a| a) {
-            return None;
-        }
-        let m: Vec<f32> = active.iter().map(|&a| if a { 1.0 } else { 0.0 }).collect();
-        Some(
-            Tensor::from_slice(&m)
-                .view([m.len() as i64, 1, 1])
-                .to_device(dev),
-        )
     }
 }
 
@@ -400,12 +392,13 @@ fn run(
             if !active[r.clone()].iter().any(|&a| a) {
                 continue;
             }
-            let mask = g.active_mask(&active[r.clone()], dev);
+            let flags = &active[r.clone()];
+            let mask = (!flags.iter().all(|&a| a)).then_some(flags);
             let mut loss_sum = Tensor::zeros([r.len() as i64], (Kind::Double, dev));
             for b in 0..n_batches {
                 let rows = b * bs..((b + 1) * bs).min(n_seq);
                 let x = stager.stage(&splits.train, &epoch_seqs[r.clone()], rows, dev);
-                let l = train_step(cfg, &mut g.w, &mut g.adam, &x, mask.as_ref());
+                let l = train_step(cfg, &mut g.w, &mut g.adam, x, mask);
                 loss_sum += l.to_kind(Kind::Double);
                 progress.batch();
             }
