@@ -38,6 +38,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = Cli::parse();
     let outcome = match cli.command {
         #[cfg(feature = "train")]
@@ -53,6 +54,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A panic prints one line (never a backtrace); inside the trainer's libtorch guard it prints
+/// nothing, because the guard turns it into an ordinary error that `main` reports.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        #[cfg(feature = "train")]
+        if epc_trainer::guard::catching() {
+            return;
+        }
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown");
+        let first = msg.lines().next().unwrap_or("unknown");
+        let at = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("epc: internal error: {first}{at}");
+    }));
 }
 
 /// Whether long work should draw a progress bar (both streams are terminals).

@@ -14,6 +14,15 @@ pub enum Error {
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A libtorch operation failed inside the training loop (tch's infallible operations
+    /// panic; [`crate::guard::catch_torch`] turns that into this error).
+    #[error("libtorch failed while {what}: {message}")]
+    Libtorch {
+        /// What was being done.
+        what: String,
+        /// The first line of libtorch's message, with a hint when memory ran out.
+        message: String,
+    },
     /// A checkpoint exists but cannot be used.
     #[error("{}: {reason}", path.display())]
     Checkpoint {

@@ -10,6 +10,7 @@ pub mod adam;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
+pub mod guard;
 pub mod model;
 pub mod progress;
 pub mod train;

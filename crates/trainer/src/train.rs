@@ -2,6 +2,7 @@
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState};
+use crate::guard::catch_torch;
 use crate::progress::Progress;
 use crate::{device, model, Error, Result};
 use epc_core::config::{instance_dir, instance_dirs, RunConfig};
@@ -394,27 +395,30 @@ fn run(
             }
             let flags = &active[r.clone()];
             let mask = (!flags.iter().all(|&a| a)).then_some(flags);
-            let mut loss_sum = Tensor::zeros([r.len() as i64], (Kind::Double, dev));
-            for b in 0..n_batches {
-                let rows = b * bs..((b + 1) * bs).min(n_seq);
-                let x = stager.stage(&splits.train, &epoch_seqs[r.clone()], rows, dev);
-                let l = train_step(cfg, &mut g.w, &mut g.adam, x, mask);
-                loss_sum += l.to_kind(Kind::Double);
-                progress.batch();
-            }
-            let tl = host_vec(&(loss_sum / n_batches as f64));
-            let vl = match &val_x {
-                Some(vx) => {
-                    let pre = model::forward(&g.w, vx, None);
-                    host_vec(&model::loss(
-                        cfg.train.loss,
-                        &pre,
-                        &g.w,
-                        cfg.train.l2_coefficient,
-                    ))
+            let (tl, vl) = catch_torch(&format!("training epoch {}", epoch + 1), || {
+                let mut loss_sum = Tensor::zeros([r.len() as i64], (Kind::Double, dev));
+                for b in 0..n_batches {
+                    let rows = b * bs..((b + 1) * bs).min(n_seq);
+                    let x = stager.stage(&splits.train, &epoch_seqs[r.clone()], rows, dev);
+                    let l = train_step(cfg, &mut g.w, &mut g.adam, x, mask);
+                    loss_sum += l.to_kind(Kind::Double);
+                    progress.batch();
                 }
-                None => tl.clone(),
-            };
+                let tl = host_vec(&(loss_sum / n_batches as f64));
+                let vl = match &val_x {
+                    Some(vx) => {
+                        let pre = model::forward(&g.w, vx, None);
+                        host_vec(&model::loss(
+                            cfg.train.loss,
+                            &pre,
+                            &g.w,
+                            cfg.train.l2_coefficient,
+                        ))
+                    }
+                    None => tl.clone(),
+                };
+                (tl, vl)
+            })?;
             let nn = units * units;
             let (w_host, m_host, v_host) =
                 (host_vec(&g.w), host_vec(&g.adam.m), host_vec(&g.adam.v));
