@@ -11,6 +11,7 @@
 #   EPC_SHARED_DATA    root of the shared data sets (default ../shared/data)
 #   BENCH_OUT          the Markdown file to write (default docs/BENCHMARKS.md)
 #   BENCH_NOTE         a line to print under the machine (e.g. what else was running)
+#   BENCH_PROCESSES    extra processes for the interleaved training share (default 5; 0: none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -26,6 +27,22 @@ command_line="scripts/bench.sh${*:+ $*}"
 [ -n "${EPC_BENCH_THREADS:-}" ] && command_line="EPC_BENCH_THREADS=$EPC_BENCH_THREADS $command_line"
 [ -n "${EPC_BENCH_DEVICE:-}" ] && command_line="EPC_BENCH_DEVICE=$EPC_BENCH_DEVICE $command_line"
 cargo bench --bench epc -- "$@"
+
+# The share of the GEMM-bound limit moves with time on these shared VMs (for stretches of seconds
+# to minutes the inner loop's memory-bound passes run several times slower), so the interleaved
+# benchmarks run again in fresh processes and the report gives all of them.
+processes="${BENCH_PROCESSES:-5}"
+if [ -f "$criterion_dir/epc-meta/train_interleaved.json" ] && [ "$processes" -gt 0 ]; then
+  cp "$criterion_dir/epc-meta/train_interleaved.json" "$criterion_dir/epc-meta/train_interleaved.proc0.json"
+  extra=$(mktemp -d)
+  for i in $(seq 1 "$processes"); do
+    echo "bench.sh: interleaved share, extra process $i of $processes" >&2
+    CRITERION_HOME="$extra" cargo bench --bench epc -- --warm-up-time 1 --measurement-time 3 \
+      'train/interleaved' >/dev/null 2>&1
+    cp "$extra/epc-meta/train_interleaved.json" "$criterion_dir/epc-meta/train_interleaved.proc$i.json"
+  done
+  rm -rf "$extra"
+fi
 
 export BENCH_CRITERION_DIR="$criterion_dir" BENCH_START="$start_epoch" BENCH_OUT_FILE="$out" \
   BENCH_LOAD_BEFORE="$load_before" BENCH_LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -144,22 +161,34 @@ if tm:
     w(f"| K = 10: GEMM-bound limit / training time, separate benchmarks | {pct(l10, e10)} |")
     w("")
     inter = meta("train_interleaved") or {}
+    procs = sorted((root / "epc-meta").glob("train_interleaved.proc*.json"))
+    per_proc = [json.loads(f.read_text()) for f in procs]
+    def over_procs(k):
+        """Each process's median share for K = k (the main run first)."""
+        return [p[k]["median_share"] for p in per_proc if k in p] or ([inter[k]["median_share"]] if k in inter else [])
     if inter:
         w("Share of the GEMM-bound limit measured interleaved (`train/interleaved/K`: a training batch,")
-        w("then the limit's products, alternately; the ratio of each criterion sample, median and range).")
-        w("This is the figure the target uses: the separate benchmarks above run a minute or more apart,")
-        w("and on these shared machines the neighbours' load moves both by 10-30% within minutes.")
+        w("then the limit's products, alternately; each criterion sample gives a ratio). The separate")
+        w("benchmarks above run a minute or more apart, under different neighbours; the interleaved")
+        w("ratio does not depend on that. It still moves with time: on these shared VMs, for stretches")
+        w("of seconds to minutes, the memory-bound passes of the inner loop (Adam above all) run several")
+        w(f"times slower, so the benchmark ran in {len(per_proc) or 1} processes (the main run and short reruns, one")
+        w("after the other); the target uses the median over processes.")
         w("")
-        w("| Instances | Median share of the limit (target >= 80%) | Range over samples | Samples |")
+        w("| Instances | Median share in the main run (range over its samples) | Each process's median share | Median over processes (target >= 80%) |")
         w("|---|---|---|---|")
         for k in sorted(inter, key=int):
             v = inter[k]
-            w(f"| K = {k} | {100 * v['median_share']:.0f}% | {100 * v['min_share']:.0f}% to {100 * v['max_share']:.0f}% | {v['samples']} |")
+            ps = over_procs(k)
+            each = ", ".join(f"{100 * x:.0f}%" for x in ps)
+            mid = sorted(ps)[len(ps) // 2]
+            w(f"| K = {k} | {100 * v['median_share']:.0f}% ({100 * v['min_share']:.0f}% to {100 * v['max_share']:.0f}%) | {each} | {100 * mid:.0f}% |")
         w("")
     for k, e, l in [("1", e1, l1), ("10", e10, l10)]:
-        if k in inter:
-            share = inter[k]["median_share"]
-            targets.append((f"CPU training >= 80% of the GEMM-bound limit (K = {k}, interleaved)", share >= 0.8, f"{100 * share:.0f}%"))
+        ps = over_procs(k)
+        if ps:
+            share = sorted(ps)[len(ps) // 2]
+            targets.append((f"CPU training >= 80% of the GEMM-bound limit (K = {k}, interleaved, median over {len(ps)} processes)", share >= 0.8, f"{100 * share:.0f}% (processes: {100 * min(ps):.0f}% to {100 * max(ps):.0f}%)"))
         elif e and l:
             targets.append((f"CPU training >= 80% of the GEMM-bound limit (K = {k}, separate)", l / e >= 0.8, pct(l, e)))
     if i1 and i10:
