@@ -80,6 +80,7 @@ fn install_panic_hook() {
 }
 
 /// Whether long work should draw a progress bar (both streams are terminals).
+#[cfg(feature = "train")]
 pub(crate) fn interactive() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
