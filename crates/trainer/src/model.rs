@@ -145,27 +145,21 @@ pub fn loss_and_grad_parts(
     }
     // sum_t mean_(B,N) f(a_t), with the per-step denominator B*N applied at the end.
     let per_step = (batch * n) as f64;
+    // Per instance: dims 1, 2 of the instance-major and per-step tensors.
+    let dims: &[i64] = &[1, 2];
     let sum_f = match kind {
         Loss::L1Pre => all.norm_scalaropt_dim(1.0, [0i64, 2, 3].as_slice(), false),
         Loss::L1Post | Loss::L1PostL2w => {
-            h.sum_dim_intlist([1i64, 2].as_slice(), false, w.kind())
-                + at(steps - 1)
-                    .relu()
-                    .sum_dim_intlist([1i64, 2].as_slice(), false, w.kind())
+            h.sum_dim_intlist(dims, false, w.kind())
+                + at(steps - 1).relu().sum_dim_intlist(dims, false, w.kind())
         }
     };
     let mut total = sum_f / per_step;
-    let dims: &[i64] = &[1, 2];
     if kind == Loss::L1PostL2w {
         total += w.square().mean_dim(dims, false, w.kind()) * (l2_coefficient * steps as f64);
     }
     let scale = 1.0 / per_step;
     let mut grad = if steps > 1 {
-        w.empty_like()
-    } else {
-        w.zeros_like()
-    };
-    if steps > 1 {
         // d[t-1] = dL/da_t * B * N for t = 1..T-1 (a_0 = x_0 has no gradient): the loss's
         // own term first, then the recurrent term added from the last step down.
         let d = instance_major();
@@ -182,8 +176,12 @@ pub fn loss_and_grad_parts(
             let _ = at(t).threshold_backward_grad_input(&back, &back, 0.0);
             let _ = d_steps.get(t - 1).g_add_(&back);
         }
+        let grad = w.empty_like();
         let _ = h.transpose(1, 2).bmm_out(&grad, &d);
-    }
+        grad
+    } else {
+        w.zeros_like()
+    };
     if kind == Loss::L1PostL2w {
         let l2 = 2.0 * l2_coefficient * steps as f64 / (n * n) as f64;
         grad += w * (l2 / scale);
