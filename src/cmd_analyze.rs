@@ -1,11 +1,12 @@
 //! `epc analyze`.
 
 use crate::engine_args::{ep_given, EngineArgs};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
-use epc_analyzer::report::{analyze, AnalysisOptions};
+use epc_analyzer::{analyze, AnalysisOptions};
 use epc_core::data::DatasetKind;
-use std::path::{Path, PathBuf};
+use epc_core::run::RunDir;
+use std::path::PathBuf;
 
 /// Options of `epc analyze`.
 #[derive(Args, Debug)]
@@ -38,27 +39,12 @@ pub struct AnalyzeArgs {
     engine: EngineArgs,
 }
 
-/// Expands run folders into their instances' `model.onnx`.
+/// Expands run folders into their instances' step models.
 fn expand_models(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in given {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path().join("model.onnx")))
-                .filter(|m| m.is_file())
-                .collect();
-            if found.is_empty() && p.join("model.onnx").is_file() {
-                found.push(p.join("model.onnx"));
-            }
-            if found.is_empty() {
-                bail!(
-                    "{}: a folder without model.onnx or seed-*/model.onnx",
-                    p.display()
-                );
-            }
-            found.sort();
-            out.extend(found);
+            out.extend(RunDir::step_models(p)?);
         } else {
             out.push(p.clone());
         }
@@ -66,25 +52,10 @@ fn expand_models(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn dataset_of(first: &Path) -> Option<DatasetKind> {
-    use clap::ValueEnum;
-    let meta = epc_exporter::onnx::read_metadata(first).ok()?;
-    let name = meta
-        .iter()
-        .find(|(k, _)| k == epc_core::contract::META_DATASET)?
-        .1
-        .clone();
-    DatasetKind::from_str(&name, true).ok()
-}
-
 /// Runs `epc analyze`.
 pub fn run(args: AnalyzeArgs) -> Result<()> {
     let models = expand_models(&args.model)?;
-    let dataset = args
-        .dataset
-        .or_else(|| dataset_of(&models[0]))
-        .unwrap_or(DatasetKind::Digits);
-    let mut opts = AnalysisOptions::new(models, dataset, args.out.clone());
+    let mut opts = AnalysisOptions::new(models, args.dataset, args.out.clone());
     opts.data_dir = args.data_dir.clone();
     opts.engine = args.engine.options(ep_given());
     opts.seed = args.seed;
@@ -92,6 +63,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     opts.figures = !args.no_figures;
     let t0 = std::time::Instant::now();
     let summary = analyze(&opts)?;
+    crate::print_notes(&summary.notes);
     for m in &summary.models {
         let pre = &summary
             .energy

@@ -2,7 +2,8 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use epc_core::run::RunDir;
+use std::path::PathBuf;
 
 /// Options of `epc export`.
 #[derive(Args, Debug)]
@@ -18,23 +19,9 @@ pub struct ExportArgs {
     sequence: bool,
 }
 
-fn instance_dirs(run: &Path) -> Result<Vec<PathBuf>> {
-    if run.join("config.json").is_file() {
-        return Ok(vec![run.to_path_buf()]);
-    }
-    let dirs = epc_core::config::instance_dirs(run)?;
-    if dirs.is_empty() {
-        bail!(
-            "{}: neither an instance folder (config.json) nor a run folder with seed-* instances",
-            run.display()
-        );
-    }
-    Ok(dirs)
-}
-
 /// Runs `epc export`.
 pub fn run(args: ExportArgs) -> Result<()> {
-    let dirs = instance_dirs(&args.run)?;
+    let dirs = RunDir::resolve_instances(&args.run)?;
     if args.out.is_some() && dirs.len() > 1 {
         bail!(
             "--out names one file but {} holds {} instances",

@@ -1,5 +1,6 @@
 //! `epc train`.
 
+use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use epc_core::config::{DeviceChoice, Loss, RunConfig};
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 /// Options of `epc train`. Flags override the `--config` file, which overrides the defaults.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (SPEC.md section 4). The paper trains MNIST for 200 epochs."
+    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (docs/SPEC.md, section 4). The paper trains MNIST for 200 epochs."
 )]
 pub struct TrainArgs {
     /// Data set [default: digits, embedded in the binary]
@@ -148,12 +149,13 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> Result<()> {
     let options = epc_trainer::RunOptions {
         export_onnx: !args.no_export,
-        progress_bar: !args.plain && crate::interactive(),
         threads: args.threads,
         batch_instances: args.batch_instances,
     };
+    let mut progress = Progress::new(!args.plain && crate::interactive());
     let outcomes = if let Some(dir) = &args.resume {
-        epc_trainer::resume(dir, &options).with_context(|| format!("resuming {}", dir.display()))?
+        epc_trainer::resume(dir, &options, &mut progress)
+            .with_context(|| format!("resuming {}", dir.display()))?
     } else {
         let config = args.resolve()?;
         let seeds = args.seeds(&config)?;
@@ -164,7 +166,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             out,
             options,
         };
-        epc_trainer::train(&req)?
+        epc_trainer::train(&req, &mut progress)?
     };
     for o in &outcomes {
         println!(
@@ -175,7 +177,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             o.best_val_loss,
             o.best_epoch,
             o.stopped
-                .as_deref()
+                .as_ref()
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default(),
             o.dir.display()

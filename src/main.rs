@@ -7,6 +7,8 @@ mod cmd_export;
 #[cfg(feature = "train")]
 mod cmd_train;
 mod engine_args;
+#[cfg(feature = "train")]
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ enum Command {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    log::set_logger(&STDERR_LOG).expect("the only logger");
+    log::set_max_level(log::LevelFilter::Info);
     let cli = Cli::parse();
     let outcome = match cli.command {
         #[cfg(feature = "train")]
@@ -53,6 +57,32 @@ fn main() -> ExitCode {
             eprintln!("epc: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The libraries' notes (`log` facade), one `epc:` line each on stderr.
+struct StderrLog;
+
+static STDERR_LOG: StderrLog = StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, meta: &log::Metadata) -> bool {
+        meta.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("epc: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Prints notes the libraries returned (a provider that fell back, an unusable `W`).
+pub(crate) fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("epc: note: {n}");
     }
 }
 

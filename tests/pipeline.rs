@@ -209,7 +209,7 @@ fn analyze_rejects_a_data_set_of_the_wrong_image_size() {
     let tmp = tempfile::tempdir().unwrap();
     let run_dir = tmp.path().join("run");
     train_digits(&run_dir, "0", "1");
-    let mnist = shared_data().join("mnist");
+    let mnist = testdata("mnist-small");
     let out = tmp.path().join("report");
     let o = run(&[
         "analyze",
@@ -239,7 +239,7 @@ fn analyze_never_replaces_a_folder_that_is_not_a_report() {
         "--out",
         run_dir.to_str().unwrap(),
     ]);
-    assert_clean_failure(&o, "neither empty nor an earlier epc report");
+    assert_clean_failure(&o, "neither empty nor an earlier epc output");
     assert!(model.is_file() && run_dir.join("seed-0/config.json").is_file());
     // An earlier report is replaced whole.
     let report = tmp.path().join("report");

@@ -11,7 +11,7 @@
 
 use crate::{requested_threads, shared_data, write_meta};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use epc_analyzer::report::{analyze_data, AnalysisOptions};
+use epc_analyzer::{analyze_data, AnalysisOptions};
 use epc_core::config::{Loss, RunConfig};
 use epc_core::data::{self, DataSource, Dataset, DatasetKind};
 use epc_exporter::onnx::{self, ModelSpec};
@@ -52,7 +52,7 @@ fn setup() -> Setup {
         .collect();
     write_meta(
         "analysis",
-        serde_json::json!({ "units": units, "networks": [1, MANY], "bootstrap": AnalysisOptions::new(Vec::new(), DatasetKind::Mnist, PathBuf::new()).bootstrap, "figures": true }),
+        serde_json::json!({ "units": units, "networks": [1, MANY], "bootstrap": AnalysisOptions::new(Vec::new(), Some(DatasetKind::Mnist), PathBuf::new()).bootstrap, "figures": true }),
     );
     Setup { dir, models, data }
 }
@@ -68,7 +68,7 @@ pub fn bench(c: &mut Criterion) {
             let s = s();
             let mut opts = AnalysisOptions::new(
                 s.models[..n].to_vec(),
-                DatasetKind::Mnist,
+                Some(DatasetKind::Mnist),
                 s.dir.path().join(format!("report-{n}")),
             );
             opts.data_dir = Some(shared_data("mnist"));

@@ -42,15 +42,26 @@ pub fn assert_clean_failure(o: &Output, needle: &str) {
     );
 }
 
-/// `../shared/data` beside the repository.
-pub fn shared_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+/// A folder of the repository's committed test data (`testdata/<name>`, see its README).
+pub fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
 }
 
-/// Copies `../shared/data/<name>` into `dst` (created) and returns `dst`.
-pub fn copy_dataset(name: &str, dst: &Path) -> PathBuf {
+/// A full data set from `$EPC_SHARED_DATA/<name>`, for the opt-in (`#[ignore]`) tests; panics
+/// with the way to run them when the variable is not set.
+pub fn shared(name: &str) -> PathBuf {
+    let root = std::env::var_os("EPC_SHARED_DATA").unwrap_or_else(|| {
+        panic!("this test needs the full data sets: set EPC_SHARED_DATA=<folder> and run with --ignored")
+    });
+    let dir = PathBuf::from(root).join(name);
+    assert!(dir.is_dir(), "{} not found (EPC_SHARED_DATA)", dir.display());
+    dir
+}
+
+/// Copies the files of folder `from` into `dst` (created, writable) and returns `dst`.
+pub fn copy_folder(from: &Path, dst: &Path) -> PathBuf {
     std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(shared_data().join(name)).unwrap() {
+    for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
         let mut perm = std::fs::metadata(dst.join(e.file_name()))

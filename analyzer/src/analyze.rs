@@ -1,0 +1,101 @@
+//! The complete analysis of one or several models: computed first, then written atomically.
+//!
+//! Data: the official test split for every analysis; the official training split (all of it)
+//! for the median images of the reference curves. Sequences: see [`crate::sequences`].
+
+use crate::aggregate::{self, model_names};
+use crate::engine::StepModel;
+use crate::options::AnalysisOptions;
+use crate::pipeline::{analyze_model, Context};
+use crate::report;
+use crate::summary::Summary;
+use crate::{analysis, Error, Result};
+use epc_core::data::{DataSource, Dataset, DatasetKind};
+use epc_core::fsutil::StagedDir;
+use std::time::Instant;
+
+/// Runs every analysis of SPEC sections 5-6 on `opts.models` and writes the report to
+/// `opts.out` (see [`analyze_data`]); loads the data set first (`opts.dataset`, else the first
+/// model's `epc.dataset`, else the digits).
+pub fn analyze(opts: &AnalysisOptions) -> Result<Summary> {
+    let models = load_models(opts)?;
+    let out = StagedDir::prepare(&opts.out, report::MARKER).map_err(Error::output)?;
+    let kind = dataset_kind(opts, &models);
+    let data = epc_core::data::load(&DataSource::new(kind, opts.data_dir.clone()))?;
+    analyze_into(opts, &data, models, out)
+}
+
+/// [`analyze`] on a data set already in memory (`opts.dataset` and `opts.data_dir` are not
+/// used to load it).
+///
+/// Everything is computed first; the files are then written into a temporary folder beside
+/// `opts.out`, which replaces `opts.out` in one rename. On any error nothing is left behind.
+pub fn analyze_data(opts: &AnalysisOptions, data: &Dataset) -> Result<Summary> {
+    let models = load_models(opts)?;
+    let out = StagedDir::prepare(&opts.out, report::MARKER).map_err(Error::output)?;
+    analyze_into(opts, data, models, out)
+}
+
+/// The data set to analyse on: the one asked for, else the first model's, else the digits.
+fn dataset_kind(opts: &AnalysisOptions, models: &[StepModel]) -> DatasetKind {
+    opts.dataset
+        .or_else(|| epc_core::contract::dataset_of(models[0].metadata()))
+        .unwrap_or(DatasetKind::Digits)
+}
+
+/// Loads and checks every model before any heavy work, so a bad file fails fast.
+fn load_models(opts: &AnalysisOptions) -> Result<Vec<StepModel>> {
+    if opts.models.is_empty() {
+        return Err(Error::Input(
+            "no model to analyse (give at least one --model)".into(),
+        ));
+    }
+    opts.models
+        .iter()
+        .map(|p| StepModel::load(p, &opts.engine))
+        .collect()
+}
+
+fn analyze_into(
+    opts: &AnalysisOptions,
+    data: &Dataset,
+    mut models: Vec<StepModel>,
+    out: StagedDir,
+) -> Result<Summary> {
+    let start = Instant::now();
+    let ctx = Context::build(data, opts.seed)?;
+    let (dataset_median, class_medians) = analysis::median_images(&data.train);
+    let reference = analysis::reference_curves(
+        ctx.test.x.view(),
+        ctx.test.labels.view(),
+        &dataset_median,
+        &class_medians,
+    );
+    let names = model_names(&opts.models);
+    let mut notes: Vec<String> = models.iter().flat_map(|m| m.notes().to_vec()).collect();
+    let mut results = Vec::new();
+    for (i, (model, name)) in models.iter_mut().zip(&names).enumerate() {
+        results.push(analyze_model(
+            i,
+            name.clone(),
+            model,
+            opts.seed,
+            data.kind.name(),
+            &ctx,
+            &mut notes,
+        )?);
+    }
+    let mut summary = aggregate::summary(
+        data.kind.name(),
+        opts.seed,
+        opts.bootstrap,
+        &ctx,
+        reference,
+        &names,
+        &results,
+        notes,
+    );
+    summary.elapsed_s = start.elapsed().as_secs_f64();
+    report::write(out, &opts.out, &summary, &results, &ctx, opts.figures)?;
+    Ok(summary)
+}

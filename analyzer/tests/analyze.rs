@@ -1,0 +1,516 @@
+//! Full `analyze` runs on the embedded 8x8 digits, checked against independent recomputation.
+#![allow(clippy::needless_range_loop)] // naive index loops are the independent reference
+
+mod common;
+
+use common::*;
+use epc_analyzer::analyze_data;
+use epc_analyzer::sequences::STEPS;
+use epc_analyzer::{
+    analyze, AnalysisOptions, EngineOptions, Error, ExecutionProvider, Lesion, StepModel, Summary,
+};
+use epc_core::data::{digits, Dataset, DatasetKind};
+use epc_core::sequence::{Batch, SequenceConfig, SequenceSampler};
+use ndarray::Array3;
+
+fn digits_data() -> Dataset {
+    let (train, test) = digits::embedded();
+    Dataset {
+        kind: DatasetKind::Digits,
+        train,
+        test,
+    }
+}
+
+fn options(models: Vec<std::path::PathBuf>, out: std::path::PathBuf) -> AnalysisOptions {
+    let mut o = AnalysisOptions::new(models, Some(DatasetKind::Digits), out);
+    o.engine = EngineOptions {
+        ep: ExecutionProvider::Cpu,
+        ep_explicit: true,
+        batch_size: 16,
+        ..EngineOptions::default()
+    };
+    o.seed = 11;
+    o.bootstrap = 2000;
+    o
+}
+
+/// The test sequences analyze uses, rebuilt independently.
+fn test_sequences(data: &Dataset, seed: u64) -> (Array3<f32>, Vec<u8>) {
+    let cfg = SequenceConfig {
+        length: STEPS,
+        ..SequenceConfig::default()
+    };
+    // Epochs of the seed until 400 sequences (the analyzer's MIN_SEQUENCES), at most 20.
+    let sampler = SequenceSampler::new(&data.test, cfg, seed).unwrap();
+    let mut seqs = Vec::new();
+    for e in 0..20 {
+        seqs.extend(sampler.epoch(e));
+        if seqs.len() >= 400 {
+            break;
+        }
+    }
+    let b = Batch::from_sequences(&data.test, &seqs);
+    (
+        Array3::from_shape_vec((b.steps, b.batch, b.dim), b.x).unwrap(),
+        b.labels,
+    )
+}
+
+fn naive_median(mut v: Vec<f32>) -> f32 {
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[test]
+fn digits_report_matches_independent_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = random_w(64, 64, 0.125, 21);
+    let model = helper_model(dir.path(), "digits.onnx", &w, "ok");
+    let out = dir.path().join("report");
+    let data = digits_data();
+    let summary = analyze_data(&options(vec![model.clone()], out.clone()), &data).unwrap();
+
+    for f in [
+        "summary.json",
+        "report.md",
+        "energy.csv",
+        "lesion.csv",
+        "units.csv",
+        "drive.csv",
+        "postsynaptic.csv",
+        "input_variance.csv",
+        "fig2a_energy.png",
+        "fig2a_energy.svg",
+        "fig2c_drive.png",
+        "fig3a_unit_types.svg",
+        "fig3b_input_variance.png",
+        "fig4a_lesion.png",
+        "fig4b_internal_drive.svg",
+    ] {
+        let p = out.join(f);
+        assert!(
+            p.is_file() && std::fs::metadata(&p).unwrap().len() > 100,
+            "{f} missing or empty"
+        );
+    }
+    let png = std::fs::read(out.join("fig2a_energy.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("![Fig 2A: energy per step](fig2a_energy.png)"),
+        "{md}"
+    );
+    // No temporary folder left beside the report.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    // summary.json round-trips and equals what analyze returned (up to the timing).
+    let back: Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(back.energy, summary.energy);
+    assert_eq!(back.steps, 10);
+    assert_eq!(
+        back.models[0].metadata.get("epc.loss").map(String::as_str),
+        Some("l1_pre")
+    );
+
+    // Independent recomputation from the same sequences.
+    let (x, labels) = test_sequences(&data, 11);
+    let (steps, seqs, n) = x.dim();
+    assert_eq!(summary.sequences.test, seqs);
+    let name = &summary.models[0].name;
+    let pre = &summary.energy["pre"][name];
+    let mean_first: f64 = x
+        .index_axis(ndarray::Axis(0), 0)
+        .iter()
+        .map(|&v| v as f64)
+        .sum::<f64>()
+        / (seqs * n) as f64;
+    assert!(
+        (pre[0] - mean_first).abs() < 1e-6,
+        "{} vs {mean_first}",
+        pre[0]
+    );
+    assert!((summary.reference.input[0] - mean_first).abs() < 1e-6);
+    let a = reference_forward(&x, &w, None);
+    for t in 0..steps {
+        let mut sp = 0.0f64;
+        let mut sa = 0.0f64;
+        let mut st = 0.0f64;
+        for s in 0..seqs {
+            for j in 0..n {
+                sp += a[[t, s, j]].abs() as f64;
+                sa += a[[t, s, j]].max(0.0) as f64;
+                let mut acc = 0.0f64;
+                for i in 0..n {
+                    acc += a[[t, s, i]].max(0.0) as f64 * w[[i, j]].abs() as f64;
+                }
+                st += acc;
+            }
+        }
+        let c = (seqs * n) as f64;
+        assert!((summary.energy["pre"][name][t] - sp / c).abs() < 1e-5);
+        assert!((summary.energy["ap"][name][t] - sa / c).abs() < 1e-5);
+        assert!((summary.energy["st"][name][t] - st / c).abs() < 1e-5);
+        let ec = sa / c / 3.0 + 2.0 * st / c / 3.0;
+        assert!((summary.energy["ec"][name][t] - ec).abs() < 1e-5);
+    }
+    // Dataset-median reference at step 1 with a naive per-pixel median.
+    let med: Vec<f32> = (0..n)
+        .map(|p| {
+            naive_median(
+                (0..data.train.len())
+                    .map(|i| data.train.image(i)[p])
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut d = 0.0f64;
+    for s in 0..seqs {
+        for p in 0..n {
+            d += (x[[0, s, p]] - med[p]).abs() as f64;
+        }
+    }
+    assert!((summary.reference.dataset_median[0] - d / (seqs * n) as f64).abs() < 1e-6);
+    // Category median at the last step: the class of frame 10 of each sequence.
+    let t = steps - 1;
+    let mut d = 0.0f64;
+    let mut cache = std::collections::HashMap::new();
+    for s in 0..seqs {
+        let c = labels[s * steps + t];
+        let cm = cache.entry(c).or_insert_with(|| {
+            let idx: Vec<usize> = (0..data.train.len())
+                .filter(|&i| data.train.labels[i] == c)
+                .collect();
+            (0..n)
+                .map(|p| naive_median(idx.iter().map(|&i| data.train.image(i)[p]).collect()))
+                .collect::<Vec<f32>>()
+        });
+        for p in 0..n {
+            d += (x[[t, s, p]] - cm[p]).abs() as f64;
+        }
+    }
+    assert!((summary.reference.category_median[t] - d / (seqs * n) as f64).abs() < 1e-6);
+
+    // Unit bookkeeping is consistent.
+    let types = &summary.unit_types[name];
+    assert_eq!(types.values().sum::<usize>(), 64);
+    let pu = &summary.prediction_units[name];
+    assert_eq!(pu.count, pu.indices.len());
+    assert_eq!(summary.lesion.size[name], pu.count);
+    assert_eq!(
+        summary.lesion.random_units[name].len(),
+        pu.count.min(64 - pu.count)
+    );
+    assert!(summary.lesion.random_units[name]
+        .iter()
+        .all(|u| !pu.indices.contains(u)));
+    let units_csv = std::fs::read_to_string(out.join("units.csv")).unwrap();
+    assert_eq!(units_csv.lines().count(), 65);
+    let p_rows = units_csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.split(',').nth(3).unwrap().is_empty())
+        .count();
+    assert_eq!(p_rows, pu.count);
+    // The energy CSV holds the same numbers as the JSON.
+    let csv = std::fs::read_to_string(out.join("energy.csv")).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("1,pre,{name},")))
+        .unwrap();
+    let v: f64 = row.rsplit(',').next().unwrap().parse().unwrap();
+    assert_eq!(v, pre[0]);
+
+    // A lesion of zero prediction units equals the intact curve; otherwise the lesioned run
+    // matches the plain forward pass with that mask.
+    let lp = &summary.lesion.prediction["pre"][name];
+    let mask: Vec<f32> = (0..n)
+        .map(|i| if pu.indices.contains(&i) { 0.0 } else { 1.0 })
+        .collect();
+    let al = reference_forward(&x, &w, Some(&mask));
+    for t in 0..steps {
+        let m = al
+            .index_axis(ndarray::Axis(0), t)
+            .iter()
+            .map(|v| v.abs() as f64)
+            .sum::<f64>()
+            / (seqs * n) as f64;
+        assert!((lp[t] - m).abs() < 1e-5);
+    }
+
+    // The dump helper sees the same sequences and the same lesion.
+    let mut sm = StepModel::load(&model, &options(vec![], out.clone()).engine).unwrap();
+    let run = epc_analyzer::dump::run_test_sequences(&mut sm, &data.test, 11, Lesion::Prediction)
+        .unwrap();
+    assert_eq!(run.x, x);
+    assert_eq!(run.lesioned, pu.indices);
+    assert!((run.activations.preact.clone() - &al)
+        .iter()
+        .all(|d| d.abs() < 1e-5));
+}
+
+#[test]
+fn several_models_get_confidence_intervals_and_reports_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let models: Vec<_> = (0..3)
+        .map(|k| {
+            helper_model(
+                dir.path(),
+                &format!("m{k}.onnx"),
+                &random_w(64, 64, 0.125, 100 + k),
+                "ok",
+            )
+        })
+        .collect();
+    let out = dir.path().join("multi");
+    std::fs::create_dir(&out).unwrap();
+    // An earlier report (it has a summary.json) is replaced as a whole.
+    std::fs::write(out.join("summary.json"), "{}").unwrap();
+    std::fs::write(out.join("stale.txt"), "old report").unwrap();
+    let mut opts = options(models, out.clone());
+    opts.figures = false;
+    let s = analyze_data(&opts, &digits_data()).unwrap();
+    assert!(
+        !out.join("stale.txt").exists(),
+        "the old report is replaced as a whole"
+    );
+    assert!(out.join("summary.json").is_file());
+    assert!(!out.join("fig2a_energy.png").exists());
+    assert_eq!(s.models.len(), 3);
+    let ci = &s.energy_ci.as_ref().unwrap()["pre"];
+    for t in 0..STEPS {
+        let vals: Vec<f64> = s.energy["pre"].values().map(|c| c[t]).collect();
+        let mean = vals.iter().sum::<f64>() / 3.0;
+        assert!((ci.mean[t] - mean).abs() < 1e-12);
+        let (mn, mx) = vals
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        assert!(
+            ci.lo[t] >= mn - 1e-12
+                && ci.hi[t] <= mx + 1e-12
+                && ci.lo[t] <= ci.mean[t]
+                && ci.mean[t] <= ci.hi[t]
+        );
+    }
+    // Step 1 does not depend on W: all three models agree there, so the CI has zero width.
+    assert!((ci.hi[0] - ci.lo[0]).abs() < 1e-9);
+    let lci = s.lesion.ci.as_ref().unwrap();
+    assert!(
+        lci.contains_key("intact") && lci.contains_key("prediction") && lci.contains_key("random")
+    );
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A model whose size does not fit the 64-pixel digits.
+    let small = helper_model(dir.path(), "small.onnx", &random_w(10, 10, 0.1, 1), "ok");
+    let out = dir.path().join("r1");
+    let err = analyze_data(&options(vec![small.clone()], out.clone()), &digits_data()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Input(_)), "{err:?}");
+    assert!(
+        msg.contains("small.onnx")
+            && msg.contains("takes 10 values per frame")
+            && msg.contains("64 pixels"),
+        "{msg}"
+    );
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+            .count(),
+        0
+    );
+
+    // A text file as the model.
+    let text = dir.path().join("model.onnx");
+    std::fs::write(&text, "not a model").unwrap();
+    let err = analyze(&options(vec![text.clone()], dir.path().join("r2"))).unwrap_err();
+    assert!(err.to_string().contains("not an ONNX model"), "{err}");
+    assert!(!dir.path().join("r2").exists());
+
+    // An output folder that cannot be created (its parent is a file).
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let ok = helper_model(dir.path(), "ok.onnx", &random_w(64, 64, 0.1, 1), "ok");
+    let err = analyze(&options(vec![ok.clone()], blocker.join("out"))).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    // An output path that is a file.
+    let err = analyze(&options(vec![ok], blocker.clone())).unwrap_err();
+    assert!(err.to_string().contains("not a folder"), "{err}");
+    assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
+    // No models at all.
+    assert!(analyze_data(&options(vec![], dir.path().join("r3")), &digits_data()).is_err());
+    assert!(!dir.path().join("r3").exists());
+}
+
+/// A hand-made 12-unit model on one-hot "images": unit c (c < 10) is driven by class c's pixel,
+/// unit 10 by the previous frame's class-8 unit (so it predicts class 9), unit 11 is inhibited
+/// by whatever class unit is active (a constant -1: it "predicts" every class).
+#[test]
+fn synthetic_model_has_the_designed_prediction_and_error_units() {
+    use epc_core::data::{ImageShape, Images};
+    let shape = ImageShape {
+        channels: 1,
+        height: 3,
+        width: 4,
+    };
+    let make = |per_class: usize| {
+        let mut im = Images {
+            shape,
+            pixels: Vec::new(),
+            labels: Vec::new(),
+        };
+        for k in 0..per_class * 10 {
+            let c = (k % 10) as u8;
+            let mut px = vec![0.0f32; 12];
+            px[c as usize] = 1.0;
+            im.pixels.extend(px);
+            im.labels.push(c);
+        }
+        im
+    };
+    let data = Dataset {
+        kind: DatasetKind::Digits,
+        train: make(20),
+        test: make(40),
+    };
+    let mut w = ndarray::Array2::<f32>::zeros((12, 12));
+    w[[8, 10]] = 1.0;
+    for i in 0..10 {
+        w[[i, 11]] = -1.0;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = helper_model(dir.path(), "synthetic.onnx", &w, "ok");
+    let s = analyze_data(&options(vec![model], dir.path().join("out")), &data).unwrap();
+    let name = "synthetic";
+    let pu = &s.prediction_units[name];
+    // Classes that some test sequence ends on (a class no sequence ends on predicts nothing).
+    let (_, labels) = test_sequences(&data, 11);
+    let ends: Vec<bool> = (0..10u8)
+        .map(|c| labels.chunks(STEPS).any(|l| l[STEPS - 1] == c))
+        .collect();
+    assert!(ends.iter().filter(|&&e| e).count() >= 8, "{ends:?}");
+    // Class c: unit c, unit 11, and unit 10 for class 9 only.
+    let expected: Vec<usize> = (0..10)
+        .map(|c| {
+            if !ends[c] {
+                0
+            } else if c == 9 {
+                3
+            } else {
+                2
+            }
+        })
+        .collect();
+    assert_eq!(pu.per_class, expected);
+    let mut units: Vec<usize> = (0..10).filter(|&c| ends[c]).collect();
+    units.push(11);
+    if ends[9] {
+        units.insert(units.len() - 1, 10);
+    }
+    assert_eq!(pu.indices, units);
+    // Error units: unit c for class c (shown 1 normally, 0 under a distractor: z infinite)
+    // wherever class c has both normal and distractor sequences at index 8; units 10 and 11
+    // never differ between the two runs at index 8.
+    let normal_has: Vec<bool> = (0..10u8)
+        .map(|c| labels.chunks(STEPS).any(|l| l[8] == c))
+        .collect();
+    let cfg = SequenceConfig {
+        length: STEPS,
+        distractor_at: Some(8),
+        ..SequenceConfig::default()
+    };
+    let (dseqs, _) = epc_analyzer::sequences::draw_sequences(&data.test, cfg, 11).unwrap();
+    let distr_has: Vec<bool> = (0..10u8)
+        .map(|c| dseqs.iter().any(|q| (q.labels[7] + 1) % 10 == c))
+        .collect();
+    let csv = std::fs::read_to_string(dir.path().join("out/units.csv")).unwrap();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(rows.len(), 12);
+    for (u, row) in rows.iter().enumerate() {
+        let errors: Vec<usize> = row[4]
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let predicts: Vec<usize> = row[3]
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        if u < 10 {
+            assert_eq!(
+                errors.contains(&u),
+                normal_has[u] && distr_has[u],
+                "unit {u}: {row:?}"
+            );
+            if ends[u] && errors.contains(&u) {
+                assert_eq!(row[2], "h1", "unit {u}");
+            }
+        } else {
+            assert!(errors.is_empty(), "unit {u}: {row:?}");
+        }
+        if u == 10 && ends[9] {
+            assert_eq!((row[2].as_str(), predicts), ("p1", vec![9]));
+        }
+        if u == 11 {
+            assert_eq!(row[2], "p2");
+        }
+    }
+    // Energy: pre at step 1 is the mean pixel (1/12); afterwards unit 11 adds |-1| and unit 10 adds 1 after an 8.
+    let pre = &s.energy["pre"][name];
+    assert!((pre[0] - 1.0 / 12.0).abs() < 1e-9);
+    // Internal drive of the deterministic sequence: unit 11 gets -1 from step 2 on, unit 10 +1 after the 8.
+    let d = &s.drive[name].intact;
+    assert!((d.internal[0]).abs() < 1e-9);
+    assert!(
+        (d.internal[1] - (-1.0 / 12.0)).abs() < 1e-6,
+        "{:?}",
+        d.internal
+    );
+    assert!(
+        (d.internal[9] - (1.0 - 1.0) / 12.0).abs() < 1e-6,
+        "{:?}",
+        d.internal
+    );
+    // Postsynaptic drive of the prediction units: mean over them of h_i * rowsum_i; after k frames
+    // of 0..9 only class unit k-1 is active (h = 1), with row sum -1 (0 for unit 8, whose +1 to
+    // unit 10 cancels its -1 to unit 11).
+    let ps = s.postsynaptic[name].prediction.as_ref().unwrap();
+    assert_eq!(ps[0], 0.0);
+    for k in 1..STEPS {
+        let u = k - 1;
+        let rowsum = if u == 8 { 0.0 } else { -1.0 };
+        let expected = if pu.indices.contains(&u) {
+            rowsum / pu.count as f64
+        } else {
+            0.0
+        };
+        assert!((ps[k] - expected).abs() < 1e-6, "k={k}: {ps:?}");
+    }
+}

@@ -1,0 +1,395 @@
+//! The run configuration: one serde struct per concern, each with the paper's defaults.
+//!
+//! A run writes its resolved config (`config.json`) before it starts; every later
+//! step (export, dump, analysis) reads that file back instead of re-deriving it.
+
+use crate::data::DatasetKind;
+use crate::sequence::SequenceConfig;
+use crate::{Error, Result, TOOLKIT_VERSION};
+use std::path::{Path, PathBuf};
+
+/// The version of this config schema; files from a newer version are refused.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The training objectives of SPEC.md section 3.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// sum_t mean|a_t| (the paper's model).
+    L1Pre,
+    /// sum_t mean relu(a_t) (control: over-inhibits).
+    L1Post,
+    /// sum_t [mean relu(a_t) + c * mean(W^2)] (control; c = 3708).
+    L1PostL2w,
+}
+
+impl Loss {
+    /// The name used on the command line, in configs and in model metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::L1Pre => "l1-pre",
+            Loss::L1Post => "l1-post",
+            Loss::L1PostL2w => "l1-post-l2w",
+        }
+    }
+}
+
+/// Network architectures the trainer can fit.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// The paper's RNN: `a_t = h_{t-1} W + x_t`, `h_t = relu(a_t)`, only W trained.
+    #[default]
+    Rnn,
+}
+
+impl Architecture {
+    /// The name used in configs and model metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Rnn => "rnn",
+        }
+    }
+}
+
+/// Where to train.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceChoice {
+    /// CUDA if available, else MPS, else CPU.
+    #[default]
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU.
+    Cuda,
+    /// Apple Metal (MPS).
+    Mps,
+}
+
+/// Which data and how much of it is held out for validation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The data set.
+    pub dataset: DatasetKind,
+    /// Folder with the data files (`None`: embedded digits or the download cache).
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of the official training split held out for early stopping (0.1).
+    pub val_fraction: f64,
+    /// Seed of the validation split; shared by all instances so they validate on the same images.
+    pub split_seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetKind::Digits,
+            data_dir: None,
+            val_fraction: 0.1,
+            split_seed: 0,
+        }
+    }
+}
+
+/// The network.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The architecture.
+    pub architecture: Architecture,
+    /// Number of units; 0 means "the input size of the data set" (the paper's choice).
+    pub units: usize,
+}
+
+/// Adam's settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Learning rate (1e-4).
+    pub lr: f64,
+    /// First-moment decay (0.9).
+    pub beta1: f64,
+    /// Second-moment decay (0.999).
+    pub beta2: f64,
+    /// Denominator epsilon (1e-8).
+    pub eps: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// The training loop.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The objective (l1-pre).
+    pub loss: Loss,
+    /// Maximum number of epochs (200, as the paper's MNIST runs).
+    pub epochs: usize,
+    /// Stop after this many epochs without a validation improvement; `None` runs all epochs.
+    pub patience: Option<usize>,
+    /// An improvement must lower the validation loss by more than this.
+    pub min_delta: f64,
+    /// Coefficient of the L2 weight term of `l1-post-l2w` (3708, the published value).
+    pub l2_coefficient: f64,
+    /// Where to train.
+    pub device: DeviceChoice,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            loss: Loss::L1Pre,
+            epochs: 200,
+            patience: None,
+            min_delta: 0.0,
+            l2_coefficient: 3708.0,
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+/// Everything that defines one training run; written as `config.json` in its folder.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Schema version of this file ([`CONFIG_VERSION`]).
+    pub config_version: u32,
+    /// The toolkit version that wrote it.
+    pub toolkit_version: String,
+    /// Seed of the weights' initialisation and of the training sequences.
+    pub seed: u64,
+    /// Data settings.
+    pub data: DataConfig,
+    /// Sequence settings.
+    pub sequence: SequenceConfig,
+    /// Network settings.
+    pub model: ModelConfig,
+    /// Optimiser settings.
+    pub optim: OptimConfig,
+    /// Training-loop settings.
+    pub train: TrainConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            config_version: CONFIG_VERSION,
+            toolkit_version: TOOLKIT_VERSION.to_string(),
+            seed: 0,
+            data: DataConfig::default(),
+            sequence: SequenceConfig::default(),
+            model: ModelConfig::default(),
+            optim: OptimConfig::default(),
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// Reads a TOML config file; absent fields keep their defaults, unknown fields are errors.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let cfg: RunConfig = toml::from_str(&text)
+            .map_err(|e| Error::format(path, format!("invalid config: {}", e.message())))?;
+        cfg.check_version(path)?;
+        Ok(cfg)
+    }
+
+    /// Reads a resolved `config.json` written by a run.
+    pub fn from_json_file(path: &Path) -> Result<Self> {
+        let cfg: RunConfig = crate::fsutil::read_json(path)?;
+        cfg.check_version(path)?;
+        Ok(cfg)
+    }
+
+    fn check_version(&self, path: &Path) -> Result<()> {
+        if self.config_version > CONFIG_VERSION || self.config_version == 0 {
+            return Err(Error::format(
+                path,
+                format!("config version {} is not supported (this epc {} reads version {CONFIG_VERSION})", self.config_version, TOOLKIT_VERSION),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The number of units, resolving 0 to the data set's input size.
+    pub fn units(&self) -> usize {
+        if self.model.units == 0 {
+            self.data.dataset.shape().len()
+        } else {
+            self.model.units
+        }
+    }
+
+    /// Fills derived fields (units, versions) and checks consistency.
+    pub fn resolve(mut self) -> Result<Self> {
+        self.model.units = self.units();
+        self.toolkit_version = TOOLKIT_VERSION.to_string();
+        self.config_version = CONFIG_VERSION;
+        self.sequence.validate()?;
+        if self.model.architecture == Architecture::Rnn
+            && self.model.units != self.data.dataset.shape().len()
+        {
+            return Err(Error::Config(format!(
+                "the rnn architecture has one unit per pixel: {} units for {}, not {}",
+                self.data.dataset.shape().len(),
+                self.data.dataset,
+                self.model.units
+            )));
+        }
+        let o = &self.optim;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return Err(Error::Config(format!(
+                "learning rate {} must be positive",
+                o.lr
+            )));
+        }
+        for (name, beta) in [("beta1", o.beta1), ("beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(Error::Config(format!(
+                    "Adam {name} {beta} must be in [0, 1)"
+                )));
+            }
+        }
+        if !(o.eps.is_finite() && o.eps > 0.0) {
+            return Err(Error::Config(format!(
+                "Adam eps {} must be positive",
+                o.eps
+            )));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return Err(Error::Config(format!(
+                "validation fraction {} must be in [0, 1)",
+                self.data.val_fraction
+            )));
+        }
+        let t = &self.train;
+        if !(t.min_delta.is_finite() && t.min_delta >= 0.0) {
+            return Err(Error::Config(format!(
+                "min_delta {} must be a number >= 0",
+                t.min_delta
+            )));
+        }
+        if !(t.l2_coefficient.is_finite() && t.l2_coefficient >= 0.0) {
+            return Err(Error::Config(format!(
+                "l2_coefficient {} must be a number >= 0",
+                t.l2_coefficient
+            )));
+        }
+        if t.patience == Some(0) {
+            return Err(Error::Config("patience must be at least 1 epoch".into()));
+        }
+        if self.train.epochs == 0 {
+            return Err(Error::Config("epochs must be at least 1".into()));
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_only_given_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "seed = 7\n[train]\nloss = \"l1-post\"\nepochs = 3\n[optim]\nlr = 0.01\n",
+        )
+        .unwrap();
+        let c = RunConfig::from_toml_file(&p).unwrap();
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.train.loss, Loss::L1Post);
+        assert_eq!(c.train.epochs, 3);
+        assert_eq!(c.optim.lr, 0.01);
+        assert_eq!(c.sequence.batch_size, 32);
+        assert_eq!(c.train.l2_coefficient, 3708.0);
+    }
+
+    #[test]
+    fn unknown_field_and_newer_version_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "sead = 7\n").unwrap();
+        let e = RunConfig::from_toml_file(&p).unwrap_err().to_string();
+        assert!(e.contains("c.toml") && e.contains("sead"), "{e}");
+        std::fs::write(&p, "config_version = 99\n").unwrap();
+        let e = RunConfig::from_toml_file(&p).unwrap_err().to_string();
+        assert!(e.contains("version 99"), "{e}");
+    }
+
+    #[test]
+    fn resolve_refuses_bad_numbers() {
+        type Breaker = fn(&mut RunConfig);
+        let cases: [(Breaker, &str); 10] = [
+            (|c| c.optim.lr = 0.0, "learning rate"),
+            (|c| c.optim.lr = f64::NAN, "learning rate"),
+            (|c| c.optim.lr = f64::INFINITY, "learning rate"),
+            (|c| c.optim.beta1 = 1.0, "beta1"),
+            (|c| c.optim.beta2 = -0.5, "beta2"),
+            (|c| c.optim.eps = 0.0, "eps"),
+            (|c| c.data.val_fraction = 1.0, "validation fraction"),
+            (|c| c.train.min_delta = -1.0, "min_delta"),
+            (|c| c.train.patience = Some(0), "patience"),
+            (|c| c.model.units = 10, "one unit per pixel"),
+        ];
+        for (break_it, needle) in cases {
+            let mut c = RunConfig::default();
+            break_it(&mut c);
+            let e = c.resolve().unwrap_err().to_string();
+            assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+        }
+        let mut c = RunConfig::default();
+        c.train.epochs = 0;
+        assert!(c.resolve().unwrap_err().to_string().contains("epochs"));
+        let c = RunConfig::default().resolve().unwrap();
+        assert_eq!(c.model.units, 64);
+    }
+
+    #[test]
+    fn resolve_fills_units_and_json_round_trips() {
+        let mut c = RunConfig::default();
+        c.data.dataset = DatasetKind::Mnist;
+        let c = c.resolve().unwrap();
+        assert_eq!(c.model.units, 784);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        crate::fsutil::write_json_atomic(&p, &c).unwrap();
+        assert_eq!(RunConfig::from_json_file(&p).unwrap(), c);
+    }
+}

@@ -1,0 +1,408 @@
+//! The run folder: the one owner of its layout and of the typed files in it.
+//!
+//! A *run* folder holds one *instance* folder per seed (`RUN/seed-<n>/`). The trainer writes
+//! an instance folder; the exporter, the analyzer and the command line read it back through
+//! [`InstanceDir`] and never spell a file name themselves.
+//!
+//! | file | content | written by |
+//! |---|---|---|
+//! | `config.json` | the resolved [`RunConfig`] | trainer, before the first epoch |
+//! | `history.jsonl` | one [`EpochRecord`] per line | trainer, every epoch |
+//! | `checkpoint.safetensors` | weights, optimiser state, best weights, loop state | trainer, every epoch |
+//! | `weights.safetensors` | the final weights (the best validation epoch) | trainer, at the end |
+//! | `last.safetensors` | the last epoch's weights | trainer, at the end |
+//! | `train_state.json` | the [`TrainState`] | trainer, at the end |
+//! | `model.onnx` | the step-contract export | exporter |
+//! | `model.sequence.onnx` | the whole-sequence export | exporter |
+
+use crate::config::RunConfig;
+use crate::{fsutil, Error, Result};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+const CONFIG_FILE: &str = "config.json";
+const HISTORY_FILE: &str = "history.jsonl";
+const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+const WEIGHTS_FILE: &str = "weights.safetensors";
+const LAST_WEIGHTS_FILE: &str = "last.safetensors";
+const STATE_FILE: &str = "train_state.json";
+const STEP_MODEL_FILE: &str = "model.onnx";
+const SEQUENCE_MODEL_FILE: &str = "model.sequence.onnx";
+const INSTANCE_PREFIX: &str = "seed-";
+
+/// A run folder: one [`InstanceDir`] per seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// The run folder at `path` (nothing is checked or created).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The instance folder of `seed`: `RUN/seed-<seed>`.
+    pub fn instance(&self, seed: u64) -> InstanceDir {
+        InstanceDir::new(self.path.join(format!("{INSTANCE_PREFIX}{seed}")))
+    }
+
+    /// The existing instance folders (`seed-*`), sorted by name.
+    pub fn instances(&self) -> Result<Vec<InstanceDir>> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(INSTANCE_PREFIX))
+            })
+            .collect();
+        dirs.sort();
+        Ok(dirs.into_iter().map(InstanceDir::new).collect())
+    }
+
+    /// The instances a path names: the path itself when it is an instance folder (it holds
+    /// `config.json`), else every `seed-*` folder inside it. An error when there is neither.
+    pub fn resolve_instances(path: &Path) -> Result<Vec<InstanceDir>> {
+        let single = InstanceDir::new(path);
+        if single.config().is_file() {
+            return Ok(vec![single]);
+        }
+        let dirs = RunDir::new(path).instances()?;
+        if dirs.is_empty() {
+            return Err(Error::format(
+                path,
+                "neither an instance folder (config.json) nor a run folder with seed-* instances",
+            ));
+        }
+        Ok(dirs)
+    }
+
+    /// The step models of a run folder (`seed-*/model.onnx`), or the folder's own
+    /// `model.onnx`; an error naming the folder when it holds neither.
+    pub fn step_models(path: &Path) -> Result<Vec<PathBuf>> {
+        let mut found: Vec<PathBuf> = RunDir::new(path)
+            .instances()?
+            .into_iter()
+            .map(|i| i.step_model())
+            .filter(|m| m.is_file())
+            .collect();
+        let own = InstanceDir::new(path).step_model();
+        if found.is_empty() && own.is_file() {
+            found.push(own);
+        }
+        if found.is_empty() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "a folder without {STEP_MODEL_FILE} or {INSTANCE_PREFIX}*/{STEP_MODEL_FILE}"
+                ),
+            ));
+        }
+        Ok(found)
+    }
+}
+
+/// One instance (one seed) of a run: the files the trainer and the exporter write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceDir {
+    path: PathBuf,
+}
+
+impl InstanceDir {
+    /// The instance folder at `path` (nothing is checked or created).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `config.json`: the resolved run config.
+    pub fn config(&self) -> PathBuf {
+        self.path.join(CONFIG_FILE)
+    }
+
+    /// `history.jsonl`: one [`EpochRecord`] per line.
+    pub fn history(&self) -> PathBuf {
+        self.path.join(HISTORY_FILE)
+    }
+
+    /// `checkpoint.safetensors`: everything needed to resume.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.path.join(CHECKPOINT_FILE)
+    }
+
+    /// `weights.safetensors`: the final weights (the best validation epoch).
+    pub fn weights(&self) -> PathBuf {
+        self.path.join(WEIGHTS_FILE)
+    }
+
+    /// `last.safetensors`: the weights after the last epoch.
+    pub fn last_weights(&self) -> PathBuf {
+        self.path.join(LAST_WEIGHTS_FILE)
+    }
+
+    /// `train_state.json`: the [`TrainState`].
+    pub fn state(&self) -> PathBuf {
+        self.path.join(STATE_FILE)
+    }
+
+    /// `model.onnx`: the step-contract export.
+    pub fn step_model(&self) -> PathBuf {
+        self.path.join(STEP_MODEL_FILE)
+    }
+
+    /// `model.sequence.onnx`: the whole-sequence export.
+    pub fn sequence_model(&self) -> PathBuf {
+        self.path.join(SEQUENCE_MODEL_FILE)
+    }
+
+    /// True when a run config has been written here.
+    pub fn has_config(&self) -> bool {
+        self.config().is_file()
+    }
+
+    /// Reads the resolved config (newer config versions are refused).
+    pub fn read_config(&self) -> Result<RunConfig> {
+        RunConfig::from_json_file(&self.config())
+    }
+
+    /// Writes the resolved config atomically.
+    pub fn write_config(&self, cfg: &RunConfig) -> Result<()> {
+        fsutil::write_json_atomic(&self.config(), cfg)
+    }
+
+    /// The training summary, or `None` before the run has finished once.
+    pub fn read_state(&self) -> Result<Option<TrainState>> {
+        let p = self.state();
+        if !p.exists() {
+            return Ok(None);
+        }
+        fsutil::read_json(&p).map(Some)
+    }
+
+    /// Writes the training summary atomically.
+    pub fn write_state(&self, state: &TrainState) -> Result<()> {
+        fsutil::write_json_atomic(&self.state(), state)
+    }
+
+    /// Writes the whole history (one JSON line per epoch) atomically.
+    pub fn write_history(&self, history: &[EpochRecord]) -> Result<()> {
+        let mut text = String::new();
+        for r in history {
+            let line = serde_json::to_string(r)
+                .map_err(|e| Error::format(self.history(), format!("cannot serialise: {e}")))?;
+            text.push_str(&line);
+            text.push('\n');
+        }
+        fsutil::write_atomic(&self.history(), text.as_bytes())
+    }
+
+    /// Reads the history; a line that is not an [`EpochRecord`] is an error naming the line.
+    pub fn read_history(&self) -> Result<Vec<EpochRecord>> {
+        let p = self.history();
+        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l)
+                    .map_err(|e| Error::format(&p, format!("line {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+}
+
+/// One epoch of the training history (a line of `history.jsonl`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Loss on the validation sequences after the epoch.
+    pub val_loss: f64,
+    /// Mean |W| after the epoch.
+    pub mean_abs_w: f64,
+    /// Mean W^2 after the epoch.
+    pub mean_sq_w: f64,
+    /// Wall-clock seconds the epoch took (shared by all instances trained together).
+    pub seconds: f64,
+}
+
+/// Why an instance stopped before its last epoch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StopReason {
+    /// Early stopping: the validation loss did not improve for `patience` epochs.
+    EarlyStop {
+        /// Epochs without improvement when it stopped.
+        epochs_without_improvement: usize,
+    },
+    /// A loss became NaN or infinite; the checkpoint of the epoch before is kept.
+    NonFinite {
+        /// The epoch (1-based) whose loss was not finite.
+        epoch: usize,
+        /// Its training loss.
+        #[serde(with = "crate::fsutil::json_f64")]
+        train_loss: f64,
+        /// Its validation loss.
+        #[serde(with = "crate::fsutil::json_f64")]
+        val_loss: f64,
+    },
+}
+
+impl StopReason {
+    /// True for a failure (the command exits non-zero), false for a planned stop.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, StopReason::NonFinite { .. })
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::EarlyStop {
+                epochs_without_improvement,
+            } => write!(
+                f,
+                "early stop: no validation improvement for {epochs_without_improvement} epochs"
+            ),
+            StopReason::NonFinite {
+                epoch,
+                train_loss,
+                val_loss,
+            } => write!(
+                f,
+                "non-finite loss at epoch {epoch} (train {train_loss}, validation {val_loss})"
+            ),
+        }
+    }
+}
+
+/// The training summary of one instance (`train_state.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epochs_trained: usize,
+    /// Epoch with the lowest validation loss (its weights are `weights.safetensors`).
+    pub best_epoch: usize,
+    /// The lowest validation loss (infinite when no epoch finished).
+    #[serde(with = "crate::fsutil::json_f64")]
+    pub best_val_loss: f64,
+    /// Why it stopped before the last epoch, if it did.
+    pub stopped: Option<StopReason>,
+    /// The device it trained on.
+    pub device: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_and_listing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::new(tmp.path());
+        let a = run.instance(3);
+        assert_eq!(a.path(), tmp.path().join("seed-3"));
+        assert_eq!(a.weights(), tmp.path().join("seed-3/weights.safetensors"));
+        for s in [10, 2] {
+            std::fs::create_dir_all(run.instance(s).path()).unwrap();
+        }
+        std::fs::create_dir_all(tmp.path().join("other")).unwrap();
+        let names: Vec<String> = run
+            .instances()
+            .unwrap()
+            .iter()
+            .map(|i| i.path().file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["seed-10", "seed-2"]);
+        let e = RunDir::resolve_instances(&tmp.path().join("other"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("other") && e.contains("seed-*"), "{e}");
+        let e = RunDir::step_models(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("model.onnx"), "{e}");
+        std::fs::write(run.instance(2).step_model(), b"x").unwrap();
+        assert_eq!(
+            RunDir::step_models(tmp.path()).unwrap(),
+            vec![run.instance(2).step_model()]
+        );
+    }
+
+    #[test]
+    fn typed_files_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inst = InstanceDir::new(tmp.path().join("seed-0"));
+        assert_eq!(inst.read_state().unwrap(), None);
+        let state = TrainState {
+            epochs_trained: 7,
+            best_epoch: 5,
+            best_val_loss: 1.25,
+            stopped: Some(StopReason::EarlyStop {
+                epochs_without_improvement: 2,
+            }),
+            device: "cpu".into(),
+        };
+        inst.write_state(&state).unwrap();
+        assert_eq!(inst.read_state().unwrap(), Some(state));
+        let text = std::fs::read_to_string(inst.state()).unwrap();
+        assert!(text.contains("\"kind\": \"early-stop\""), "{text}");
+        let h = vec![EpochRecord {
+            epoch: 1,
+            train_loss: 2.0,
+            val_loss: 1.5,
+            mean_abs_w: 0.1,
+            mean_sq_w: 0.01,
+            seconds: 0.5,
+        }];
+        inst.write_history(&h).unwrap();
+        assert_eq!(inst.read_history().unwrap(), h);
+        std::fs::write(inst.history(), "{\"epoch\": 1}\n").unwrap();
+        let e = inst.read_history().unwrap_err().to_string();
+        assert!(e.contains("history.jsonl: line 1"), "{e}");
+    }
+
+    #[test]
+    fn stop_reasons_read_as_text() {
+        let nf = StopReason::NonFinite {
+            epoch: 3,
+            train_loss: f64::NAN,
+            val_loss: 1.0,
+        };
+        assert!(nf.is_failure());
+        assert_eq!(
+            nf.to_string(),
+            "non-finite loss at epoch 3 (train NaN, validation 1)"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let inst = InstanceDir::new(tmp.path());
+        let state = TrainState {
+            epochs_trained: 0,
+            best_epoch: 0,
+            best_val_loss: f64::INFINITY,
+            stopped: Some(nf),
+            device: "cpu".into(),
+        };
+        inst.write_state(&state).unwrap();
+        let back = inst.read_state().unwrap().unwrap();
+        assert_eq!(back.best_val_loss, f64::INFINITY);
+        assert!(
+            matches!(back.stopped, Some(StopReason::NonFinite { train_loss, .. }) if train_loss.is_nan())
+        );
+        assert!(!StopReason::EarlyStop {
+            epochs_without_improvement: 4
+        }
+        .is_failure());
+    }
+}

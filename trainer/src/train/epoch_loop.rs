@@ -1,0 +1,322 @@
+//! The epoch loop: K instances (seeds) trained together as stacked computations, with
+//! validation, early stopping, non-finite checks and a checkpoint per instance every epoch.
+
+use super::staging::{host_vec, stack_host, validation_batch, Stager};
+use super::{configure_threads, outcome, train_step, Instance, InstanceOutcome, RunOptions};
+use crate::adam::Adam;
+use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState, StopReason};
+use crate::guard::catch_torch;
+use crate::observe::{TrainEvent, TrainObserver};
+use crate::{device, model, Error, Result};
+use epc_core::config::RunConfig;
+use epc_core::data::Splits;
+use epc_core::sequence::{Sequence, SequenceSampler};
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// Instances trained together as one stacked computation.
+struct Group {
+    range: std::ops::Range<usize>,
+    w: Tensor,
+    adam: Adam,
+}
+
+impl Group {
+    fn new(
+        cfg: &RunConfig,
+        instances: &[Instance],
+        range: std::ops::Range<usize>,
+        dev: Device,
+    ) -> Self {
+        let units = cfg.units();
+        let part = &instances[range.clone()];
+        let stack = |f: fn(&Checkpoint) -> &Vec<f32>| {
+            stack_host(
+                &part.iter().map(|i| f(&i.ck)).collect::<Vec<_>>(),
+                units,
+                dev,
+            )
+        };
+        let w = stack(|c| &c.w);
+        let mut adam = Adam::new(cfg.optim.clone(), &w);
+        adam.m = stack(|c| &c.m);
+        adam.v = stack(|c| &c.v);
+        adam.step = part[0].ck.state.adam_step;
+        Self { range, w, adam }
+    }
+}
+
+/// What one epoch gave one instance: its losses and its new host arrays.
+#[derive(Default)]
+struct EpochResult {
+    train_loss: f64,
+    val_loss: f64,
+    w: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+/// Everything the loop needs that does not change from epoch to epoch.
+struct Setup<'a> {
+    cfg: &'a RunConfig,
+    splits: &'a Splits,
+    dev: Device,
+    val_x: Option<Tensor>,
+}
+
+/// Trains `instances` from their checkpoints to the config's last epoch, then writes their
+/// final files.
+pub(super) fn run(
+    cfg: &RunConfig,
+    splits: &Splits,
+    instances: Vec<Instance>,
+    options: &RunOptions,
+    observer: &mut dyn TrainObserver,
+) -> Result<Vec<InstanceOutcome>> {
+    let dev = device::select(cfg.train.device)?;
+    let threads = configure_threads(options.threads, cfg.units());
+    let dev_name = if dev == Device::Cpu {
+        format!("cpu, {threads} thread(s)")
+    } else {
+        device::name(dev)
+    };
+    let k = instances.len();
+    let mut states: Vec<LoopState> = instances.iter().map(|i| i.ck.state.clone()).collect();
+    if states
+        .iter()
+        .any(|s| s.adam_step != states[0].adam_step || s.epochs_done != states[0].epochs_done)
+    {
+        return Err(Error::Invalid(
+            "instances were checkpointed at different epochs; resume them separately".into(),
+        ));
+    }
+    let start_epoch = states[0].epochs_done;
+    observer.on_event(TrainEvent::Started {
+        instances: k,
+        architecture: cfg.model.architecture.name(),
+        dataset: cfg.data.dataset.name(),
+        device: &dev_name,
+        loss: cfg.train.loss.name(),
+        epochs: cfg.train.epochs,
+        done: start_epoch,
+    });
+    let samplers: Vec<SequenceSampler> = instances
+        .iter()
+        .map(|i| SequenceSampler::new(&splits.train, cfg.sequence.clone(), i.seed))
+        .collect::<epc_core::Result<_>>()?;
+    let setup = Setup {
+        cfg,
+        splits,
+        dev,
+        val_x: validation_batch(cfg, &splits.val, dev)?,
+    };
+    let group_size = match options.batch_instances {
+        0 => k,
+        g => g.min(k),
+    };
+    let mut groups: Vec<Group> = (0..k)
+        .step_by(group_size)
+        .map(|start| Group::new(cfg, &instances, start..(start + group_size).min(k), dev))
+        .collect();
+    let mut best: Vec<Vec<f32>> = instances.iter().map(|i| i.ck.best_w.clone()).collect();
+    let mut stager = Stager::default();
+    for epoch in start_epoch..cfg.train.epochs {
+        let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
+        if !active.iter().any(|&a| a) {
+            break;
+        }
+        let t0 = Instant::now();
+        let epoch_seqs: Vec<Vec<Sequence>> =
+            samplers.iter().map(|s| s.epoch(epoch as u64)).collect();
+        let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
+        let n_batches = n_seq.div_ceil(cfg.sequence.batch_size);
+        if n_batches == 0 {
+            return Err(Error::Invalid(format!(
+                "the training split of {} yields no sequence",
+                cfg.data.dataset
+            )));
+        }
+        observer.on_event(TrainEvent::EpochStarted {
+            epoch: epoch + 1,
+            batches: n_batches * groups.len(),
+        });
+        let mut results: Vec<EpochResult> = (0..k).map(|_| EpochResult::default()).collect();
+        for g in &mut groups {
+            if active[g.range.clone()].iter().any(|&a| a) {
+                train_group_epoch(
+                    &setup,
+                    g,
+                    epoch,
+                    &epoch_seqs,
+                    n_seq,
+                    &active,
+                    &mut stager,
+                    &mut results,
+                    observer,
+                )?;
+            }
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let adam_step = groups.iter().map(|g| g.adam.step).max().unwrap_or(0);
+        let mut shown = Vec::new();
+        for i in (0..k).filter(|&i| active[i]) {
+            let r = std::mem::take(&mut results[i]);
+            shown.push((r.train_loss, r.val_loss));
+            let st = &mut states[i];
+            if let Some(reason) = record_epoch(
+                cfg,
+                st,
+                &mut best[i],
+                r,
+                epoch,
+                seconds,
+                adam_step,
+                &instances[i],
+            )? {
+                observer.on_event(TrainEvent::InstanceStopped {
+                    seed: instances[i].seed,
+                    reason: &reason,
+                    kept_epoch: st.epochs_done,
+                });
+            }
+        }
+        observer.on_event(TrainEvent::EpochFinished {
+            epoch: epoch + 1,
+            losses: &shown,
+            seconds,
+        });
+    }
+    observer.on_event(TrainEvent::Finished);
+    outcome::finish(
+        cfg,
+        &instances,
+        &states,
+        &best,
+        &dev_name,
+        options.export_onnx,
+    )
+}
+
+/// One epoch of one group: every batch, then the validation loss; fills `results` for the
+/// group's instances with their losses and host copies of weights and moments.
+#[allow(clippy::too_many_arguments)]
+fn train_group_epoch(
+    setup: &Setup,
+    g: &mut Group,
+    epoch: usize,
+    epoch_seqs: &[Vec<Sequence>],
+    n_seq: usize,
+    active: &[bool],
+    stager: &mut Stager,
+    results: &mut [EpochResult],
+    observer: &mut dyn TrainObserver,
+) -> Result<()> {
+    let (cfg, dev) = (setup.cfg, setup.dev);
+    let r = g.range.clone();
+    let flags = &active[r.clone()];
+    let mask = (!flags.iter().all(|&a| a)).then_some(flags);
+    let bs = cfg.sequence.batch_size;
+    let n_batches = n_seq.div_ceil(bs);
+    let (tl, vl) = catch_torch(&format!("training epoch {}", epoch + 1), || {
+        let mut loss_sum = Tensor::zeros([r.len() as i64], (Kind::Double, dev));
+        for b in 0..n_batches {
+            let rows = b * bs..((b + 1) * bs).min(n_seq);
+            let x = stager.stage(&setup.splits.train, &epoch_seqs[r.clone()], rows, dev);
+            let l = train_step(cfg, &mut g.w, &mut g.adam, x, mask);
+            loss_sum += l.to_kind(Kind::Double);
+            observer.on_event(TrainEvent::Batch);
+        }
+        let tl = host_vec(&(loss_sum / n_batches as f64));
+        let vl = match &setup.val_x {
+            Some(vx) => {
+                let pre = model::forward(&g.w, vx, None);
+                host_vec(&model::loss(
+                    cfg.train.loss,
+                    &pre,
+                    &g.w,
+                    cfg.train.l2_coefficient,
+                ))
+            }
+            None => tl.clone(),
+        };
+        (tl, vl)
+    })?;
+    let nn = cfg.units() * cfg.units();
+    let (w_host, m_host, v_host) = (host_vec(&g.w), host_vec(&g.adam.m), host_vec(&g.adam.v));
+    for (j, i) in r.enumerate() {
+        let part = |v: &[f32]| v[j * nn..(j + 1) * nn].to_vec();
+        results[i] = EpochResult {
+            train_loss: tl[j] as f64,
+            val_loss: vl[j] as f64,
+            w: part(&w_host),
+            m: part(&m_host),
+            v: part(&v_host),
+        };
+    }
+    Ok(())
+}
+
+/// Books one finished epoch of one instance: history, best weights, early stopping and its
+/// checkpoint. Returns the reason when the instance stopped for good at this epoch.
+#[allow(clippy::too_many_arguments)]
+fn record_epoch(
+    cfg: &RunConfig,
+    st: &mut LoopState,
+    best: &mut Vec<f32>,
+    r: EpochResult,
+    epoch: usize,
+    seconds: f64,
+    adam_step: u64,
+    inst: &Instance,
+) -> Result<Option<StopReason>> {
+    if !r.train_loss.is_finite() || !r.val_loss.is_finite() {
+        // The checkpoint of the epoch before stays as it is.
+        let reason = StopReason::NonFinite {
+            epoch: epoch + 1,
+            train_loss: r.train_loss,
+            val_loss: r.val_loss,
+        };
+        st.stopped = Some(reason.clone());
+        return Ok(Some(reason));
+    }
+    let nn = r.w.len();
+    let mean_abs = r.w.iter().map(|v| v.abs() as f64).sum::<f64>() / nn as f64;
+    let mean_sq = r.w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / nn as f64;
+    st.history.push(EpochRecord {
+        epoch: epoch + 1,
+        train_loss: r.train_loss,
+        val_loss: r.val_loss,
+        mean_abs_w: mean_abs,
+        mean_sq_w: mean_sq,
+        seconds,
+    });
+    st.epochs_done = epoch + 1;
+    st.adam_step = adam_step;
+    if r.val_loss < st.best_val - cfg.train.min_delta {
+        st.best_val = r.val_loss;
+        st.best_epoch = epoch + 1;
+        st.since_improvement = 0;
+        *best = r.w.clone();
+    } else {
+        st.since_improvement += 1;
+        if cfg
+            .train
+            .patience
+            .is_some_and(|p| st.since_improvement >= p)
+        {
+            st.stopped = Some(StopReason::EarlyStop {
+                epochs_without_improvement: st.since_improvement,
+            });
+        }
+    }
+    let ck = Checkpoint {
+        w: r.w,
+        m: r.m,
+        v: r.v,
+        best_w: best.clone(),
+        state: st.clone(),
+    };
+    inst.dir.write_history(&st.history)?;
+    checkpoint::save(&inst.dir.checkpoint(), cfg.units(), &ck)?;
+    Ok(st.stopped.clone())
+}

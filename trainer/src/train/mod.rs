@@ -1,0 +1,206 @@
+//! Training runs: new ones ([`train`]) and resumed ones ([`resume`]).
+//!
+//! - `staging`: batches, validation sequences and host/device copies;
+//! - `epoch_loop`: the loop over epochs of stacked instances;
+//! - `outcome`: the final files of every instance and what the caller gets back.
+
+mod epoch_loop;
+mod outcome;
+mod staging;
+
+pub use outcome::InstanceOutcome;
+pub use staging::Stager;
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, Checkpoint, LoopState};
+use crate::observe::TrainObserver;
+use crate::{model, Error, Result};
+use epc_core::config::RunConfig;
+use epc_core::data::{self, DataSource, Images, Splits};
+use epc_core::run::{InstanceDir, RunDir};
+use epc_core::sequence::SequenceSampler;
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+
+/// What to train and where.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// The resolved config shared by all instances (its `seed` is replaced per instance).
+    pub config: RunConfig,
+    /// One instance per seed.
+    pub seeds: Vec<u64>,
+    /// The run folder; instance `s` lives in `out/seed-<s>/`.
+    pub out: PathBuf,
+    /// How to run (not part of the science: never changes the result on one machine).
+    pub options: RunOptions,
+}
+
+/// How a run executes; none of it is recorded as part of the config.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Write `model.onnx` for every instance at the end.
+    pub export_onnx: bool,
+    /// libtorch intra-op threads; 0 picks 1 for networks of at most 256 units (where
+    /// threads only add synchronisation) and libtorch's default otherwise.
+    pub threads: usize,
+    /// Instances stacked into one batched computation (0: all of them). Never changes the
+    /// result; 1 trains them one after another (less memory at once).
+    pub batch_instances: usize,
+}
+
+/// Applies [`RunOptions::threads`] for a network of `units` units and returns the count used.
+pub fn configure_threads(requested: usize, units: usize) -> usize {
+    let n = match requested {
+        0 if units <= 256 => 1,
+        0 => tch::get_num_threads().max(1) as usize,
+        n => n,
+    };
+    tch::set_num_threads(n as i32);
+    n
+}
+
+/// Loads the data set of `cfg` and carves the validation split.
+pub fn load_splits(cfg: &RunConfig) -> Result<Splits> {
+    let src = DataSource::new(cfg.data.dataset, cfg.data.data_dir.clone());
+    let ds = data::load(&src)?;
+    Ok(data::split_validation(
+        ds,
+        cfg.data.val_fraction,
+        cfg.data.split_seed,
+    )?)
+}
+
+/// One instance as the loop takes it: its seed, its folder and where it starts from.
+pub(crate) struct Instance {
+    seed: u64,
+    dir: InstanceDir,
+    ck: Checkpoint,
+}
+
+/// The starting point of a fresh instance: initial weights, zero moments, no epoch done.
+fn fresh_checkpoint(units: usize, seed: u64) -> Checkpoint {
+    let w = model::init_weights(units, seed);
+    let zeros = vec![0.0; units * units];
+    Checkpoint {
+        best_w: w.clone(),
+        w,
+        m: zeros.clone(),
+        v: zeros,
+        state: LoopState::default(),
+    }
+}
+
+/// Trains every seed of `req` from scratch, reporting to `observer`. Refuses a run folder that
+/// already holds any of them.
+pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec<InstanceOutcome>> {
+    if req.seeds.is_empty() {
+        return Err(Error::Invalid("no seed given".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(s) = req.seeds.iter().find(|s| !seen.insert(**s)) {
+        return Err(Error::Invalid(format!("seed {s} given twice")));
+    }
+    let run = RunDir::new(&req.out);
+    for &s in &req.seeds {
+        let dir = run.instance(s);
+        if dir.has_config() {
+            return Err(Error::Invalid(format!(
+                "{} already holds a run; use --resume {} or another --out",
+                dir.path().display(),
+                req.out.display()
+            )));
+        }
+    }
+    let cfg = req.config.clone().resolve()?;
+    // Data problems surface before anything is written, so a failed start leaves no run folder.
+    let splits = load_splits(&cfg)?;
+    let units = cfg.units();
+    let mut instances = Vec::new();
+    for &seed in &req.seeds {
+        let dir = run.instance(seed);
+        let mut c = cfg.clone();
+        c.seed = seed;
+        dir.write_config(&c)?;
+        instances.push(Instance {
+            seed,
+            dir,
+            ck: fresh_checkpoint(units, seed),
+        });
+    }
+    epoch_loop::run(&cfg, &splits, instances, &req.options, observer)
+}
+
+/// Continues a killed run from the checkpoints in `run_dir/seed-*/`, reporting to `observer`.
+pub fn resume(
+    run_dir: &Path,
+    options: &RunOptions,
+    observer: &mut dyn TrainObserver,
+) -> Result<Vec<InstanceOutcome>> {
+    let dirs = RunDir::new(run_dir).instances()?;
+    if dirs.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no seed-* instance folders to resume",
+            run_dir.display()
+        )));
+    }
+    let mut shared: Option<RunConfig> = None;
+    let mut instances = Vec::new();
+    for dir in dirs {
+        let cfg = dir.read_config()?;
+        let mut key = cfg.clone();
+        key.seed = 0;
+        match &shared {
+            None => shared = Some(key),
+            Some(s) if *s != key => {
+                return Err(Error::Invalid(format!(
+                    "{}: config differs from the other instances; resume them separately",
+                    dir.path().display()
+                )))
+            }
+            Some(_) => {}
+        }
+        let units = cfg.units();
+        let ck = if dir.checkpoint().exists() {
+            checkpoint::load(&dir.checkpoint(), units)?
+        } else {
+            fresh_checkpoint(units, cfg.seed)
+        };
+        instances.push(Instance {
+            seed: cfg.seed,
+            dir,
+            ck,
+        });
+    }
+    let cfg = shared.expect("one instance at least");
+    let splits = load_splits(&cfg)?;
+    epoch_loop::run(&cfg, &splits, instances, options, observer)
+}
+
+/// One optimisation step of stacked instances `w` (`[K, N, N]`) on a staged batch `x`
+/// (`[K, T, B, N]`, taken over: its memory holds the preactivations afterwards): the loss of
+/// each instance (`[K]`, before the update) and one Adam update. `active` (one flag per
+/// instance, `None` when all are) freezes stopped instances. This is the whole inner loop of
+/// `epc train`.
+pub fn train_step(
+    cfg: &RunConfig,
+    w: &mut Tensor,
+    adam: &mut Adam,
+    x: Tensor,
+    active: Option<&[bool]>,
+) -> Tensor {
+    let (loss, grad, scale) =
+        model::loss_and_grad_parts(cfg.train.loss, w, x, cfg.train.l2_coefficient);
+    adam.update_scaled(w, &grad, scale, active);
+    loss
+}
+
+/// Mean |a_t| per step (the paper's energy curve) of weights `w` on sequences drawn
+/// from `images` with the run's sequence settings and `seed` (epoch 0 of that seed).
+pub fn energy_curve(cfg: &RunConfig, w: &[f32], images: &Images, seed: u64) -> Result<Vec<f64>> {
+    let sampler = SequenceSampler::new(images, cfg.sequence.clone(), seed)?;
+    let x = staging::shared_input(images, &sampler.epoch(0));
+    let n = cfg.units() as i64;
+    let wt = Tensor::from_slice(w).view([1, n, n]);
+    let e = tch::no_grad(|| model::energy_per_step(&model::forward(&wt, &x, None)));
+    Ok(Vec::<f64>::try_from(&e.view([-1]))?)
+}

@@ -1,0 +1,76 @@
+//! The end of a run: the final weights, the training summary and the exports of every
+//! instance, and the outcome the caller reports.
+
+use super::Instance;
+use crate::checkpoint::{self, LoopState};
+use crate::{Error, Result};
+use epc_core::config::RunConfig;
+use epc_core::run::{StopReason, TrainState};
+use std::path::PathBuf;
+
+/// How one instance ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceOutcome {
+    /// The instance's seed.
+    pub seed: u64,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Epochs completed.
+    pub epochs_trained: usize,
+    /// Epoch with the lowest validation loss (its weights are the final weights).
+    pub best_epoch: usize,
+    /// The lowest validation loss.
+    pub best_val_loss: f64,
+    /// Why it stopped before the last epoch (patience, non-finite loss), if it did.
+    pub stopped: Option<StopReason>,
+    /// The device it trained on.
+    pub device: String,
+}
+
+/// Writes every instance's final files and returns the outcomes; an instance that stopped on
+/// a non-finite loss makes the whole call an error (after the others' files are written).
+pub(super) fn finish(
+    cfg: &RunConfig,
+    instances: &[Instance],
+    states: &[LoopState],
+    best: &[Vec<f32>],
+    device: &str,
+    export_onnx: bool,
+) -> Result<Vec<InstanceOutcome>> {
+    let units = cfg.units();
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for ((inst, st), best_w) in instances.iter().zip(states).zip(best) {
+        if let Some(reason) = st.stopped.as_ref().filter(|r| r.is_failure()) {
+            failures.push(format!("seed {}: {reason}", inst.seed));
+        }
+        if st.epochs_done > 0 {
+            let ck = checkpoint::load(&inst.dir.checkpoint(), units)?;
+            epc_exporter::write_weights_safetensors(&inst.dir.last_weights(), &ck.w, units)?;
+            epc_exporter::write_weights_safetensors(&inst.dir.weights(), best_w, units)?;
+            inst.dir.write_state(&TrainState {
+                epochs_trained: st.epochs_done,
+                best_epoch: st.best_epoch,
+                best_val_loss: st.best_val,
+                stopped: st.stopped.clone(),
+                device: device.to_string(),
+            })?;
+            if export_onnx {
+                epc_exporter::export_run(&inst.dir, None, false)?;
+            }
+        }
+        outcomes.push(InstanceOutcome {
+            seed: inst.seed,
+            dir: inst.dir.path().to_path_buf(),
+            epochs_trained: st.epochs_done,
+            best_epoch: st.best_epoch,
+            best_val_loss: st.best_val,
+            stopped: st.stopped.clone(),
+            device: device.to_string(),
+        });
+    }
+    if !failures.is_empty() {
+        return Err(Error::NonFinite(failures.join("; ")));
+    }
+    Ok(outcomes)
+}
