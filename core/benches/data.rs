@@ -1,6 +1,7 @@
 //! Data benchmarks: loading MNIST (gunzip + MD5 + parse + scale) and drawing an epoch of
 //! sequences with its batches (the sampler must never be the training bottleneck).
-//! Run: `cargo bench -p epc-core --bench data` (needs ../shared/data/mnist).
+//! Run: `cargo bench -p epc-core --bench data` (needs the full MNIST files in
+//! `$EPC_SHARED_DATA/mnist`, else `../shared/data/mnist` beside the repository; no download).
 
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
@@ -13,12 +14,13 @@ use std::path::PathBuf;
 fn mnist_dir() -> PathBuf {
     std::env::var_os("EPC_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
         .join("mnist")
 }
 
 fn bench(c: &mut Criterion) {
-    let src = DataSource::new(DatasetKind::Mnist, Some(mnist_dir()));
+    let mut src = DataSource::new(DatasetKind::Mnist, Some(mnist_dir()));
+    src.fetch.enabled = false;
     let mut g = c.benchmark_group("data");
     g.sample_size(10);
     g.bench_function("load_mnist_train_and_test", |b| {

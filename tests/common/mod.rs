@@ -44,7 +44,9 @@ pub fn assert_clean_failure(o: &Output, needle: &str) {
 
 /// A folder of the repository's committed test data (`testdata/<name>`, see its README).
 pub fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 /// A full data set from `$EPC_SHARED_DATA/<name>`, for the opt-in (`#[ignore]`) tests; panics
@@ -54,7 +56,11 @@ pub fn shared(name: &str) -> PathBuf {
         panic!("this test needs the full data sets: set EPC_SHARED_DATA=<folder> and run with --ignored")
     });
     let dir = PathBuf::from(root).join(name);
-    assert!(dir.is_dir(), "{} not found (EPC_SHARED_DATA)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "{} not found (EPC_SHARED_DATA)",
+        dir.display()
+    );
     dir
 }
 
