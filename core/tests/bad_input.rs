@@ -5,24 +5,12 @@
 mod common;
 
 use common::*;
-use epc_core::data::{cifar, idx, load, DataSource, DatasetKind, FetchOptions};
+use epc_core::data::{cifar, idx, load, DatasetKind};
 use epc_core::Error;
 use std::path::Path;
 
-fn offline(kind: DatasetKind, dir: &Path) -> DataSource {
-    DataSource {
-        kind,
-        data_dir: Some(dir.to_path_buf()),
-        fetch: FetchOptions {
-            enabled: false,
-            cache_dir: dir.join("no-cache"),
-            mirrors: Vec::new(),
-        },
-    }
-}
-
 fn load_err(kind: DatasetKind, dir: &Path) -> Error {
-    match load(&offline(kind, dir)) {
+    match load(&offline(kind, Some(dir), &dir.join("no-cache"))) {
         Ok(_) => panic!("loading {} from {} should fail", kind, dir.display()),
         Err(e) => e,
     }

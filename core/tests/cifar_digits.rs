@@ -4,21 +4,7 @@
 mod common;
 
 use common::*;
-use epc_core::data::{self, cifar, load, DataSource, DatasetKind, FetchOptions, ImageShape};
-use std::path::Path;
-
-/// A source that never touches the network or the user's cache.
-fn offline(kind: DatasetKind, dir: Option<&Path>, cache: &Path) -> DataSource {
-    DataSource {
-        kind,
-        data_dir: dir.map(Path::to_path_buf),
-        fetch: FetchOptions {
-            enabled: false,
-            cache_dir: cache.to_path_buf(),
-            mirrors: Vec::new(),
-        },
-    }
-}
+use epc_core::data::{self, cifar, load, DatasetKind, ImageShape};
 
 /// MD5 of `testdata/cifar10-first20/test_batch_first20.bin` (its MD5SUMS).
 const CIFAR_FIRST20_MD5: &str = "515a507abb28cd0270eaf5fea42efa66";

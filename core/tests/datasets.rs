@@ -5,24 +5,9 @@
 mod common;
 
 use common::*;
-use epc_core::data::{
-    self, load, split_validation, DataSource, Dataset, DatasetKind, FetchOptions, ImageShape,
-};
+use epc_core::data::{self, load, split_validation, Dataset, DatasetKind, ImageShape};
 use std::path::Path;
 use std::sync::OnceLock;
-
-/// A source that never touches the network or the user's cache.
-fn offline(kind: DatasetKind, dir: Option<&Path>, cache: &Path) -> DataSource {
-    DataSource {
-        kind,
-        data_dir: dir.map(Path::to_path_buf),
-        fetch: FetchOptions {
-            enabled: false,
-            cache_dir: cache.to_path_buf(),
-            mirrors: Vec::new(),
-        },
-    }
-}
 
 /// Loads a data set from `dir` as it is (no copy), with a throw-away cache.
 fn load_from(kind: DatasetKind, dir: &Path) -> Dataset {

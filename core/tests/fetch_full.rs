@@ -7,22 +7,10 @@ mod common;
 
 use common::http::Server;
 use common::*;
-use epc_core::data::{load, DataSource, DatasetKind, FetchOptions, MNIST_FILES};
+use epc_core::data::{load, MNIST_FILES};
 use epc_core::Error;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-
-fn mirror_source(cache: &Path, mirrors: Vec<String>, enabled: bool) -> DataSource {
-    DataSource {
-        kind: DatasetKind::Mnist,
-        data_dir: None,
-        fetch: FetchOptions {
-            enabled,
-            cache_dir: cache.to_path_buf(),
-            mirrors,
-        },
-    }
-}
+use std::path::PathBuf;
 
 /// The folder the server serves: the full MNIST files (only read).
 fn served() -> PathBuf {

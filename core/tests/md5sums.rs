@@ -5,20 +5,12 @@ mod common;
 
 use common::*;
 use epc_core::data::fetch::RemoteFile;
-use epc_core::data::{self, load, DataSource, Dataset, DatasetKind, FetchOptions};
+use epc_core::data::{self, load, Dataset, DatasetKind};
 use epc_core::Error;
 use std::path::Path;
 
 fn load_dir(kind: DatasetKind, dir: &Path) -> Result<Dataset, Error> {
-    load(&DataSource {
-        kind,
-        data_dir: Some(dir.to_path_buf()),
-        fetch: FetchOptions {
-            enabled: false,
-            cache_dir: dir.join("no-cache"),
-            mirrors: Vec::new(),
-        },
-    })
+    load(&offline(kind, Some(dir), &dir.join("no-cache")))
 }
 
 /// The (digest, file) pairs of an `MD5SUMS` file, parsed the strict way `md5sum` writes it.

@@ -72,20 +72,14 @@ pub fn save(path: &Path, units: usize, ck: &Checkpoint) -> Result<()> {
     let mut views = Vec::new();
     for (name, bytes) in &arrays {
         let view = TensorView::new(Dtype::F32, vec![units, units], bytes).map_err(|e| {
-            Error::Safetensors {
-                path: path.into(),
-                doing: format!("cannot build tensor {name}"),
-                source: e,
-            }
+            epc_exporter::Error::safetensors(path, &format!("cannot build tensor {name}"), e)
         })?;
         views.push((*name, view));
     }
     let state = serde_json::to_string(&ck.state).expect("loop state serialises");
     let meta = HashMap::from([("epc.loop_state".to_string(), state)]);
-    let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| Error::Safetensors {
-        path: path.into(),
-        doing: "cannot serialise the checkpoint".into(),
-        source: e,
+    let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| {
+        epc_exporter::Error::safetensors(path, "cannot serialise the checkpoint", e)
     })?;
     epc_core::fsutil::write_atomic(path, &bytes)?;
     Ok(())
@@ -98,11 +92,7 @@ pub fn load(path: &Path, units: usize) -> Result<Checkpoint> {
         reason,
     };
     let bytes = std::fs::read(path).map_err(|e| epc_core::Error::io(path, e))?;
-    let not_safetensors = |e| Error::Safetensors {
-        path: path.into(),
-        doing: "not a safetensors file".into(),
-        source: e,
-    };
+    let not_safetensors = |e| epc_exporter::Error::safetensors(path, "not a safetensors file", e);
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
     let get = |name: &str| -> Result<Vec<f32>> {

@@ -31,17 +31,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A safetensors file (checkpoint) cannot be built or parsed.
-    #[error("{}: {doing} ({source})", path.display())]
-    Safetensors {
-        /// The file.
-        path: PathBuf,
-        /// What was being done.
-        doing: String,
-        /// The library's error.
-        #[source]
-        source: safetensors::SafeTensorError,
-    },
     /// The requested device is not available in this build or on this machine.
     #[error("device {0} is not available")]
     Device(String),

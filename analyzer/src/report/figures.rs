@@ -47,6 +47,25 @@ fn summary_line(
     }
 }
 
+/// The dashed reference curves of the `pre` panels (the input itself only when `with_input`).
+fn reference_lines(s: &Summary, with_input: bool) -> Vec<Line> {
+    let all = [
+        ("input", &s.reference.input, PALETTE[7]),
+        ("dataset median", &s.reference.dataset_median, PALETTE[4]),
+        ("category median", &s.reference.category_median, PALETTE[2]),
+    ];
+    all.into_iter()
+        .skip(usize::from(!with_input))
+        .map(|(label, curve, color)| Line {
+            label: label.into(),
+            color,
+            values: curve.clone(),
+            band: None,
+            dashed: true,
+        })
+        .collect()
+}
+
 fn curves_of<'a>(map: &'a MeasureCurves, measure: &str) -> Vec<&'a Vec<f64>> {
     map.get(measure)
         .map(|per| per.values().collect())
@@ -67,21 +86,6 @@ pub(super) fn draw_all(
         .copied()
         .filter(|m| s.energy.contains_key(*m))
         .collect();
-    let refs = |ls: &mut Vec<Line>| {
-        for (label, curve, color) in [
-            ("input", &s.reference.input, PALETTE[7]),
-            ("dataset median", &s.reference.dataset_median, PALETTE[4]),
-            ("category median", &s.reference.category_median, PALETTE[2]),
-        ] {
-            ls.push(Line {
-                label: label.into(),
-                color,
-                values: curve.clone(),
-                band: None,
-                dashed: true,
-            });
-        }
-    };
 
     // Fig 2A: energy curves.
     let mut panels = Vec::new();
@@ -103,7 +107,7 @@ pub(super) fn draw_all(
             }
         }
         if *m == "pre" {
-            refs(&mut lines);
+            lines.extend(reference_lines(s, true));
         }
         panels.push(Panel {
             title: format!("energy: {m}"),
@@ -227,20 +231,7 @@ pub(super) fn draw_all(
             lines.extend(summary_line(label, color, &curves_of(map, m), ci));
         }
         if *m == "pre" {
-            lines.push(Line {
-                label: "dataset median".into(),
-                color: PALETTE[4],
-                values: s.reference.dataset_median.clone(),
-                band: None,
-                dashed: true,
-            });
-            lines.push(Line {
-                label: "category median".into(),
-                color: PALETTE[2],
-                values: s.reference.category_median.clone(),
-                band: None,
-                dashed: true,
-            });
+            lines.extend(reference_lines(s, false));
         }
         panels.push(Panel {
             title: format!("lesion: {m}"),

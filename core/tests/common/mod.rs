@@ -213,3 +213,37 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A source that never touches the network or the user's cache.
+pub fn offline(
+    kind: epc_core::data::DatasetKind,
+    dir: Option<&Path>,
+    cache: &Path,
+) -> epc_core::data::DataSource {
+    epc_core::data::DataSource {
+        kind,
+        data_dir: dir.map(Path::to_path_buf),
+        fetch: epc_core::data::FetchOptions {
+            enabled: false,
+            cache_dir: cache.to_path_buf(),
+            mirrors: Vec::new(),
+        },
+    }
+}
+
+/// An MNIST source without a data folder: the cache `cache`, then `mirrors` when `enabled`.
+pub fn mirror_source(
+    cache: &Path,
+    mirrors: Vec<String>,
+    enabled: bool,
+) -> epc_core::data::DataSource {
+    epc_core::data::DataSource {
+        kind: epc_core::data::DatasetKind::Mnist,
+        data_dir: None,
+        fetch: epc_core::data::FetchOptions {
+            enabled,
+            cache_dir: cache.to_path_buf(),
+            mirrors,
+        },
+    }
+}
