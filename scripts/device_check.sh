@@ -59,7 +59,7 @@ run() {
   # Issue 3: the same run on the device and on the CPU (one instance, 2 epochs of MNIST).
   for d in "$dev" cpu; do
     rm -rf "$out/cmp-$d"
-    .device/epc train --config configs/paper-mnist.toml --data-dir .device/mnist --seeds 0 \
+    .device/epc train --config configs/mnist.toml --data-dir .device/mnist --seeds 0 \
       --epochs 2 --device "$d" --out "$out/cmp-$d" >"$out/cmp-$d.log" 2>&1 ||
       { echo "device_check: training on $d failed, see $out/cmp-$d.log" | tee -a "$report"; }
   done

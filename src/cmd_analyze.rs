@@ -3,7 +3,8 @@
 use crate::engine_args::{ep_given, EngineArgs};
 use anyhow::Result;
 use clap::Args;
-use epc_analyzer::{analyze, AnalysisOptions};
+use epc_analyzer::stats::BootstrapMethod;
+use epc_analyzer::{analyze, AnalysisOptions, GroupBy};
 use epc_core::data::DatasetKind;
 use epc_core::run::RunDir;
 use std::path::PathBuf;
@@ -29,6 +30,19 @@ pub struct AnalyzeArgs {
     /// Bootstrap resamples for the 95% confidence intervals across models
     #[arg(long, default_value_t = 10_000)]
     bootstrap: usize,
+    /// How the intervals across models are read off the bootstrap: basic (the published
+    /// code's, `bootstrapped` with is_pivotal) or percentile
+    #[arg(long, default_value = "basic")]
+    bootstrap_method: BootstrapMethod,
+    /// Group the models for Fig 2A, Fig 4A and the group table: auto (by loss, architecture,
+    /// dataset and order where the models differ), none, or a comma list of keys (loss,
+    /// architecture, dataset, order, seed, an epc.* metadata key, or config.<path> such as
+    /// config.optim.lr)
+    #[arg(long, default_value = "auto")]
+    group_by: GroupBy,
+    /// The digit of Fig 4B and Fig 4C (the published figures use 0)
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..10))]
+    target: u8,
     /// Skip the figures (summary, CSV and report only)
     #[arg(long)]
     no_figures: bool,
@@ -60,6 +74,9 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     opts.engine = args.engine.options(ep_given());
     opts.seed = args.seed;
     opts.bootstrap = args.bootstrap;
+    opts.bootstrap_method = args.bootstrap_method;
+    opts.group_by = args.group_by.clone();
+    opts.target = args.target as usize;
     opts.figures = !args.no_figures;
     let t0 = std::time::Instant::now();
     let summary = analyze(&opts)?;

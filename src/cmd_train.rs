@@ -3,7 +3,7 @@
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use epc_core::config::{DeviceChoice, Loss, RunConfig};
+use epc_core::config::{DeviceChoice, FinalWeights, Loss, RunConfig};
 use epc_core::data::DatasetKind;
 use epc_core::sequence::ClassOrder;
 use std::path::PathBuf;
@@ -25,7 +25,8 @@ pub struct TrainArgs {
     /// Objective: l1-pre (the paper's model), l1-post or l1-post-l2w (controls) [default: l1-pre]
     #[arg(long, value_enum)]
     loss: Option<Loss>,
-    /// Maximum number of epochs [default: 200]
+    /// Maximum number of epochs [default: 200]; 0 writes and exports the untrained network
+    /// (the baseline of the published figures)
     #[arg(long)]
     epochs: Option<usize>,
     /// Stop an instance after this many epochs without validation improvement
@@ -74,6 +75,10 @@ pub struct TrainArgs {
     /// Fraction of the training split held out for validation [default: 0.1]
     #[arg(long)]
     val_fraction: Option<f64>,
+    /// Which weights become the final model: best (the lowest validation loss) or last (the
+    /// published code's choice) [default: best]
+    #[arg(long, value_enum)]
+    final_weights: Option<FinalWeights>,
     /// TOML file with any of the config's sections (see configs/ in the repository)
     #[arg(long)]
     config: Option<PathBuf>,
@@ -132,6 +137,7 @@ impl TrainArgs {
         set!(c.sequence.length, self.seq_len);
         set!(c.sequence.order, self.order);
         set!(c.data.val_fraction, self.val_fraction);
+        set!(c.train.final_weights, self.final_weights);
         Ok(c.resolve()?)
     }
 

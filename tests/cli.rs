@@ -156,16 +156,33 @@ fn shipped_example_configs_resolve() {
         );
         n += 1;
     }
-    assert_eq!(n, 3);
-    let mnist = epc_core::config::RunConfig::from_toml_file(&dir.join("paper-mnist.toml")).unwrap();
+    assert_eq!(n, 5);
+    use epc_core::config::FinalWeights;
+    let read = |name: &str| epc_core::config::RunConfig::from_toml_file(&dir.join(name)).unwrap();
+    let mnist = read("mnist.toml");
     assert_eq!(
         (
             mnist.train.epochs,
             mnist.optim.lr,
-            mnist.sequence.batch_size
+            mnist.sequence.batch_size,
+            mnist.data.val_fraction,
+            mnist.train.final_weights
         ),
-        (200, 1e-4, 32)
+        (200, 1e-4, 32, 0.1, FinalWeights::Best)
     );
+    // The published code's variant: the whole training split and the last epoch's weights.
+    let paper = read("paper-mnist.toml");
+    assert_eq!(
+        (
+            paper.train.epochs,
+            paper.optim.lr,
+            paper.data.val_fraction,
+            paper.train.final_weights
+        ),
+        (200, 1e-4, 0.0, FinalWeights::Last)
+    );
+    let cifar = read("paper-cifar10.toml");
+    assert_eq!((cifar.train.epochs, cifar.units()), (1000, 3072));
 }
 
 #[test]

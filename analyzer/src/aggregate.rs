@@ -1,13 +1,54 @@
-//! From per-model results to the [`Summary`]: unique model names, per-measure maps and the
-//! bootstrap intervals across models (computed here once; the figures read them back).
+//! From per-model results to the [`Summary`]: unique model names, per-measure maps, groups and
+//! the bootstrap intervals across models (computed here once; the figures read them back).
 
-use crate::analysis::{self, EnergyCurves, ReferenceCurves, MEASURES};
+use crate::analysis::{self, EnergyCurves, MEASURES};
+use crate::options::{group_value, GroupBy, AUTO_GROUP_KEYS};
 use crate::pipeline::{Context, ModelResult};
 use crate::sequences::STEPS;
-use crate::stats::{self, Interval};
-use crate::summary::{CiCurve, LesionSummary, MeasureCurves, SequenceCounts, Summary, UnitSet};
+use crate::stats::{self, BootstrapMethod, Interval};
+use crate::summary::{
+    CiCurve, Group, LesionSummary, MeasureCurves, SequenceCounts, Summary, UnitSet,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// How intervals across models are drawn.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Boot {
+    pub resamples: usize,
+    pub seed: u64,
+    pub method: BootstrapMethod,
+}
+
+impl Boot {
+    /// The interval of the mean of `values`, resampling with `seed + salt`.
+    fn interval(&self, values: &[f64], salt: u64) -> Interval {
+        stats::bootstrap_mean_ci(
+            values,
+            self.resamples,
+            self.seed.wrapping_add(salt),
+            self.method,
+        )
+    }
+
+    /// Per-step interval of curves (step t resampled with seed + t).
+    pub fn curve(&self, curves: &[&Vec<f64>]) -> CiCurve {
+        let steps = curves.first().map_or(0, |c| c.len());
+        let mut out = CiCurve {
+            mean: Vec::new(),
+            lo: Vec::new(),
+            hi: Vec::new(),
+        };
+        for t in 0..steps {
+            let v: Vec<f64> = curves.iter().map(|c| c[t]).collect();
+            let Interval { mean, lo, hi } = self.interval(&v, t as u64);
+            out.mean.push(mean);
+            out.lo.push(lo);
+            out.hi.push(hi);
+        }
+        out
+    }
+}
 
 /// Short unique names: file stems, else parent/stem, else numbered.
 pub(crate) fn model_names(paths: &[PathBuf]) -> Vec<String> {
@@ -43,37 +84,17 @@ pub(crate) fn model_names(paths: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// Per-step CI across models of curves that all models have.
-pub(crate) fn ci_curve(curves: &[&Vec<f64>], resamples: usize, seed: u64) -> CiCurve {
-    let steps = curves.first().map_or(0, |c| c.len());
-    let mut out = CiCurve {
-        mean: Vec::new(),
-        lo: Vec::new(),
-        hi: Vec::new(),
-    };
-    for t in 0..steps {
-        let v: Vec<f64> = curves.iter().map(|c| c[t]).collect();
-        let Interval { mean, lo, hi } =
-            stats::bootstrap_mean_ci(&v, resamples, seed.wrapping_add(t as u64));
-        out.mean.push(mean);
-        out.lo.push(lo);
-        out.hi.push(hi);
-    }
-    out
-}
-
+/// Curves per measure, per model name, of the models `curves` gives one for.
 fn measure_map<'a>(
-    names: &[String],
-    curves: impl Fn(usize) -> Option<&'a EnergyCurves>,
+    results: &'a [ModelResult],
+    curves: impl Fn(&'a ModelResult) -> Option<&'a EnergyCurves>,
 ) -> MeasureCurves {
     let mut out = MeasureCurves::new();
     for m in MEASURES {
-        let mut per = BTreeMap::new();
-        for (i, name) in names.iter().enumerate() {
-            if let Some(c) = curves(i).and_then(|e| e.get(m)) {
-                per.insert(name.clone(), c.clone());
-            }
-        }
+        let per: BTreeMap<String, Vec<f64>> = results
+            .iter()
+            .filter_map(|r| Some((r.info.name.clone(), curves(r)?.get(m)?.clone())))
+            .collect();
         if !per.is_empty() {
             out.insert(m.to_string(), per);
         }
@@ -82,15 +103,10 @@ fn measure_map<'a>(
 }
 
 /// CI per measure over the models that have the measure, where at least two do.
-fn measure_ci(map: &MeasureCurves, resamples: usize, seed: u64) -> BTreeMap<String, CiCurve> {
+fn measure_ci(map: &MeasureCurves, boot: Boot) -> BTreeMap<String, CiCurve> {
     map.iter()
         .filter(|(_, per)| per.len() > 1)
-        .map(|(m, per)| {
-            (
-                m.clone(),
-                ci_curve(&per.values().collect::<Vec<_>>(), resamples, seed),
-            )
-        })
+        .map(|(m, per)| (m.clone(), boot.curve(&per.values().collect::<Vec<_>>())))
         .collect()
 }
 
@@ -98,110 +114,15 @@ fn measure_ci(map: &MeasureCurves, resamples: usize, seed: u64) -> BTreeMap<Stri
 fn group_ci<'a>(
     groups: impl IntoIterator<Item = (&'static str, Vec<&'a Vec<f64>>)>,
     n_models: usize,
-    resamples: usize,
-    seed: u64,
+    boot: Boot,
 ) -> Option<BTreeMap<String, CiCurve>> {
     (n_models > 1).then(|| {
         groups
             .into_iter()
             .filter(|(_, curves)| curves.len() > 1)
-            .map(|(k, curves)| (k.to_string(), ci_curve(&curves, resamples, seed)))
+            .map(|(k, curves)| (k.to_string(), boot.curve(&curves)))
             .collect()
     })
-}
-
-/// Assembles the summary of `results` (in model order, named `names`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn summary(
-    dataset: &str,
-    seed: u64,
-    resamples: usize,
-    ctx: &Context,
-    reference: ReferenceCurves,
-    names: &[String],
-    results: &[ModelResult],
-    notes: Vec<String>,
-) -> Summary {
-    let nm = results.len();
-    let energy = measure_map(names, |i| Some(&results[i].energy));
-    let lesion_pred = measure_map(names, |i| results[i].lesion.as_ref().map(|l| &l.1));
-    let lesion_rand = measure_map(names, |i| results[i].lesion.as_ref().map(|l| &l.2));
-    let energy_ci = (nm > 1).then(|| measure_ci(&energy, resamples, seed));
-    let lesion_ci = (nm > 1).then(|| {
-        [
-            ("intact", &energy),
-            ("prediction", &lesion_pred),
-            ("random", &lesion_rand),
-        ]
-        .into_iter()
-        .map(|(k, m)| (k.to_string(), measure_ci(m, resamples, seed)))
-        .collect()
-    });
-    let postsynaptic: BTreeMap<_, _> = results
-        .iter()
-        .filter_map(|r| Some((r.info.name.clone(), r.postsynaptic.clone()?)))
-        .collect();
-    let postsynaptic_ci = group_ci(
-        [
-            (
-                "prediction",
-                postsynaptic
-                    .values()
-                    .filter_map(|p| p.prediction.as_ref())
-                    .collect(),
-            ),
-            (
-                "error_class0",
-                postsynaptic
-                    .values()
-                    .filter_map(|p| p.error_class0.as_ref())
-                    .collect(),
-            ),
-        ],
-        nm,
-        resamples,
-        seed,
-    );
-    Summary {
-        toolkit_version: epc_core::TOOLKIT_VERSION.to_string(),
-        dataset: dataset.to_string(),
-        seed,
-        steps: STEPS,
-        sequences: SequenceCounts {
-            test: ctx.test.info.sequences,
-            distractor: ctx.distractor.info.sequences,
-            deterministic: ctx.det.info.sequences,
-        },
-        sequence_sets: vec![
-            ctx.test.info.clone(),
-            ctx.distractor.info.clone(),
-            ctx.det.info.clone(),
-        ],
-        models: results.iter().map(|r| r.info.clone()).collect(),
-        energy,
-        energy_ci,
-        reference,
-        prediction_units: per_model(results, |r| Some(UnitSet::from_flags(&r.pred))),
-        error_units: per_model(results, |r| Some(UnitSet::from_flags(&r.err))),
-        unit_types: per_model(results, |r| Some(analysis::type_counts(&r.types))),
-        input_variance: per_model(results, |r| r.variance.clone()),
-        lesion: LesionSummary {
-            size: per_model(results, |r| {
-                r.lesion
-                    .as_ref()
-                    .map(|_| analysis::any_class(&r.pred).len())
-            }),
-            random_units: per_model(results, |r| Some(r.lesion.as_ref()?.0.clone())),
-            prediction: lesion_pred,
-            random: lesion_rand,
-            ci: lesion_ci,
-        },
-        drive: per_model(results, |r| r.drive.clone()),
-        postsynaptic,
-        postsynaptic_ci,
-        notes,
-        elapsed_s: 0.0,
-    }
 }
 
 /// `f` of every model that has it, keyed by model name.
@@ -213,4 +134,268 @@ fn per_model<T>(
         .iter()
         .filter_map(|r| Some((r.info.name.clone(), f(r)?)))
         .collect()
+}
+
+/// The grouping keys `by` resolves to for `results`.
+fn group_keys(by: &GroupBy, results: &[ModelResult]) -> Vec<String> {
+    match by {
+        GroupBy::Keys(k) => k.clone(),
+        GroupBy::Auto => AUTO_GROUP_KEYS
+            .iter()
+            .filter(|k| {
+                let mut v: Vec<String> = results
+                    .iter()
+                    .map(|r| group_value(&r.info.metadata, k))
+                    .collect();
+                v.sort();
+                v.dedup();
+                v.len() > 1
+            })
+            .map(|k| k.to_string())
+            .collect(),
+    }
+}
+
+/// One group's summary across its models.
+fn group(
+    keys: BTreeMap<String, String>,
+    members: &[&ModelResult],
+    ctx: &Context,
+    boot: Boot,
+) -> Group {
+    let name = if keys.is_empty() {
+        "all".to_string()
+    } else {
+        keys.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let curves = |f: &dyn Fn(&ModelResult) -> Option<&EnergyCurves>| -> BTreeMap<String, CiCurve> {
+        MEASURES
+            .iter()
+            .filter_map(|m| {
+                let c: Vec<&Vec<f64>> = members.iter().filter_map(|r| f(r)?.get(m)).collect();
+                (!c.is_empty()).then(|| (m.to_string(), boot.curve(&c)))
+            })
+            .collect()
+    };
+    let mut lesion = BTreeMap::new();
+    for (cond, pick) in [
+        (
+            "prediction",
+            (|l| Some(&l.prediction))
+                as fn(&crate::pipeline::LesionResult) -> Option<&EnergyCurves>,
+        ),
+        ("random", |l| Some(&l.random)),
+        ("connection", |l| l.connection.as_ref()),
+    ] {
+        let c = curves(&|r| r.lesion.as_ref().and_then(pick));
+        if !c.is_empty() {
+            lesion.insert(cond.to_string(), c);
+        }
+    }
+    let last = STEPS - 1;
+    let (input, catmed) = (
+        ctx.reference.input[last],
+        ctx.reference.category_median[last],
+    );
+    let fraction = |f: &dyn Fn(&ModelResult) -> &Vec<Vec<bool>>, salt| {
+        let v: Vec<f64> = members
+            .iter()
+            .map(|r| analysis::any_class(f(r)).len() as f64 / r.info.n_units.max(1) as f64)
+            .collect();
+        boot.interval(&v, salt)
+    };
+    let pre_last: Vec<f64> = members.iter().map(|r| r.energy.pre[last]).collect();
+    let effects: Vec<f64> = members
+        .iter()
+        .filter_map(|r| {
+            let l = r.lesion.as_ref()?;
+            let d: f64 = (1..STEPS)
+                .map(|t| l.prediction.pre[t] - l.random.pre[t])
+                .sum();
+            Some(d / (STEPS - 1) as f64)
+        })
+        .collect();
+    Group {
+        name,
+        keys,
+        models: members.iter().map(|r| r.info.name.clone()).collect(),
+        energy: curves(&|r| Some(&r.energy)),
+        lesion,
+        prediction_fraction: fraction(&|r| &r.pred, 101),
+        error_fraction: fraction(&|r| &r.err, 102),
+        saving_vs_input: boot.interval(
+            &pre_last.iter().map(|e| 1.0 - e / input).collect::<Vec<_>>(),
+            103,
+        ),
+        saving_vs_category_median: boot.interval(
+            &pre_last
+                .iter()
+                .map(|e| (input - e) / (input - catmed))
+                .collect::<Vec<_>>(),
+            104,
+        ),
+        lesion_effect: (!effects.is_empty()).then(|| boot.interval(&effects, 105)),
+    }
+}
+
+/// The groups of `results` under `by`, in order of first appearance.
+fn groups(
+    by: &GroupBy,
+    results: &[ModelResult],
+    ctx: &Context,
+    boot: Boot,
+) -> (Vec<String>, Vec<Group>) {
+    let keys = group_keys(by, results);
+    let mut order: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut members: Vec<Vec<&ModelResult>> = Vec::new();
+    for r in results {
+        let values: BTreeMap<String, String> = keys
+            .iter()
+            .map(|k| (k.clone(), group_value(&r.info.metadata, k)))
+            .collect();
+        match order.iter().position(|v| *v == values) {
+            Some(i) => members[i].push(r),
+            None => {
+                order.push(values);
+                members.push(vec![r]);
+            }
+        }
+    }
+    let groups = order
+        .into_iter()
+        .zip(&members)
+        .map(|(k, m)| group(k, m, ctx, boot))
+        .collect();
+    (keys, groups)
+}
+
+/// Assembles the summary of `results` (in model order).
+pub(crate) fn summary(
+    dataset: &str,
+    boot: Boot,
+    by: &GroupBy,
+    ctx: &Context,
+    results: &[ModelResult],
+    notes: Vec<String>,
+) -> Summary {
+    let nm = results.len();
+    let energy = measure_map(results, |r| Some(&r.energy));
+    let lesion_pred = measure_map(results, |r| r.lesion.as_ref().map(|l| &l.prediction));
+    let lesion_rand = measure_map(results, |r| r.lesion.as_ref().map(|l| &l.random));
+    let lesion_conn = measure_map(results, |r| r.lesion.as_ref()?.connection.as_ref());
+    let energy_ci = (nm > 1).then(|| measure_ci(&energy, boot));
+    let lesion_ci = (nm > 1).then(|| {
+        [
+            ("intact", &energy),
+            ("prediction", &lesion_pred),
+            ("random", &lesion_rand),
+            ("connection", &lesion_conn),
+        ]
+        .into_iter()
+        .map(|(k, m)| (k.to_string(), measure_ci(m, boot)))
+        .collect()
+    });
+    let postsynaptic = per_model(results, |r| r.postsynaptic.clone());
+    let postsynaptic_ci = group_ci(
+        [
+            (
+                "prediction",
+                postsynaptic
+                    .values()
+                    .filter_map(|p| p.prediction.as_ref())
+                    .collect(),
+            ),
+            (
+                "error",
+                postsynaptic
+                    .values()
+                    .filter_map(|p| p.error.as_ref())
+                    .collect(),
+            ),
+        ],
+        nm,
+        boot,
+    );
+    let input_variance = per_model(results, |r| r.input_variance.clone());
+    let input_variance_ci = (input_variance.len() > 1).then(|| {
+        let pick = |f: fn(&analysis::InputVariance) -> Option<f64>| -> Vec<f64> {
+            input_variance.values().filter_map(f).collect()
+        };
+        [
+            ("prediction", pick(|v| v.prediction)),
+            ("error", pick(|v| v.error)),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .enumerate()
+        .map(|(i, (k, v))| (k.to_string(), boot.interval(&v, 200 + i as u64)))
+        .collect()
+    });
+    let target = ctx.target;
+    let internal_drive = per_model(results, |r| {
+        let g = r.internal.as_ref()?;
+        let mean_row = |grid: &crate::pipeline::DriveGrid| -> Vec<f64> {
+            grid[target]
+                .iter()
+                .map(|img| img.iter().map(|&v| f64::from(v)).sum::<f64>() / img.len().max(1) as f64)
+                .collect()
+        };
+        let mut m = BTreeMap::new();
+        m.insert("intact".to_string(), mean_row(&g.intact));
+        for (k, grid) in [("prediction", &g.prediction), ("class", &g.class)] {
+            if let Some(grid) = grid {
+                m.insert(k.to_string(), mean_row(grid));
+            }
+        }
+        Some(m)
+    });
+    let (group_by, groups) = groups(by, results, ctx, boot);
+    Summary {
+        toolkit_version: epc_core::TOOLKIT_VERSION.to_string(),
+        dataset: dataset.to_string(),
+        seed: boot.seed,
+        steps: STEPS,
+        target,
+        bootstrap: boot.method,
+        resamples: boot.resamples,
+        sequences: SequenceCounts {
+            test: ctx.test.len(),
+            class: ctx.class.iter().map(|s| s.len()).collect(),
+            distractor: ctx.distractor.iter().map(|s| s.len()).collect(),
+        },
+        sequence_sets: ctx.set_infos(),
+        models: results.iter().map(|r| r.info.clone()).collect(),
+        group_by,
+        groups,
+        energy,
+        energy_ci,
+        reference: ctx.reference.clone(),
+        prediction_units: per_model(results, |r| Some(UnitSet::from_flags(&r.pred))),
+        error_units: per_model(results, |r| Some(UnitSet::from_flags(&r.err))),
+        unit_types: per_model(results, |r| Some(analysis::type_counts(&r.types))),
+        input_variance,
+        input_variance_ci,
+        lesion: LesionSummary {
+            size: per_model(results, |r| {
+                r.lesion
+                    .as_ref()
+                    .map(|_| analysis::any_class(&r.pred).len())
+            }),
+            random_units: per_model(results, |r| Some(r.lesion.as_ref()?.random_units.clone())),
+            class_units: per_model(results, |r| Some(r.lesion.as_ref()?.class_units.clone())),
+            prediction: lesion_pred,
+            random: lesion_rand,
+            connection: lesion_conn,
+            ci: lesion_ci,
+        },
+        drive: per_model(results, |r| r.drive.clone()),
+        internal_drive,
+        postsynaptic,
+        postsynaptic_ci,
+        notes,
+        elapsed_s: 0.0,
+    }
 }

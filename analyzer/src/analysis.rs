@@ -5,7 +5,7 @@
 use crate::stats::{self, Z_99};
 use epc_core::data::Images;
 use epc_core::NUM_CLASSES;
-use ndarray::{ArrayView2, ArrayView3, Axis};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -44,62 +44,98 @@ impl EnergyCurves {
 ///
 /// `st` uses the identity mean_j sum_i r_i |W_ij| = (1/n_units) sum_i r_i (sum_j |W_ij|), so it
 /// costs O(units) per sequence instead of a matrix product (never a batch x n x n tensor).
-/// As in SPEC.md, `st` counts relu(a) of every unit, lesioned or not: a lesion acts on the
+/// As in docs/SPEC.md, `st` counts relu(a) of every unit, lesioned or not: a lesion acts on the
 /// state passed to the next step, so all curves agree at step 1. `w` must be `[units, units]`
 /// for `st`; otherwise `st` and `ec` are `None`.
 pub fn energy_curves(preact: ArrayView3<f32>, w: Option<ArrayView2<f32>>) -> EnergyCurves {
-    let (steps, seqs, n) = preact.dim();
-    let count = (seqs * n).max(1) as f64;
-    // weight[i] = sum_j |W_ij|: everything unit i transmits per unit of activity.
-    let weight: Option<Vec<f64>> = w.filter(|w| w.dim() == (n, n)).map(|w| {
-        w.rows()
-            .into_iter()
-            .map(|r| r.iter().map(|&v| f64::from(v.abs())).sum())
-            .collect()
-    });
-    let mut pre = Vec::with_capacity(steps);
-    let mut ap = Vec::with_capacity(steps);
-    let mut st = Vec::with_capacity(steps);
-    for t in 0..steps {
-        let a = preact.index_axis(Axis(0), t);
-        let (mut sa, mut sr, mut ss) = (0.0f64, 0.0f64, 0.0f64);
-        for row in a.rows() {
-            let (mut ra, mut rr, mut rs) = (0.0f32, 0.0f32, 0.0f64);
-            match &weight {
-                Some(c) => {
-                    for (&v, &ci) in row.iter().zip(c) {
-                        ra += v.abs();
-                        let r = v.max(0.0);
-                        rr += r;
-                        rs += f64::from(r) * ci;
-                    }
-                }
-                None => {
-                    for &v in row.iter() {
-                        ra += v.abs();
-                        rr += v.max(0.0);
-                    }
-                }
-            }
-            sa += f64::from(ra);
-            sr += f64::from(rr);
-            ss += rs;
+    let (steps, _, n) = preact.dim();
+    let mut sums = EnergySums::new(steps, n, w);
+    sums.add(preact);
+    sums.finish()
+}
+
+/// [`energy_curves`] summed chunk by chunk (the sequences of a set in several runs).
+#[derive(Debug, Clone)]
+pub struct EnergySums {
+    units: usize,
+    /// weight[i] = sum_j |W_ij|: everything unit i transmits per unit of activity.
+    weight: Option<Vec<f64>>,
+    abs: Vec<f64>,
+    relu: Vec<f64>,
+    st: Vec<f64>,
+    seqs: usize,
+}
+
+impl EnergySums {
+    /// Empty sums for `steps` steps of `units` units; `w` as in [`energy_curves`].
+    pub fn new(steps: usize, units: usize, w: Option<ArrayView2<f32>>) -> Self {
+        let weight = w.filter(|w| w.dim() == (units, units)).map(|w| {
+            w.rows()
+                .into_iter()
+                .map(|r| r.iter().map(|&v| f64::from(v.abs())).sum())
+                .collect()
+        });
+        Self {
+            units,
+            weight,
+            abs: vec![0.0; steps],
+            relu: vec![0.0; steps],
+            st: vec![0.0; steps],
+            seqs: 0,
         }
-        pre.push(sa / count);
-        ap.push(sr / count);
-        st.push(ss / count);
     }
-    let (st, ec) = if weight.is_some() {
-        let ec = ap
-            .iter()
-            .zip(&st)
-            .map(|(a, s)| a / 3.0 + 2.0 * s / 3.0)
-            .collect();
-        (Some(st), Some(ec))
-    } else {
-        (None, None)
-    };
-    EnergyCurves { pre, ap, st, ec }
+
+    /// Adds the preactivations `[steps, seqs, units]` of a chunk of sequences.
+    pub fn add(&mut self, preact: ArrayView3<f32>) {
+        for t in 0..self.abs.len() {
+            let a = preact.index_axis(Axis(0), t);
+            let (mut sa, mut sr, mut ss) = (0.0f64, 0.0f64, 0.0f64);
+            for row in a.rows() {
+                let (mut ra, mut rr, mut rs) = (0.0f32, 0.0f32, 0.0f64);
+                match &self.weight {
+                    Some(c) => {
+                        for (&v, &ci) in row.iter().zip(c) {
+                            ra += v.abs();
+                            let r = v.max(0.0);
+                            rr += r;
+                            rs += f64::from(r) * ci;
+                        }
+                    }
+                    None => {
+                        for &v in row.iter() {
+                            ra += v.abs();
+                            rr += v.max(0.0);
+                        }
+                    }
+                }
+                sa += f64::from(ra);
+                sr += f64::from(rr);
+                ss += rs;
+            }
+            self.abs[t] += sa;
+            self.relu[t] += sr;
+            self.st[t] += ss;
+        }
+        self.seqs += preact.dim().1;
+    }
+
+    /// The curves of everything added.
+    pub fn finish(&self) -> EnergyCurves {
+        let count = (self.seqs * self.units).max(1) as f64;
+        let mean = |v: &[f64]| v.iter().map(|x| x / count).collect::<Vec<f64>>();
+        let (pre, ap, st) = (mean(&self.abs), mean(&self.relu), mean(&self.st));
+        let (st, ec) = if self.weight.is_some() {
+            let ec = ap
+                .iter()
+                .zip(&st)
+                .map(|(a, s)| a / 3.0 + 2.0 * s / 3.0)
+                .collect();
+            (Some(st), Some(ec))
+        } else {
+            (None, None)
+        };
+        EnergyCurves { pre, ap, st, ec }
+    }
 }
 
 /// The model-free reference curves (SPEC.md section 5).
@@ -114,7 +150,8 @@ pub struct ReferenceCurves {
 }
 
 /// Per-pixel median images of `images`: the whole set and each class (classes without images
-/// get the whole-set median).
+/// get the whole-set median). Medians of an even count take the lower middle value, as
+/// `torch.median` does in the published code.
 pub fn median_images(images: &Images) -> (Vec<f32>, Vec<Vec<f32>>) {
     let d = images.dim();
     let by_class = images.indices_by_class();
@@ -136,10 +173,10 @@ pub fn median_images(images: &Images) -> (Vec<f32>, Vec<Vec<f32>>) {
         let col = &mut cols[p * total..(p + 1) * total];
         let mut off = 0;
         for (c, idx) in by_class.iter().enumerate() {
-            class_med[c][p] = stats::median_in_place(&mut col[off..off + idx.len()]);
+            class_med[c][p] = stats::lower_median_in_place(&mut col[off..off + idx.len()]);
             off += idx.len();
         }
-        overall[p] = stats::median_in_place(col);
+        overall[p] = stats::lower_median_in_place(col);
     }
     for (c, idx) in by_class.iter().enumerate() {
         if idx.is_empty() {
@@ -184,38 +221,48 @@ pub fn reference_curves(
     out
 }
 
+/// The prediction rule on one class's set: `last` is the preactivation at the last step of
+/// every sequence ending on the class, `[seqs, units]`. Unit i predicts the class when
+/// |median| - 2.576 |MAD| > 0, with the published code's median and MAD
+/// ([`stats::prediction_stats`]). An empty set predicts nothing.
+pub fn prediction_rule(last: ArrayView2<f32>) -> Vec<bool> {
+    let n = last.ncols();
+    if last.nrows() == 0 {
+        return vec![false; n];
+    }
+    let mut col = vec![0.0f64; last.nrows()];
+    (0..n)
+        .map(|i| {
+            for (k, v) in last.column(i).iter().enumerate() {
+                col[k] = f64::from(*v);
+            }
+            let (m, s) = stats::prediction_stats(&col);
+            m.abs() - (Z_99 * s).abs() > 0.0
+        })
+        .collect()
+}
+
 /// Units that predict each class: `result[c][i]` is true when unit i predicts class c.
 ///
 /// `last` is the preactivation at the last step `[seqs, units]`, `last_labels` the class of
-/// each sequence's last frame. For each class, over the sequences ending on it, unit i predicts
-/// the class when |median| - 2.576 * 1.4826 * MAD > 0. Classes without sequences predict nothing.
+/// each sequence's last frame; [`prediction_rule`] runs on the sequences of each class.
 pub fn prediction_units(last: ArrayView2<f32>, last_labels: &[u8]) -> Vec<Vec<bool>> {
-    let n = last.ncols();
-    let mut out = vec![vec![false; n]; NUM_CLASSES];
-    for (c, flags) in out.iter_mut().enumerate() {
-        let rows: Vec<usize> = (0..last_labels.len())
-            .filter(|&s| last_labels[s] as usize == c)
-            .collect();
-        if rows.is_empty() {
-            continue;
-        }
-        let mut col = vec![0.0f64; rows.len()];
-        for (i, flag) in flags.iter_mut().enumerate() {
-            for (k, &s) in rows.iter().enumerate() {
-                col[k] = f64::from(last[[s, i]]);
-            }
-            let (m, s) = stats::median_mad(&col);
-            *flag = m.abs() - Z_99 * s > 0.0;
-        }
-    }
-    out
+    (0..NUM_CLASSES)
+        .map(|c| {
+            let rows: Vec<usize> = (0..last_labels.len())
+                .filter(|&s| last_labels[s] as usize == c)
+                .collect();
+            prediction_rule(last.select(Axis(0), &rows).view())
+        })
+        .collect()
 }
 
 /// Per-class z statistics of the error-unit test, `[class][unit]` (NaN where a group is empty).
 ///
 /// `normal` and `distractor` are the activities `[seqs, units]` at the tested frame; `normal_class`
 /// is the class shown there in the normal run and `expected_class` the class the distractor
-/// replaced. z = |m_n - m_d| / sqrt(v_n/n_n + v_d/n_d) with sample variances (ddof = 1).
+/// replaced. z = |m_n - m_d| / sqrt(v_n/n + v_d/n) with sample variances (ddof = 1) and n the
+/// number of normal sequences for both groups, as the published code computes it.
 pub fn error_z(
     normal: ArrayView2<f32>,
     normal_class: &[u8],
@@ -245,7 +292,7 @@ pub fn error_z(
             }
             let (ma, va) = stats::mean_var(&a);
             let (mb, vb) = stats::mean_var(&b);
-            *z = stats::welch_z(ma, va, a.len(), mb, vb, b.len());
+            *z = stats::welch_z(ma, va, a.len(), mb, vb, a.len());
         }
     }
     out
@@ -272,9 +319,9 @@ pub enum UnitType {
     P1,
     /// Prediction unit for several classes (and no error).
     P2,
-    /// Prediction and error unit for the same class.
+    /// Prediction and error unit for the same class, and no across pair.
     H1,
-    /// Prediction and error unit, for different classes only.
+    /// Prediction for a class it does not err and error for a class it does not predict.
     H2,
     /// Neither.
     Unspecified,
@@ -306,21 +353,29 @@ impl UnitType {
     }
 }
 
-/// The type of every unit from the per-class prediction and error flags (`[class][unit]`).
+/// The type of every unit from the per-class prediction and error flags (`[class][unit]`),
+/// by the published decision tree: a unit is a hybrid when some class is both predicted and
+/// erred ("within") or when it predicts a class it does not err and errs a class it does not
+/// predict ("across"); a hybrid is `h2` when it has such an across pair, else `h1`. Other units
+/// are `p1`/`p2` (prediction for one / several classes), `e1`/`e2`, or unspecified.
 pub fn classify(pred: &[Vec<bool>], err: &[Vec<bool>]) -> Vec<UnitType> {
     let n = pred.first().or(err.first()).map_or(0, Vec::len);
     (0..n)
         .map(|i| {
             let p: Vec<usize> = (0..pred.len()).filter(|&c| pred[c][i]).collect();
             let e: Vec<usize> = (0..err.len()).filter(|&c| err[c][i]).collect();
+            let within = p.iter().any(|c| e.contains(c));
+            let only_pred = p.iter().any(|c| !e.contains(c));
+            let only_err = e.iter().any(|c| !p.contains(c));
+            let across = only_pred && only_err;
             match (p.len(), e.len()) {
                 (0, 0) => UnitType::Unspecified,
+                _ if across => UnitType::H2,
+                _ if within => UnitType::H1,
                 (0, 1) => UnitType::E1,
                 (0, _) => UnitType::E2,
-                (1, 0) => UnitType::P1,
-                (_, 0) => UnitType::P2,
-                _ if p.iter().any(|c| e.contains(c)) => UnitType::H1,
-                _ => UnitType::H2,
+                (1, _) => UnitType::P1,
+                _ => UnitType::P2,
             }
         })
         .collect()
@@ -344,46 +399,93 @@ pub fn any_class(flags: &[Vec<bool>]) -> Vec<usize> {
     (0..n).filter(|&i| flags.iter().any(|f| f[i])).collect()
 }
 
-/// Per-pixel sample variance (ddof = 1) over `images`.
-pub fn pixel_variance(images: &Images) -> Vec<f64> {
+/// Per-class, per-pixel sample variance (ddof = 1, `torch.var`) over `images`: `[class][pixel]`
+/// (a class with fewer than two images has variance 0).
+pub fn class_pixel_variance(images: &Images) -> Vec<Vec<f64>> {
     let d = images.dim();
-    let n = images.len();
-    let mut sum = vec![0.0f64; d];
-    let mut sq = vec![0.0f64; d];
-    for i in 0..n {
-        for (p, &v) in images.image(i).iter().enumerate() {
-            sum[p] += f64::from(v);
-            sq[p] += f64::from(v) * f64::from(v);
-        }
-    }
-    (0..d)
-        .map(|p| {
-            if n < 2 {
-                return 0.0;
+    images
+        .indices_by_class()
+        .iter()
+        .map(|idx| {
+            let n = idx.len();
+            let mut sum = vec![0.0f64; d];
+            let mut sq = vec![0.0f64; d];
+            for &i in idx {
+                for (p, &v) in images.image(i).iter().enumerate() {
+                    sum[p] += f64::from(v);
+                    sq[p] += f64::from(v) * f64::from(v);
+                }
             }
-            let m = sum[p] / n as f64;
-            ((sq[p] - n as f64 * m * m) / (n - 1) as f64).max(0.0)
+            (0..d)
+                .map(|p| {
+                    if n < 2 {
+                        return 0.0;
+                    }
+                    let m = sum[p] / n as f64;
+                    ((sq[p] - n as f64 * m * m) / (n - 1) as f64).max(0.0)
+                })
+                .collect()
         })
         .collect()
 }
 
-/// Median input-pixel variance of each unit type (`None` for a type without units).
-pub fn variance_by_type(types: &[UnitType], variance: &[f64]) -> BTreeMap<String, Option<f64>> {
-    UnitType::ALL
-        .iter()
-        .map(|&t| {
-            let v: Vec<f64> = types
-                .iter()
-                .zip(variance)
-                .filter(|(u, _)| **u == t)
-                .map(|(_, &v)| v)
-                .collect();
-            (
-                t.name().to_string(),
-                (!v.is_empty()).then(|| stats::median(&v)),
-            )
-        })
-        .collect()
+/// Fig 3B as published: the median, over the units of each group, of each unit's input
+/// variance (the variance of its pixel over the test images of the classes it is about).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputVariance {
+    /// Pure prediction units (p1, p2): mean over the classes c a unit predicts of the variance
+    /// of class c - 1 (the input shown when the prediction of c is made).
+    pub prediction: Option<f64>,
+    /// Pure error units (e1, e2): mean over the classes it signals of their variance.
+    pub error: Option<f64>,
+    /// Hybrid units, their prediction classes (as for prediction units).
+    pub hybrid_prediction: Option<f64>,
+    /// Hybrid units, their error classes (as for error units).
+    pub hybrid_error: Option<f64>,
+    /// Unspecified units: mean over all classes.
+    pub unspecified: Option<f64>,
+}
+
+/// [`InputVariance`] of units with `types` and per-class flags `pred` and `err`
+/// (`[class][unit]`), from the per-class pixel variance `class_var` (`[class][pixel]`, one
+/// pixel per unit).
+pub fn input_variance(
+    types: &[UnitType],
+    pred: &[Vec<bool>],
+    err: &[Vec<bool>],
+    class_var: &[Vec<f64>],
+) -> InputVariance {
+    let k = class_var.len();
+    let mean_over = |unit: usize, classes: &mut dyn Iterator<Item = usize>| {
+        let v: Vec<f64> = classes.map(|c| class_var[c][unit]).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let predicted = |u: usize| {
+        (0..k)
+            .filter(move |&c| pred[c][u])
+            .map(move |c| (c + k - 1) % k)
+    };
+    let erred = |u: usize| (0..k).filter(move |&c| err[c][u]);
+    let mut groups: [Vec<f64>; 5] = Default::default();
+    for (u, t) in types.iter().enumerate() {
+        match t {
+            UnitType::P1 | UnitType::P2 => groups[0].push(mean_over(u, &mut predicted(u))),
+            UnitType::E1 | UnitType::E2 => groups[1].push(mean_over(u, &mut erred(u))),
+            UnitType::H1 | UnitType::H2 => {
+                groups[2].push(mean_over(u, &mut predicted(u)));
+                groups[3].push(mean_over(u, &mut erred(u)));
+            }
+            UnitType::Unspecified => groups[4].push(mean_over(u, &mut (0..k))),
+        }
+    }
+    let med = |v: &Vec<f64>| (!v.is_empty()).then(|| stats::median(v));
+    InputVariance {
+        prediction: med(&groups[0]),
+        error: med(&groups[1]),
+        hybrid_prediction: med(&groups[2]),
+        hybrid_error: med(&groups[3]),
+        unspecified: med(&groups[4]),
+    }
 }
 
 /// `count` random units out of `0..n` that are not in `exclude`, seeded, ascending.
@@ -404,6 +506,44 @@ pub fn lesion_mask(units: &[usize], n: usize) -> Vec<f32> {
         m[i] = 0.0;
     }
     m
+}
+
+/// The weights the published connection lesion removes (its `_error_mask`): the weights from
+/// error units to prediction units, and every outgoing weight of a unit that is both; `[n, n]`,
+/// equal to `w` there and zero elsewhere.
+pub fn connection_lesion_removed(
+    w: ArrayView2<f32>,
+    prediction: &[usize],
+    error: &[usize],
+) -> Array2<f32> {
+    let mut removed = Array2::<f32>::zeros(w.dim());
+    for &i in error {
+        if prediction.contains(&i) {
+            removed.row_mut(i).assign(&w.row(i));
+        } else {
+            for &j in prediction {
+                removed[[i, j]] = w[[i, j]];
+            }
+        }
+    }
+    removed
+}
+
+/// The preactivations under the published connection lesion: every step takes the *intact*
+/// state through the lesioned weights, a'_t = x_t + h_(t-1) (W - R) = a_t - h_(t-1) R, with
+/// `act` the intact activity and `removed` = R from [`connection_lesion_removed`]; a'_1 = a_1.
+pub fn connection_lesioned(
+    preact: ArrayView3<f32>,
+    act: ArrayView3<f32>,
+    removed: ArrayView2<f32>,
+) -> Array3<f32> {
+    let mut out = preact.to_owned();
+    for t in 1..preact.dim().0 {
+        let correction = act.index_axis(Axis(0), t - 1).dot(&removed);
+        let mut a = out.index_axis_mut(Axis(0), t);
+        a -= &correction;
+    }
+    out
 }
 
 /// Mean over sequences and units of the input, internal and total drive at every step.

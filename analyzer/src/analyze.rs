@@ -3,13 +3,13 @@
 //! Data: the official test split for every analysis; the official training split (all of it)
 //! for the median images of the reference curves. Sequences: see [`crate::sequences`].
 
-use crate::aggregate::{self, model_names};
+use crate::aggregate::{self, model_names, Boot};
 use crate::engine::StepModel;
 use crate::options::AnalysisOptions;
 use crate::pipeline::{analyze_model, Context};
 use crate::report;
 use crate::summary::Summary;
-use crate::{analysis, Error, Result};
+use crate::{Error, Result};
 use epc_core::data::{DataSource, Dataset, DatasetKind};
 use epc_core::fsutil::StagedDir;
 use std::time::Instant;
@@ -63,16 +63,16 @@ fn analyze_into(
     out: StagedDir,
 ) -> Result<Summary> {
     let start = Instant::now();
-    let ctx = Context::build(data, opts.seed)?;
-    let (dataset_median, class_medians) = analysis::median_images(&data.train);
-    let reference = analysis::reference_curves(
-        ctx.test.x.view(),
-        ctx.test.labels.view(),
-        &dataset_median,
-        &class_medians,
-    );
+    if opts.target >= epc_core::NUM_CLASSES {
+        return Err(Error::Input(format!(
+            "target digit {} is not a class 0..9",
+            opts.target
+        )));
+    }
+    let ctx = Context::build(data, opts.seed, opts.target)?;
     let names = model_names(&opts.models);
     let mut notes: Vec<String> = models.iter().flat_map(|m| m.notes().to_vec()).collect();
+    notes.extend(set_notes(&ctx));
     let mut results = Vec::new();
     for (i, (model, name)) in models.iter_mut().zip(&names).enumerate() {
         results.push(analyze_model(
@@ -80,22 +80,45 @@ fn analyze_into(
             name.clone(),
             model,
             opts.seed,
-            data.kind.name(),
             &ctx,
             &mut notes,
         )?);
     }
+    let boot = Boot {
+        resamples: opts.bootstrap,
+        seed: opts.seed,
+        method: opts.bootstrap_method,
+    };
     let mut summary = aggregate::summary(
         data.kind.name(),
-        opts.seed,
-        opts.bootstrap,
+        boot,
+        &opts.group_by,
         &ctx,
-        reference,
-        &names,
         &results,
         notes,
     );
     summary.elapsed_s = start.elapsed().as_secs_f64();
     report::write(out, &opts.out, &summary, &results, &ctx, opts.figures)?;
     Ok(summary)
+}
+
+/// What was drawn, in words, where the test split is small or the test set was drawn over
+/// several epochs.
+fn set_notes(ctx: &Context) -> Vec<String> {
+    let mut notes = Vec::new();
+    let per_class = ctx.class.iter().map(|s| s.len()).min().unwrap_or(0);
+    if per_class < 500 {
+        notes.push(format!(
+            "the test split has {per_class} images of its rarest class, so each class set (the prediction rule, the error-unit test) has {per_class} sequences; with so few, the z-test of the error units flags only large effects"
+        ));
+    }
+    if ctx.test.info.epochs > 1 {
+        notes.push(format!(
+            "the test set ({} sequences) was drawn over {} epochs of the test split to reach {}",
+            ctx.test.len(),
+            ctx.test.info.epochs,
+            crate::sequences::MIN_SEQUENCES
+        ));
+    }
+    notes
 }

@@ -3,12 +3,12 @@
 
 use crate::engine::{Activations, EngineOptions, StepModel};
 use crate::options::Lesion;
-use crate::pipeline::{check_fit, lesion_seed};
-use crate::sequences::{sequence_set, test_config, SetInfo, STEPS};
+use crate::pipeline::{check_fit, lesion_seed, prediction_units_of};
+use crate::sequences::{frames, labels, test_set, SetInfo, STEPS};
 use crate::{analysis, Error, Result};
 use epc_core::data::{self, DataSource, DatasetKind, Images};
 use epc_exporter::h5::{ActivationDump, DumpAttributes};
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Array3};
 use std::path::PathBuf;
 
 /// What [`dump`] does.
@@ -63,8 +63,8 @@ pub struct TestRun {
 }
 
 /// Runs the test sequences of [`crate::analyze`] (same seed, same sequences) through `model`,
-/// intact or lesioned; a lesion first finds the prediction units with an intact run. The random
-/// lesion uses the seed [`crate::analyze`] uses for the first model.
+/// intact or lesioned; a lesion first finds the prediction units as [`crate::analyze`] does (on
+/// the class sets). The random lesion uses the seed [`crate::analyze`] uses for the first model.
 pub fn run_test_sequences(
     model: &mut StepModel,
     test: &Images,
@@ -72,14 +72,15 @@ pub fn run_test_sequences(
     lesion: Lesion,
 ) -> Result<TestRun> {
     check_fit(model, test)?;
-    let set = sequence_set(test, "test", test_config(), seed)?;
-    let intact = model.run(set.x.view(), None)?;
+    let spec = test_set(test, seed)?;
+    let x = frames(test, &spec.seqs, STEPS);
+    let set_labels = labels(&spec.seqs);
     if lesion == Lesion::None {
         return Ok(TestRun {
-            x: set.x,
-            labels: set.labels,
-            set: set.info,
-            activations: intact,
+            activations: model.run(x.view(), None)?,
+            x,
+            labels: set_labels,
+            set: spec.info,
             lesioned: Vec::new(),
         });
     }
@@ -90,21 +91,17 @@ pub fn run_test_sequences(
             "lesions need as many units as state entries",
         ));
     }
-    let last: Vec<u8> = set.labels.column(STEPS - 1).to_vec();
-    let pred = analysis::any_class(&analysis::prediction_units(
-        intact.preact.index_axis(Axis(0), STEPS - 1),
-        &last,
-    ));
+    let pred = prediction_units_of(model, test, seed)?;
     let units = match lesion {
         Lesion::Prediction => pred,
         _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, 0)),
     };
     let mask = analysis::lesion_mask(&units, n);
-    let activations = model.run(set.x.view(), Some(&mask))?;
+    let activations = model.run(x.view(), Some(&mask))?;
     Ok(TestRun {
-        x: set.x,
-        labels: set.labels,
-        set: set.info,
+        x,
+        labels: set_labels,
+        set: spec.info,
         activations,
         lesioned: units,
     })

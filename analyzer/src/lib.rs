@@ -31,5 +31,5 @@ pub use analyze::{analyze, analyze_data};
 pub use dump::{dump, DumpOptions, DumpOutcome};
 pub use engine::{Activations, EngineOptions, ExecutionProvider, StepModel};
 pub use error::{Error, Result};
-pub use options::{AnalysisOptions, Lesion};
+pub use options::{group_value, AnalysisOptions, GroupBy, Lesion};
 pub use summary::Summary;

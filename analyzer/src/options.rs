@@ -1,6 +1,7 @@
 //! What an analysis is asked to do, and which units a lesioned run silences.
 
 use crate::engine::EngineOptions;
+use crate::stats::BootstrapMethod;
 use crate::{Error, Result};
 use epc_core::data::DatasetKind;
 use std::path::PathBuf;
@@ -24,6 +25,12 @@ pub struct AnalysisOptions {
     pub seed: u64,
     /// Bootstrap resamples of the across-model CIs (10,000).
     pub bootstrap: usize,
+    /// How the intervals are read off the resamples (basic, as published).
+    pub bootstrap_method: BootstrapMethod,
+    /// How models are grouped for the comparisons.
+    pub group_by: GroupBy,
+    /// The digit of Fig 4B and 4C (0, as published).
+    pub target: usize,
     /// Draw the figures (PNG and SVG).
     pub figures: bool,
 }
@@ -39,6 +46,9 @@ impl AnalysisOptions {
             engine: EngineOptions::default(),
             seed: 0,
             bootstrap: 10_000,
+            bootstrap_method: BootstrapMethod::Basic,
+            group_by: GroupBy::Auto,
+            target: 0,
             figures: true,
         }
     }
@@ -87,4 +97,61 @@ impl FromStr for Lesion {
             ))),
         }
     }
+}
+
+/// How [`crate::analyze`] groups models for the comparisons (Fig 2A, Fig 4A, the group table).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// The keys among `loss`, `architecture`, `dataset` and `order` whose values differ across
+    /// the models (none when they are all alike: one group).
+    #[default]
+    Auto,
+    /// These keys: `loss`, `architecture`, `dataset`, `order`, `seed`, any metadata property
+    /// (`epc.loss`, ...), or `config.<path>` into the model's `epc.config` JSON
+    /// (`config.optim.lr`).
+    Keys(Vec<String>),
+}
+
+/// The keys [`GroupBy::Auto`] considers.
+pub const AUTO_GROUP_KEYS: [&str; 4] = ["loss", "architecture", "dataset", "order"];
+
+impl FromStr for GroupBy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "auto" => Ok(GroupBy::Auto),
+            "none" | "" => Ok(GroupBy::Keys(Vec::new())),
+            list => Ok(GroupBy::Keys(
+                list.split(',').map(|k| k.trim().to_string()).collect(),
+            )),
+        }
+    }
+}
+
+/// The value of grouping key `key` in a model's metadata (`?` where it has none).
+pub fn group_value(metadata: &std::collections::BTreeMap<String, String>, key: &str) -> String {
+    let config = || {
+        metadata
+            .get(epc_core::contract::META_CONFIG)
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+    };
+    let from_config = |path: &str| {
+        let pointer = format!("/{}", path.replace('.', "/"));
+        config().and_then(|c| {
+            c.pointer(&pointer).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        })
+    };
+    let value = match key {
+        "loss" | "architecture" | "dataset" | "seed" => {
+            metadata.get(&format!("epc.{key}")).cloned()
+        }
+        "order" => from_config("sequence.order"),
+        k if k.starts_with("config.") => from_config(&k["config.".len()..]),
+        k => metadata.get(k).cloned(),
+    };
+    value.unwrap_or_else(|| "?".into())
 }

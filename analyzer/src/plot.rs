@@ -280,16 +280,22 @@ pub(crate) fn image_rows(dir: &Path, stem: &str, g: &ImageRows<'_>) -> Result<()
     draw_both!(dir, stem, size, |root| draw_image_rows(&root, g, px))
 }
 
-/// Colour of each unit type in the map.
-fn type_color(t: UnitType) -> RGBColor {
+/// Error units' blue and prediction units' red, as the published figures draw them.
+pub(crate) const ERROR_BLUE: RGBColor = RGBColor(0, 0, 255);
+/// See [`ERROR_BLUE`].
+pub(crate) const PREDICTION_RED: RGBColor = RGBColor(255, 0, 0);
+
+/// Colour of each unit type in the map: the published colours (error units blue, prediction
+/// units red, hybrids yellow and orange, unspecified grey; light for one class).
+pub(crate) fn type_color(t: UnitType) -> RGBColor {
     match t {
-        UnitType::E1 => RGBColor(253, 174, 97),
-        UnitType::E2 => RGBColor(215, 48, 39),
-        UnitType::P1 => RGBColor(116, 173, 209),
-        UnitType::P2 => RGBColor(49, 54, 149),
-        UnitType::H1 => RGBColor(166, 217, 106),
-        UnitType::H2 => RGBColor(26, 152, 80),
-        UnitType::Unspecified => RGBColor(235, 235, 235),
+        UnitType::E1 => RGBColor(0x33, 0x99, 0xff),
+        UnitType::E2 => ERROR_BLUE,
+        UnitType::P1 => RGBColor(0xff, 0x99, 0x99),
+        UnitType::P2 => PREDICTION_RED,
+        UnitType::H1 => RGBColor(0xff, 0xff, 0x00),
+        UnitType::H2 => RGBColor(0xff, 0xaa, 0x00),
+        UnitType::Unspecified => RGBColor(0xcc, 0xcc, 0xcc),
     }
 }
 
@@ -352,16 +358,24 @@ pub(crate) fn type_map(
     ))
 }
 
+/// One bar: its label, height (`None`: no bar), interval whiskers and colour.
+pub(crate) struct Bar {
+    pub label: String,
+    pub value: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub color: RGBColor,
+}
+
 fn draw_bars<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     y_label: &str,
-    bars: &[(String, Option<f64>)],
+    bars: &[Bar],
 ) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(s)?;
     let hi = bars
         .iter()
-        .filter_map(|b| b.1)
+        .flat_map(|b| b.value.into_iter().chain(b.interval.map(|i| i.1)))
         .fold(0.0f64, f64::max)
         .max(1e-9)
         * 1.1;
@@ -373,7 +387,7 @@ fn draw_bars<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..n as f64, 0f64..hi)
         .map_err(s)?;
-    let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    let names: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -390,28 +404,34 @@ fn draw_bars<DB: DrawingBackend>(
         .label_style((FONT, 12))
         .draw()
         .map_err(s)?;
-    for (i, (_, v)) in bars.iter().enumerate() {
-        if let Some(v) = v {
-            let color = PALETTE[i % PALETTE.len()];
+    for (i, b) in bars.iter().enumerate() {
+        let x = i as f64;
+        if let Some(v) = b.value {
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, *v)],
-                    color.filled(),
+                    [(x + 0.15, 0.0), (x + 0.85, v)],
+                    b.color.mix(0.8).filled(),
                 )))
                 .map_err(s)?;
+        }
+        if let Some((lo, hi)) = b.interval {
+            let whisker = [
+                vec![(x + 0.5, lo), (x + 0.5, hi)],
+                vec![(x + 0.4, lo), (x + 0.6, lo)],
+                vec![(x + 0.4, hi), (x + 0.6, hi)],
+            ];
+            for w in whisker {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(w, BLACK.stroke_width(2))))
+                    .map_err(s)?;
+            }
         }
     }
     Ok(())
 }
 
-/// A bar chart with one bar per label (`None`: no bar).
-pub(crate) fn bars(
-    dir: &Path,
-    stem: &str,
-    title: &str,
-    y_label: &str,
-    bars: &[(String, Option<f64>)],
-) -> Result<()> {
+/// A bar chart with whiskers where an interval is given.
+pub(crate) fn bars(dir: &Path, stem: &str, title: &str, y_label: &str, bars: &[Bar]) -> Result<()> {
     draw_both!(dir, stem, (640, 400), |root| draw_bars(
         &root, title, y_label, bars
     ))

@@ -1,9 +1,25 @@
-//! The sequences the analyses run on (SPEC section 6), drawn from the test split with the
-//! shared sampler, so a network is analysed on the kind of input it was trained on.
+//! The sequences the analyses run on (docs/SPEC.md, section 6), drawn from the test split
+//! with the shared sampler, so a network is analysed on the kind of input it was trained on.
+//!
+//! - the **test set**: random start classes, exemplars shuffled (epochs 0, 1, ... of the
+//!   seed until [`MIN_SEQUENCES`]); energy curves, lesions and reference curves;
+//! - the **class sets**: for each start class s, every sequence starting at s with exemplars
+//!   in data-set order, over the whole test split (as many as the rarest class has images);
+//!   the set starting at s + 1 ends on class s (the prediction rule at the last step), the set
+//!   starting at s + 2 shows class s at index 8 (the "normal" group of the error-unit test),
+//!   the set starting at d - k shows digit d after k frames (Fig 4B, Fig 4C), and the set
+//!   starting at 0 is the sequence 0..9 (Fig 2C);
+//! - the **distractor sets**: for each class c, the sequences starting at c + 2 with their frame
+//!   at index 8 replaced by an exemplar of a random other class, exemplars shuffled with a seed
+//!   of their own (independent of the class sets), one epoch.
+//!
+//! Sequences are kept as image indices ([`SeqSpec`]) and turned into frames a chunk at a time
+//! ([`frames`]), so memory does not grow with the size of the sets.
 
 use crate::{Error, Result};
 use epc_core::data::Images;
 use epc_core::sequence::{Batch, Sequence, SequenceConfig, SequenceSampler};
+use epc_core::NUM_CLASSES;
 use ndarray::{Array2, Array3};
 
 /// Frames per analysed sequence.
@@ -11,11 +27,22 @@ pub const STEPS: usize = 10;
 /// 0-based frame index replaced in the error-unit test.
 pub const DISTRACTOR_AT: usize = 8;
 
+/// Fewest test sequences the energy curves are computed on: a small test split (the 360
+/// digits give 33 sequences an epoch) is drawn for several epochs, each a fresh draw of start
+/// classes and exemplars, until there are this many.
+pub const MIN_SEQUENCES: usize = 400;
+
+/// Most epochs drawn to reach [`MIN_SEQUENCES`].
+pub const MAX_EPOCHS: u64 = 20;
+
+/// Salt of the distractor sets' seed: they are drawn independently of everything else.
+const DISTRACTOR_SALT: u64 = 0xd157_7ac7;
+
 /// What a sequence set is: its role, the sampler settings and seed, and what was drawn.
 /// Recorded in `summary.json` and in dumps, so every number can be traced to its sequences.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetInfo {
-    /// Its role (`test`, `distractor`, `deterministic`).
+    /// Its role (`test`, `class-0`, ..., `distractor-0`, ...).
     pub name: String,
     /// The sampler settings.
     pub config: SequenceConfig,
@@ -27,34 +54,37 @@ pub struct SetInfo {
     pub sequences: usize,
 }
 
-/// Sequences as arrays: `x` `[steps, seqs, dim]`, `labels` `[seqs, steps]`.
+/// A sequence set as image indices, with how it was drawn.
 #[derive(Debug, Clone)]
-pub struct SeqSet {
-    /// Frames `[steps, seqs, dim]`.
-    pub x: Array3<f32>,
-    /// Class of every frame `[seqs, steps]`.
-    pub labels: Array2<u8>,
-    /// How it was drawn.
+pub struct SeqSpec {
+    /// The sequences.
+    pub seqs: Vec<Sequence>,
+    /// How they were drawn.
     pub info: SetInfo,
 }
 
-/// Fewest test sequences the per-class statistics are computed on: a small test split (the
-/// 360 digits give 33 sequences an epoch, about 3 per class) is drawn for several epochs,
-/// each a fresh draw of start classes and exemplars, until there are this many.
-pub const MIN_SEQUENCES: usize = 400;
+impl SeqSpec {
+    /// Number of sequences.
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
 
-/// Most epochs drawn to reach [`MIN_SEQUENCES`].
-pub const MAX_EPOCHS: u64 = 20;
+    /// True when the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+}
 
-/// The sequences the analyses use and the number of epochs drawn: epochs 0, 1, ... of `seed`
-/// until [`MIN_SEQUENCES`] are drawn (one epoch when exemplars are not shuffled, since every
-/// epoch would be the same).
+/// The sequences of `cfg` and `seed` and the number of epochs drawn: epochs 0, 1, ... until
+/// [`MIN_SEQUENCES`] when `fill` (one epoch otherwise, and always one when exemplars are not
+/// shuffled, since every epoch would be the same).
 pub fn draw_sequences(
     images: &Images,
     cfg: SequenceConfig,
     seed: u64,
+    fill: bool,
 ) -> Result<(Vec<Sequence>, u64)> {
-    let epochs = if cfg.shuffle { MAX_EPOCHS } else { 1 };
+    let epochs = if cfg.shuffle && fill { MAX_EPOCHS } else { 1 };
     let sampler = SequenceSampler::new(images, cfg, seed)?;
     let mut seqs = Vec::new();
     let mut drawn = 0;
@@ -68,19 +98,21 @@ pub fn draw_sequences(
     Ok((seqs, drawn))
 }
 
-/// The sequences of [`draw_sequences`] as arrays, recorded as set `name`; an error when
-/// there is none.
-pub fn sequence_set(images: &Images, name: &str, cfg: SequenceConfig, seed: u64) -> Result<SeqSet> {
-    let (seqs, epochs) = draw_sequences(images, cfg.clone(), seed)?;
+/// The set `name` of `cfg` and `seed` (see [`draw_sequences`]); an error when it is empty.
+pub fn sequence_spec(
+    images: &Images,
+    name: &str,
+    cfg: SequenceConfig,
+    seed: u64,
+    fill: bool,
+) -> Result<SeqSpec> {
+    let (seqs, epochs) = draw_sequences(images, cfg.clone(), seed, fill)?;
     if seqs.is_empty() {
-        return Err(Error::Input("the test split yields no sequence".into()));
+        return Err(Error::Input(format!(
+            "the test split yields no sequence for the {name} set"
+        )));
     }
-    let b = Batch::from_sequences(images, &seqs);
-    let x = Array3::from_shape_vec((b.steps, b.batch, b.dim), b.x).expect("batch layout");
-    let labels = Array2::from_shape_vec((b.batch, b.steps), b.labels).expect("batch layout");
-    Ok(SeqSet {
-        x,
-        labels,
+    Ok(SeqSpec {
         info: SetInfo {
             name: name.into(),
             config: cfg,
@@ -88,6 +120,7 @@ pub fn sequence_set(images: &Images, name: &str, cfg: SequenceConfig, seed: u64)
             epochs,
             sequences: seqs.len(),
         },
+        seqs,
     })
 }
 
@@ -98,4 +131,54 @@ pub fn test_config() -> SequenceConfig {
         length: STEPS,
         ..SequenceConfig::default()
     }
+}
+
+/// The test set (see the module docs).
+pub fn test_set(images: &Images, seed: u64) -> Result<SeqSpec> {
+    sequence_spec(images, "test", test_config(), seed, true)
+}
+
+/// The class set starting at `start` (see the module docs).
+pub fn class_set(images: &Images, start: usize, seed: u64) -> Result<SeqSpec> {
+    let cfg = SequenceConfig {
+        start_class: Some(start as u8),
+        shuffle: false,
+        ..test_config()
+    };
+    sequence_spec(images, &format!("class-start-{start}"), cfg, seed, false)
+}
+
+/// The distractor set of class `class`: sequences starting at `class + 2` (so that `class` is
+/// expected at index [`DISTRACTOR_AT`]), that frame replaced (see the module docs).
+pub fn distractor_set(images: &Images, class: usize, seed: u64) -> Result<SeqSpec> {
+    let cfg = SequenceConfig {
+        start_class: Some(((class + NUM_CLASSES - DISTRACTOR_AT) % NUM_CLASSES) as u8),
+        distractor_at: Some(DISTRACTOR_AT),
+        ..test_config()
+    };
+    let seed = seed ^ DISTRACTOR_SALT ^ class as u64;
+    sequence_spec(images, &format!("distractor-{class}"), cfg, seed, false)
+}
+
+/// The first `steps` frames of `seqs` as one `[steps, seqs, dim]` array.
+pub fn frames(images: &Images, seqs: &[Sequence], steps: usize) -> Array3<f32> {
+    let cut: Vec<Sequence> = seqs
+        .iter()
+        .map(|s| Sequence {
+            frames: s.frames[..steps].to_vec(),
+            labels: s.labels[..steps].to_vec(),
+        })
+        .collect();
+    let b = Batch::from_sequences(images, &cut);
+    Array3::from_shape_vec((steps, cut.len(), images.dim()), b.x).expect("batch layout")
+}
+
+/// The labels of `seqs` as one `[seqs, steps]` array.
+pub fn labels(seqs: &[Sequence]) -> Array2<u8> {
+    let steps = seqs.first().map_or(0, |s| s.labels.len());
+    Array2::from_shape_vec(
+        (seqs.len(), steps),
+        seqs.iter().flat_map(|s| s.labels.iter().copied()).collect(),
+    )
+    .expect("every sequence has the same length")
 }

@@ -1,8 +1,9 @@
 //! The typed result of an analysis: everything `summary.json` holds (its schema is in the
 //! crate's README).
 
-use crate::analysis::{self, DriveCurves, ReferenceCurves};
+use crate::analysis::{self, DriveCurves, InputVariance, ReferenceCurves};
 use crate::sequences::SetInfo;
+use crate::stats::{BootstrapMethod, Interval};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -74,15 +75,21 @@ pub struct LesionSummary {
     pub size: BTreeMap<String, usize>,
     /// The random non-prediction units silenced per model.
     pub random_units: BTreeMap<String, Vec<usize>>,
+    /// The prediction units of the class before the target (the class lesion), per model.
+    pub class_units: BTreeMap<String, Vec<usize>>,
     /// Energy per measure, per model, with the prediction units lesioned.
     pub prediction: MeasureCurves,
     /// Energy per measure, per model, with random units lesioned.
     pub random: MeasureCurves,
-    /// With several models: condition (`intact`, `prediction`, `random`) → measure → CI curve.
+    /// Energy per measure, per model, with the weights from error to prediction units cut
+    /// (the published connection lesion; models with `W`).
+    pub connection: MeasureCurves,
+    /// With several models: condition (`intact`, `prediction`, `random`, `connection`) →
+    /// measure → CI curve.
     pub ci: Option<BTreeMap<String, BTreeMap<String, CiCurve>>>,
 }
 
-/// Drive curves of one model on the deterministic set.
+/// Drive curves of one model on the class set starting at 0 (the sequences 0..9).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DriveSummary {
     /// Intact network.
@@ -93,13 +100,18 @@ pub struct DriveSummary {
     pub random_lesion: Option<DriveCurves>,
 }
 
-/// Postsynaptic drive h_i * sum_j W_ij after k = 0..9 preceding frames (deterministic set).
+/// Fig 4C: postsynaptic drive h_i * sum_j W_ij of the state after the target preceded by
+/// k = 0..8 frames.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Postsynaptic {
-    /// Mean over the prediction units (`None` when there are none).
+    /// Mean over the prediction units of the class before the target (`None`: there are none).
     pub prediction: Option<Vec<f64>>,
-    /// Mean over the error units of class 0 (`None` when there are none).
-    pub error_class0: Option<Vec<f64>>,
+    /// Mean over the target's error units that are not among them (`None`: there are none).
+    pub error: Option<Vec<f64>>,
+    /// Number of those prediction units.
+    pub prediction_units: usize,
+    /// Number of those error units.
+    pub error_units: usize,
 }
 
 /// Numbers of sequences analysed.
@@ -107,10 +119,37 @@ pub struct Postsynaptic {
 pub struct SequenceCounts {
     /// Test sequences (random start class).
     pub test: usize,
-    /// Distractor sequences.
-    pub distractor: usize,
-    /// Deterministic sequences 0..9.
-    pub deterministic: usize,
+    /// Sequences of each class set (by start class; the set starting at c + 1 ends on c).
+    pub class: Vec<usize>,
+    /// Sequences of each distractor set (by the class expected at the distractor).
+    pub distractor: Vec<usize>,
+}
+
+/// The models that share the values of the grouping keys, summarised across them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Group {
+    /// `key=value` pairs joined by `, ` (`all` without grouping keys).
+    pub name: String,
+    /// The grouping keys and this group's values.
+    pub keys: BTreeMap<String, String>,
+    /// The models of the group.
+    pub models: Vec<String>,
+    /// Energy per measure: mean across the group's models and its interval.
+    pub energy: BTreeMap<String, CiCurve>,
+    /// Lesion curves: condition (`prediction`, `random`, `connection`) → measure → curve.
+    pub lesion: BTreeMap<String, BTreeMap<String, CiCurve>>,
+    /// Fraction of the units that are prediction units.
+    pub prediction_fraction: Interval,
+    /// Fraction of the units that are error units.
+    pub error_fraction: Interval,
+    /// Energy saving at the last step relative to the input: `1 - pre / input`.
+    pub saving_vs_input: Interval,
+    /// Energy saving at the last step relative to the category-median reference's saving:
+    /// `(input - pre) / (input - category_median)` (1: as good as knowing the class).
+    pub saving_vs_category_median: Interval,
+    /// Lesion effect: mean over steps 2..10 of `pre` with the prediction units lesioned minus
+    /// `pre` with as many random units lesioned (models with a lesion study).
+    pub lesion_effect: Option<Interval>,
 }
 
 /// Everything `summary.json` holds (its schema; see the README).
@@ -124,12 +163,22 @@ pub struct Summary {
     pub seed: u64,
     /// Steps per sequence.
     pub steps: usize,
+    /// The digit of Fig 4B and 4C.
+    pub target: usize,
+    /// How the intervals across models are computed.
+    pub bootstrap: BootstrapMethod,
+    /// Bootstrap resamples.
+    pub resamples: usize,
     /// Sequences analysed.
     pub sequences: SequenceCounts,
     /// How each sequence set was drawn (role, sampler settings, seed, epochs, count).
     pub sequence_sets: Vec<SetInfo>,
     /// The models.
     pub models: Vec<ModelInfo>,
+    /// The grouping keys (empty: one group of all models).
+    pub group_by: Vec<String>,
+    /// The groups, in order of first appearance.
+    pub groups: Vec<Group>,
     /// Energy per measure (`pre`, `ap`, `st`, `ec`), per model, one value per step.
     pub energy: MeasureCurves,
     /// With several models: measure → mean and bootstrap 95% CI across models.
@@ -142,18 +191,24 @@ pub struct Summary {
     pub error_units: BTreeMap<String, UnitSet>,
     /// Count per unit type, per model.
     pub unit_types: BTreeMap<String, BTreeMap<String, usize>>,
-    /// Median input-pixel variance (test images) per unit type, per model.
-    pub input_variance: BTreeMap<String, BTreeMap<String, Option<f64>>>,
+    /// Fig 3B: median input variance of each group of units, per model.
+    pub input_variance: BTreeMap<String, InputVariance>,
+    /// With several models: `prediction` and `error` → mean of the per-model medians and CI.
+    pub input_variance_ci: Option<BTreeMap<String, Interval>>,
     /// The lesion study.
     pub lesion: LesionSummary,
-    /// Input, internal and total drive per step on the deterministic set, per model.
+    /// Input, internal and total drive per step on the sequences 0..9, per model.
     pub drive: BTreeMap<String, DriveSummary>,
+    /// Fig 4B: mean over units of the internal drive after k = 0..9 frames leading up to the
+    /// target, per model and condition (`intact`, `prediction`, `class`); the images are in
+    /// `internal_drive.csv`.
+    pub internal_drive: BTreeMap<String, BTreeMap<String, Vec<f64>>>,
     /// Postsynaptic drive per model.
     pub postsynaptic: BTreeMap<String, Postsynaptic>,
-    /// With several models: group (`prediction`, `error_class0`) → mean and bootstrap 95% CI
+    /// With several models: group (`prediction`, `error`) → mean and bootstrap 95% CI
     /// across the models that have the group.
     pub postsynaptic_ci: Option<BTreeMap<String, CiCurve>>,
-    /// Analyses skipped and why.
+    /// Analyses skipped, and what was drawn on small test splits.
     pub notes: Vec<String>,
     /// Wall time of the analysis in seconds.
     pub elapsed_s: f64,

@@ -62,6 +62,18 @@ fn prediction_units_by_hand() {
         "classes without sequences predict nothing"
     );
     assert_eq!(any_class(&p), vec![0, 1]);
+    // The published median is torch's lower middle value; the MAD is scipy's, about the
+    // averaged median. Values -20, -12.053, -10, -9, -6.947, 0: lower median -10, averaged -9.5,
+    // deviations 10.5, 2.553, 0.5, 0.5, 2.553, 9.5 -> MAD 2.553 * 1.482602 = 3.7851, times
+    // 2.576 = 9.7505: |-10| passes, |-9.5| would not.
+    let col = array![[-20.0f32], [-12.053], [-10.0], [-9.0], [-6.947], [0.0]];
+    assert_eq!(prediction_rule(col.view()), vec![true]);
+    let shifted = col.mapv(|v| v + 0.5); // lower median -9.5: now below the threshold
+    assert_eq!(prediction_rule(shifted.view()), vec![false]);
+    assert_eq!(
+        prediction_rule(ndarray::Array2::<f32>::zeros((0, 2)).view()),
+        vec![false, false]
+    );
 }
 
 #[test]
@@ -77,6 +89,11 @@ fn error_z_by_hand() {
     let e = error_units(&z);
     assert_eq!(e[3], vec![true, false]);
     assert_eq!(e[4], vec![false, false]);
+    // Both standard errors use the normal group's count, as published: normal 1,2,3 (n = 3),
+    // distractor 5,7 (mean 6, var 2): z = 4 / sqrt(1/3 + 2/3) = 4.
+    let distr = array![[5.0f32, 0.5], [7.0, 0.5]];
+    let z = error_z(normal.view(), &[3, 3, 3, 4], distr.view(), &[3, 3]);
+    assert!((z[3][0] - 4.0).abs() < 1e-9, "{}", z[3][0]);
 }
 
 #[test]
@@ -94,10 +111,15 @@ fn taxonomy_by_hand() {
     err[1][4] = true;
     pred[7][5] = true; // unit 5: h2 (prediction 7, error 8)
     err[8][5] = true;
-    // units 6, 7: unspecified
+    // unit 6: within (3) and across (prediction 5, error 9): h2 as published
+    pred[3][6] = true;
+    err[3][6] = true;
+    pred[5][6] = true;
+    err[9][6] = true;
+    // unit 7: unspecified
     let t = classify(&pred, &err);
     use UnitType::*;
-    assert_eq!(t, vec![E1, E2, P1, P2, H1, H2, Unspecified, Unspecified]);
+    assert_eq!(t, vec![E1, E2, P1, P2, H1, H2, H2, Unspecified]);
     let c = type_counts(&t);
     assert_eq!(c.len(), 7);
     assert_eq!(
@@ -110,15 +132,35 @@ fn taxonomy_by_hand() {
             c["h2"],
             c["unspecified"]
         ),
-        (1, 1, 1, 1, 1, 1, 2)
+        (1, 1, 1, 1, 1, 2, 1)
     );
-    // Median input variance per type.
-    let var = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0, 3.0];
-    let v = variance_by_type(&t, &var);
-    assert_eq!(v["unspecified"], Some(2.0));
-    assert_eq!(v["p2"], Some(0.4));
-    let none = variance_by_type(&[E1], &[0.5]);
-    assert_eq!(none["h2"], None);
+    // Fig 3B as published: class_var[c][unit] = 10 c + unit / 10.
+    let class_var: Vec<Vec<f64>> = (0..10)
+        .map(|c| (0..8).map(|u| 10.0 * c as f64 + u as f64 / 10.0).collect())
+        .collect();
+    let v = input_variance(&t, &pred, &err, &class_var);
+    // Prediction units 2 (predicts 4 -> class 3: 30.2) and 3 (4, 6 -> classes 3, 5: 40.3):
+    // median 35.25.
+    assert!((v.prediction.unwrap() - 35.25).abs() < 1e-9, "{v:?}");
+    // Error units 0 (class 2: 20.0) and 1 (classes 1, 5: 30.1): median 25.05.
+    assert!((v.error.unwrap() - 25.05).abs() < 1e-9, "{v:?}");
+    // Hybrids 4 (pred 7 -> 6: 60.4; err 7, 1: 40.4), 5 (pred 7 -> 60.5; err 8: 80.5),
+    // 6 (pred 3, 5 -> 2, 4: 30.6; err 3, 9: 60.6).
+    assert!((v.hybrid_prediction.unwrap() - 60.4).abs() < 1e-9, "{v:?}");
+    assert!((v.hybrid_error.unwrap() - 60.6).abs() < 1e-9, "{v:?}");
+    // Unit 7: the mean over all classes, 45.7.
+    assert!((v.unspecified.unwrap() - 45.7).abs() < 1e-9, "{v:?}");
+    let none = input_variance(
+        &[E1],
+        &vec![vec![false]; 10],
+        &{
+            let mut e = vec![vec![false]; 10];
+            e[0][0] = true;
+            e
+        },
+        &vec![vec![1.0]; 10],
+    );
+    assert_eq!((none.prediction, none.error), (None, Some(1.0)));
 }
 
 fn images(values: &[[f32; 2]], labels: &[u8]) -> Images {
@@ -139,26 +181,33 @@ fn medians_variances_and_references() {
         &[[0.0, 1.0], [0.2, 0.0], [0.4, 1.0], [1.0, 0.5]],
         &[0, 0, 1, 1],
     );
+    // Lower middle values of even counts (torch.median): pixel 0 of 0, 0.2, 0.4, 1.0 is 0.2.
     let (all, by_class) = median_images(&im);
-    assert_eq!(all, vec![0.3, 0.75]);
-    assert_eq!(by_class[0], vec![0.1, 0.5]);
-    assert_eq!(by_class[1], vec![0.7, 0.75]);
+    assert_eq!(all, vec![0.2, 0.5]);
+    assert_eq!(by_class[0], vec![0.0, 0.0]);
+    assert_eq!(by_class[1], vec![0.4, 0.5]);
     assert_eq!(
         by_class[5], all,
         "a class without images falls back to the overall median"
     );
-    let v = pixel_variance(&im);
-    // pixel 0: 0,0.2,0.4,1.0 -> mean 0.4, ss 0.16+0.04+0+0.36 = 0.56, /3
-    assert!((v[0] - 0.56 / 3.0).abs() < 1e-6);
+    let v = class_pixel_variance(&im);
+    // class 0 pixel 0: 0, 0.2 -> var 0.02; class 1 pixel 1: 1.0, 0.5 -> var 0.125.
+    assert!((v[0][0] - 0.02).abs() < 1e-6, "{v:?}");
+    assert!((v[1][1] - 0.125).abs() < 1e-6, "{v:?}");
+    assert_eq!(
+        v[5],
+        vec![0.0, 0.0],
+        "a class without images has no variance"
+    );
     // References of one step, two sequences (classes 0 and 1).
     let x = Array3::from_shape_vec((1, 2, 2), vec![0.2f32, 1.0, 0.4, 0.0]).unwrap();
     let labels = array![[0u8], [1u8]];
     let r = reference_curves(x.view(), labels.view(), &all, &by_class);
     assert!((r.input[0] - 1.6 / 4.0).abs() < 1e-6);
-    // |0.2-0.3| + |1-0.75| + |0.4-0.3| + |0-0.75| = 0.1+0.25+0.1+0.75 = 1.2
+    // |0.2-0.2| + |1-0.5| + |0.4-0.2| + |0-0.5| = 0+0.5+0.2+0.5 = 1.2
     assert!((r.dataset_median[0] - 1.2 / 4.0).abs() < 1e-6);
-    // |0.2-0.1| + |1-0.5| + |0.4-0.7| + |0-0.75| = 0.1+0.5+0.3+0.75 = 1.65
-    assert!((r.category_median[0] - 1.65 / 4.0).abs() < 1e-6);
+    // |0.2-0| + |1-0| + |0.4-0.4| + |0-0.5| = 0.2+1+0+0.5 = 1.7
+    assert!((r.category_median[0] - 1.7 / 4.0).abs() < 1e-6);
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! The figures of a report, composed from the summary (intervals included: they are computed
-//! once, in the summary) and drawn with [`crate::plot`].
+//! once, in the summary) and drawn with [`crate::plot`]. Figures of images (drives, unit map)
+//! show the first model, as the published figures show one network.
 
-use crate::analysis::{UnitType, MEASURES};
-use crate::pipeline::ModelResult;
-use crate::plot::{self, ImageRows, Line, Panel, PALETTE};
+use crate::analysis::MEASURES;
+use crate::pipeline::{DriveGrid, ModelResult};
+use crate::plot::{self, Bar, ImageRows, Line, Panel, ERROR_BLUE, PALETTE, PREDICTION_RED};
 use crate::sequences::STEPS;
-use crate::stats;
-use crate::summary::{CiCurve, MeasureCurves, Summary};
+use crate::summary::{CiCurve, Group, Summary};
 use crate::Result;
 use epc_core::data::ImageShape;
+use epc_core::NUM_CLASSES;
 use plotters::style::RGBColor;
 use std::path::Path;
 
@@ -19,31 +20,39 @@ pub(super) struct Figure {
     pub caption: String,
 }
 
-/// A line for one condition: the single model's curve, or the mean with its CI band (`ci`,
-/// the summary's interval of these curves; none is drawn without it).
-fn summary_line(
-    label: &str,
-    color: RGBColor,
-    curves: &[&Vec<f64>],
-    ci: Option<&CiCurve>,
-) -> Option<Line> {
-    match (curves.len(), ci) {
-        (0, _) => None,
-        (1, _) => Some(Line {
-            label: label.into(),
-            color,
-            values: curves[0].clone(),
-            band: None,
-            dashed: false,
-        }),
-        (n, Some(c)) => Some(Line {
-            label: format!("{label} (mean of {n}, 95% CI)"),
-            color,
-            values: c.mean.clone(),
-            band: Some((c.lo.clone(), c.hi.clone())),
-            dashed: false,
-        }),
-        (_, None) => None,
+/// The published lesion figure's colours: intact, prediction lesion, control, and ours for the
+/// connection lesion.
+const CONDITION_COLORS: [(&str, &str, RGBColor); 4] = [
+    ("intact", "intact", RGBColor(0xee, 0x66, 0x66)),
+    (
+        "prediction",
+        "prediction units lesioned",
+        RGBColor(0xee, 0xcc, 0x55),
+    ),
+    (
+        "random",
+        "as many random units lesioned",
+        RGBColor(0x5e, 0xfc, 0x03),
+    ),
+    (
+        "connection",
+        "error-to-prediction weights cut",
+        RGBColor(0x94, 0x67, 0xbd),
+    ),
+];
+
+/// A group's curve: the mean with its band where the group has several models.
+fn group_line(label: String, color: RGBColor, c: &CiCurve, models: usize) -> Line {
+    Line {
+        label: if models > 1 {
+            format!("{label} (mean of {models}, 95% CI)")
+        } else {
+            label
+        },
+        color,
+        values: c.mean.clone(),
+        band: (models > 1).then(|| (c.lo.clone(), c.hi.clone())),
+        dashed: false,
     }
 }
 
@@ -66,10 +75,14 @@ fn reference_lines(s: &Summary, with_input: bool) -> Vec<Line> {
         .collect()
 }
 
-fn curves_of<'a>(map: &'a MeasureCurves, measure: &str) -> Vec<&'a Vec<f64>> {
-    map.get(measure)
-        .map(|per| per.values().collect())
-        .unwrap_or_default()
+fn step_panel(title: String, measure: &str, lines: Vec<Line>) -> Panel {
+    Panel {
+        title,
+        x_label: "step".into(),
+        y_label: format!("mean {measure}"),
+        x_start: 1,
+        lines,
+    }
 }
 
 /// Draws every figure the summary has data for into `dir` (PNG and SVG) and lists them.
@@ -78,58 +91,74 @@ pub(super) fn draw_all(
     s: &Summary,
     results: &[ModelResult],
     shape: ImageShape,
-    pixel_var: &[f64],
 ) -> Result<Vec<Figure>> {
     let mut figs = Vec::new();
-    let measures: Vec<&str> = MEASURES
-        .iter()
-        .copied()
-        .filter(|m| s.energy.contains_key(*m))
-        .collect();
+    energy(dir, s, &mut figs)?;
+    let first = &results[0];
+    drives(dir, s, first, shape, &mut figs)?;
+    if first.types.len() == shape.len() {
+        plot::type_map(dir, "fig3a_unit_types", &first.types, shape)?;
+        figs.push(Figure {
+            stem: "fig3a_unit_types",
+            title: "Fig 3A: unit types",
+            caption: format!("Model {}: each unit at its pixel's position, coloured by type (blue: error, red: prediction, yellow/orange: hybrid, grey: unspecified; light: one class, dark: several).", first.info.name),
+        });
+    }
+    input_variance(dir, s, &mut figs)?;
+    lesions(dir, s, &mut figs)?;
+    postsynaptic(dir, s, &mut figs)?;
+    Ok(figs)
+}
 
-    // Fig 2A: energy curves.
+/// Fig 2A: energy per step, one curve per group.
+fn energy(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
     let mut panels = Vec::new();
-    for m in &measures {
-        let mut lines = Vec::new();
-        let curves = curves_of(&s.energy, m);
-        if curves.len() > 1 {
-            let ci = s.energy_ci.as_ref().and_then(|c| c.get(*m));
-            lines.extend(summary_line("network", PALETTE[0], &curves, ci));
-        } else {
-            for (i, (name, c)) in s.energy[*m].iter().enumerate() {
-                lines.push(Line {
-                    label: name.clone(),
-                    color: PALETTE[i % 10],
-                    values: c.clone(),
-                    band: None,
-                    dashed: false,
-                });
-            }
-        }
+    for m in MEASURES.iter().filter(|m| s.energy.contains_key(**m)) {
+        let mut lines: Vec<Line> = s
+            .groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| {
+                let c = g.energy.get(*m)?;
+                let label = if s.groups.len() > 1 {
+                    g.name.clone()
+                } else {
+                    "network".into()
+                };
+                Some(group_line(
+                    label,
+                    PALETTE[i % PALETTE.len()],
+                    c,
+                    g.models.len(),
+                ))
+            })
+            .collect();
         if *m == "pre" {
             lines.extend(reference_lines(s, true));
         }
-        panels.push(Panel {
-            title: format!("energy: {m}"),
-            x_label: "step".into(),
-            y_label: format!("mean {m}"),
-            x_start: 1,
-            lines,
-        });
+        panels.push(step_panel(format!("energy: {m}"), m, lines));
     }
     plot::line_panels(dir, "fig2a_energy", &panels)?;
     figs.push(Figure {
         stem: "fig2a_energy",
         title: "Fig 2A: energy per step",
-        caption: "Energy per time step on the test sequences; a network that predicts its input falls below the dataset-median curve towards the category-median curve (dashed).".into(),
+        caption: "Energy per time step on the test sequences, one curve per group of models; a network that predicts its input falls below the dataset-median curve towards the category-median curve (dashed).".into(),
     });
+    Ok(())
+}
 
-    let first = &results[0];
-    let cols: Vec<String> = (1..=STEPS).map(|t| format!("t={t}")).collect();
+/// Fig 2C (the sequence 0..9), Fig 4B (the target digit) and the supplementary grids.
+fn drives(
+    dir: &Path,
+    s: &Summary,
+    first: &ModelResult,
+    shape: ImageShape,
+    figs: &mut Vec<Figure>,
+) -> Result<()> {
     if let Some(im) = &first.images {
         let g = ImageRows {
             shape,
-            col_labels: cols.clone(),
+            col_labels: (1..=STEPS).map(|t| format!("t={t}")).collect(),
             rows: vec![
                 ("input x_t".into(), &im.input[..]),
                 ("internal hW".into(), &im.internal[..]),
@@ -140,155 +169,218 @@ pub(super) fn draw_all(
         figs.push(Figure {
             stem: "fig2c_drive",
             title: "Fig 2C: input, internal and total drive (sequence 0..9)",
-            caption: format!("Model {}: the input, the recurrent (internal) drive h_(t-1)W and their sum a_t at each step of the first deterministic sequence 0..9 (red > 0 > blue); inhibition that mirrors the next digit is prediction.", first.info.name),
+            caption: format!("Model {}: the input, the recurrent (internal) drive h_(t-1)W and their sum a_t at each step of the first sequence 0..9 (red > 0 > blue); inhibition that mirrors the next digit is prediction.", first.info.name),
         });
-        if let (Some(p), Some(r)) = (&im.internal_prediction, &im.internal_random) {
-            let g = ImageRows {
-                shape,
-                col_labels: (0..STEPS).map(|k| format!("k={k}")).collect(),
-                rows: vec![
-                    ("intact".into(), &im.internal[..]),
-                    ("pred. lesion".into(), &p[..]),
-                    ("random lesion".into(), &r[..]),
-                ],
-            };
-            plot::image_rows(dir, "fig4b_internal_drive", &g)?;
-            figs.push(Figure {
-                stem: "fig4b_internal_drive",
-                title: "Fig 4B: internal drive after k frames, intact and lesioned",
-                caption: "What the network predicts (internal drive h W) after k = 0..9 preceding frames of the sequence 0..9, intact, with the prediction units lesioned and with as many random units lesioned.".into(),
-            });
-        }
     }
-    if first.types.len() == shape.len() {
-        plot::type_map(dir, "fig3a_unit_types", &first.types, shape)?;
-        figs.push(Figure {
-            stem: "fig3a_unit_types",
-            title: "Fig 3A: unit types",
-            caption: format!("Model {}: each unit at its pixel's position, coloured by type (e: error, p: prediction, h: hybrid; 1: one class, 2: several).", first.info.name),
-        });
-        let mut bars = Vec::new();
-        for t in UnitType::ALL {
-            // Pooled over the models: every unit of this type, its pixel's variance.
-            let v: Vec<f64> = results
-                .iter()
-                .filter(|r| r.types.len() == shape.len())
-                .flat_map(|r| {
-                    r.types
-                        .iter()
-                        .zip(pixel_var)
-                        .filter(|(ty, _)| **ty == t)
-                        .map(|(_, &v)| v)
-                })
-                .collect();
-            bars.push((
-                t.name().to_string(),
-                (!v.is_empty()).then(|| stats::median(&v)),
-            ));
-        }
-        plot::bars(
+    let Some(internal) = &first.internal else {
+        return Ok(());
+    };
+    let k_labels: Vec<String> = (0..STEPS).map(|k| format!("k={k}")).collect();
+    let t = s.target;
+    let mut rows = vec![("intact".to_string(), &internal.intact[t][..])];
+    if let Some(p) = &internal.prediction {
+        rows.push(("pred. lesion".into(), &p[t][..]));
+    }
+    if let Some(c) = &internal.class {
+        rows.push((
+            format!("class {} lesion", (t + NUM_CLASSES - 1) % NUM_CLASSES),
+            &c[t][..],
+        ));
+    }
+    plot::image_rows(
+        dir,
+        "fig4b_internal_drive",
+        &ImageRows {
+            shape,
+            col_labels: k_labels.clone(),
+            rows,
+        },
+    )?;
+    figs.push(Figure {
+        stem: "fig4b_internal_drive",
+        title: "Fig 4B: internal drive after k frames leading up to the target",
+        caption: format!("Model {}: the mean over all test sequences of the internal drive h_k W after the k = 0..9 frames that lead up to digit {t}, intact, with all prediction units lesioned, and with only the prediction units of class {} lesioned (as the published pred_class_mask selects them).", first.info.name, (t + NUM_CLASSES - 1) % NUM_CLASSES),
+    });
+    let grids: [(&'static str, &'static str, Option<&DriveGrid>); 2] = [
+        (
+            "figS_internal_drive_intact",
+            "Supplement: internal drive of every digit, intact",
+            Some(&internal.intact),
+        ),
+        (
+            "figS_internal_drive_lesioned",
+            "Supplement: internal drive of every digit, prediction units lesioned",
+            internal.prediction.as_ref(),
+        ),
+    ];
+    for (stem, title, grid) in grids {
+        let Some(grid) = grid else { continue };
+        let rows = (0..NUM_CLASSES)
+            .map(|d| (format!("digit {d}"), &grid[d][..]))
+            .collect();
+        plot::image_rows(
             dir,
-            "fig3b_input_variance",
-            "median input-pixel variance per unit type",
-            "variance",
-            &bars,
+            stem,
+            &ImageRows {
+                shape,
+                col_labels: k_labels.clone(),
+                rows,
+            },
         )?;
         figs.push(Figure {
-            stem: "fig3b_input_variance",
-            title: "Fig 3B: input variance per unit type",
-            caption: "Median variance (over the test images) of the pixel that drives each unit, per unit type, pooled over models; prediction units sit where the input hardly varies.".into(),
+            stem,
+            title,
+            caption: format!("Model {}: row d shows the mean internal drive after k frames leading up to digit d (k = 0..9).", first.info.name),
         });
     }
+    Ok(())
+}
 
-    // Fig 4A: lesions.
+/// Fig 3B: median input variance of prediction and error units, bars across networks.
+fn input_variance(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
+    if s.input_variance.is_empty() {
+        return Ok(());
+    }
+    let mean = |f: fn(&crate::analysis::InputVariance) -> Option<f64>| {
+        let v: Vec<f64> = s.input_variance.values().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let ci = |k: &str| {
+        s.input_variance_ci
+            .as_ref()
+            .and_then(|c| c.get(k))
+            .map(|i| (i.lo, i.hi))
+    };
+    let bars = [
+        Bar {
+            label: "prediction".into(),
+            value: mean(|v| v.prediction),
+            interval: ci("prediction"),
+            color: PREDICTION_RED,
+        },
+        Bar {
+            label: "error".into(),
+            value: mean(|v| v.error),
+            interval: ci("error"),
+            color: ERROR_BLUE,
+        },
+    ];
+    plot::bars(
+        dir,
+        "fig3b_input_variance",
+        "median input variance of prediction and error units",
+        "variance",
+        &bars,
+    )?;
+    figs.push(Figure {
+        stem: "fig3b_input_variance",
+        title: "Fig 3B: input variance of prediction and error units",
+        caption: format!("Per network, the median over its prediction (error) units of the variance of the unit's pixel over the test images of the classes it predicts (signals); bars: mean over {} network(s), whiskers: 95% bootstrap interval. Prediction units sit where the input hardly varies.", s.input_variance.len()),
+    });
+    Ok(())
+}
+
+/// Fig 4A: lesion curves per group.
+fn lesions(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
+    let several = s.groups.len() > 1;
     let mut panels = Vec::new();
-    for m in measures
-        .iter()
-        .filter(|m| s.lesion.prediction.contains_key(**m))
-    {
-        let mut lines = Vec::new();
-        for (cond, label, map, color) in [
-            ("intact", "intact", &s.energy, PALETTE[0]),
-            (
-                "prediction",
-                "prediction units lesioned",
-                &s.lesion.prediction,
-                PALETTE[3],
-            ),
-            (
-                "random",
-                "random units lesioned",
-                &s.lesion.random,
-                PALETTE[1],
-            ),
-        ] {
-            let ci = s
-                .lesion
-                .ci
-                .as_ref()
-                .and_then(|c| c.get(cond))
-                .and_then(|c| c.get(*m));
-            lines.extend(summary_line(label, color, &curves_of(map, m), ci));
-        }
-        if *m == "pre" {
-            lines.extend(reference_lines(s, false));
-        }
-        panels.push(Panel {
-            title: format!("lesion: {m}"),
-            x_label: "step".into(),
-            y_label: format!("mean {m}"),
-            x_start: 1,
-            lines,
-        });
-    }
-    if !panels.is_empty() {
-        plot::line_panels(dir, "fig4a_lesion", &panels)?;
-        figs.push(Figure {
-            stem: "fig4a_lesion",
-            title: "Fig 4A: lesion study",
-            caption: "Energy per step with the prediction units silenced before every step versus as many random non-prediction units; if the prediction units carry the predictions, their lesion keeps energy near the dataset-median curve while a random lesion stays near the intact curve.".into(),
-        });
-    }
-
-    // Fig 4C: postsynaptic drive.
-    let pred: Vec<&Vec<f64>> = s
-        .postsynaptic
-        .values()
-        .filter_map(|p| p.prediction.as_ref())
-        .collect();
-    let err0: Vec<&Vec<f64>> = s
-        .postsynaptic
-        .values()
-        .filter_map(|p| p.error_class0.as_ref())
-        .collect();
-    if !pred.is_empty() || !err0.is_empty() {
-        let ci = |group: &str| s.postsynaptic_ci.as_ref().and_then(|c| c.get(group));
-        let mut lines = Vec::new();
-        lines.extend(summary_line(
-            "prediction units",
-            PALETTE[0],
-            &pred,
-            ci("prediction"),
-        ));
-        lines.extend(summary_line(
-            "error units, class 0",
-            PALETTE[3],
-            &err0,
-            ci("error_class0"),
-        ));
-        let panel = Panel {
-            title: "postsynaptic drive h_i * sum_j W_ij".into(),
-            x_label: "preceding frames".into(),
-            y_label: "mean drive".into(),
-            x_start: 0,
-            lines,
+    for g in s.groups.iter().filter(|g| !g.lesion.is_empty()) {
+        // With several groups, one `pre` panel per group; with one, every measure.
+        let measures: Vec<&str> = if several {
+            vec!["pre"]
+        } else {
+            MEASURES.to_vec()
         };
-        plot::line_panels(dir, "fig4c_postsynaptic", &[panel])?;
-        figs.push(Figure {
-            stem: "fig4c_postsynaptic",
-            title: "Fig 4C: postsynaptic drive",
-            caption: "Mean outgoing drive of the prediction units and of the class-0 error units after k preceding frames of the sequences 0..9 (negative: they inhibit the units they project to).".into(),
+        for m in measures {
+            let mut lines = Vec::new();
+            for (cond, label, color) in CONDITION_COLORS {
+                let c = if cond == "intact" {
+                    g.energy.get(m)
+                } else {
+                    g.lesion.get(cond).and_then(|l| l.get(m))
+                };
+                if let Some(c) = c {
+                    lines.push(group_line(label.into(), color, c, g.models.len()));
+                }
+            }
+            if lines.len() < 2 {
+                continue;
+            }
+            if m == "pre" {
+                lines.extend(reference_lines(s, false));
+            }
+            panels.push(step_panel(lesion_title(g, m, several), m, lines));
+        }
+    }
+    if panels.is_empty() {
+        return Ok(());
+    }
+    plot::line_panels(dir, "fig4a_lesion", &panels)?;
+    figs.push(Figure {
+        stem: "fig4a_lesion",
+        title: "Fig 4A: lesion study",
+        caption: "Energy per step with the prediction units silenced before every step versus as many random non-prediction units, and with the weights from error to prediction units cut; if the prediction units carry the predictions, their lesion keeps energy near the dataset-median curve while a random lesion stays near the intact curve.".into(),
+    });
+    Ok(())
+}
+
+fn lesion_title(g: &Group, m: &str, several: bool) -> String {
+    if several {
+        format!("lesion: {} ({m})", g.name)
+    } else {
+        format!("lesion: {m}")
+    }
+}
+
+/// Fig 4C: postsynaptic drive of the prediction and error units, as published (two panels).
+fn postsynaptic(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
+    let mut panels = Vec::new();
+    for (group, label, color) in [
+        ("error", "error units", ERROR_BLUE),
+        ("prediction", "prediction units", PREDICTION_RED),
+    ] {
+        let curves: Vec<&Vec<f64>> = s
+            .postsynaptic
+            .values()
+            .filter_map(|p| {
+                if group == "error" {
+                    p.error.as_ref()
+                } else {
+                    p.prediction.as_ref()
+                }
+            })
+            .collect();
+        let line = match (
+            curves.len(),
+            s.postsynaptic_ci.as_ref().and_then(|c| c.get(group)),
+        ) {
+            (0, _) => continue,
+            (1, _) => Line {
+                label: label.into(),
+                color,
+                values: curves[0].clone(),
+                band: None,
+                dashed: false,
+            },
+            (n, Some(c)) => group_line(label.into(), color, c, n),
+            (_, None) => continue,
+        };
+        panels.push(Panel {
+            title: format!("postsynaptic drive of the {label}"),
+            x_label: "preceding frames k".into(),
+            y_label: "mean h_i sum_j W_ij".into(),
+            x_start: 0,
+            lines: vec![line],
         });
     }
-    Ok(figs)
+    if panels.is_empty() {
+        return Ok(());
+    }
+    plot::line_panels(dir, "fig4c_postsynaptic", &panels)?;
+    figs.push(Figure {
+        stem: "fig4c_postsynaptic",
+        title: "Fig 4C: postsynaptic drive",
+        caption: format!("Mean outgoing drive h_i sum_j W_ij of the state after digit {} preceded by k frames, for the prediction units of class {} and for the error units of class {} that are not among them (negative: they inhibit the units they project to).", s.target, (s.target + NUM_CLASSES - 1) % NUM_CLASSES, s.target),
+    });
+    Ok(())
 }

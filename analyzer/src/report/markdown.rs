@@ -9,12 +9,71 @@ use std::fmt::Write as _;
 pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
     let mut r = String::new();
     let _ = writeln!(r, "# Analysis report\n");
-    let _ = writeln!(r, "Data set `{}`, seed {}, {} test sequences of {} steps ({} with a distractor at index {DISTRACTOR_AT}, {} deterministic 0..9). Toolkit {}.\n", s.dataset, s.seed, s.sequences.test, s.steps, s.sequences.distractor, s.sequences.deterministic, s.toolkit_version);
-    let _ = writeln!(r, "| model | path | loss | units | prediction units | error units | lesion size |\n|---|---|---|---|---|---|---|");
-    for m in &s.models {
+    let range = |v: &[usize]| {
+        let (lo, hi) = (
+            v.iter().min().copied().unwrap_or(0),
+            v.iter().max().copied().unwrap_or(0),
+        );
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo} to {hi}")
+        }
+    };
+    let _ = writeln!(r, "Data set `{}`, seed {}, toolkit {}. Sequences of {} steps: {} test sequences (random start classes: energy, lesions); per class, {} sequences of a fixed start class in data-set order (the prediction rule, the error-unit test, the drives) and {} with a distractor at index {DISTRACTOR_AT} (the error-unit test). Intervals: {:?} bootstrap, {} resamples.\n", s.dataset, s.seed, s.toolkit_version, s.steps, s.sequences.test, range(&s.sequences.class), range(&s.sequences.distractor), s.bootstrap, s.resamples);
+    if s.groups.len() > 1 || s.models.len() > 1 {
         let _ = writeln!(
             r,
-            "| {} | `{}` | {} | {} | {} | {} | {} |",
+            "## Groups\n\nGrouped by: {}. Values: mean across the group's models [95% interval].\n",
+            if s.group_by.is_empty() {
+                "nothing (one group)".to_string()
+            } else {
+                s.group_by.join(", ")
+            }
+        );
+        let _ = writeln!(r, "| group | models | pre at step 10 | saving vs input | saving vs category median | prediction units | error units | lesion effect (pred. - random) |\n|---|---|---|---|---|---|---|---|");
+        let iv = |i: &crate::stats::Interval, pct: bool| {
+            if pct {
+                format!(
+                    "{:.1}% [{:.1}, {:.1}]",
+                    100.0 * i.mean,
+                    100.0 * i.lo,
+                    100.0 * i.hi
+                )
+            } else {
+                format!("{:.4} [{:.4}, {:.4}]", i.mean, i.lo, i.hi)
+            }
+        };
+        for g in &s.groups {
+            let pre = g.energy.get("pre");
+            let last = pre.map_or("-".to_string(), |c| {
+                let t = c.mean.len() - 1;
+                format!("{:.4} [{:.4}, {:.4}]", c.mean[t], c.lo[t], c.hi[t])
+            });
+            let _ = writeln!(
+                r,
+                "| {} | {} | {last} | {} | {} | {} | {} | {} |",
+                g.name,
+                g.models.len(),
+                iv(&g.saving_vs_input, true),
+                iv(&g.saving_vs_category_median, true),
+                iv(&g.prediction_fraction, true),
+                iv(&g.error_fraction, true),
+                g.lesion_effect
+                    .as_ref()
+                    .map_or("-".into(), |i| iv(i, false)),
+            );
+        }
+        r.push('\n');
+    }
+    let _ = writeln!(r, "## Models\n");
+    let _ = writeln!(r, "| model | path | loss | units | prediction units | error units | e1 | e2 | p1 | p2 | h1 | h2 | unspecified |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for m in &s.models {
+        let types = s.unit_types.get(&m.name);
+        let ty = |k: &str| types.and_then(|t| t.get(k)).copied().unwrap_or(0);
+        let _ = writeln!(
+            r,
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             m.name,
             m.path.display(),
             m.metadata
@@ -23,10 +82,13 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
             m.n_units,
             s.prediction_units.get(&m.name).map_or(0, |u| u.count),
             s.error_units.get(&m.name).map_or(0, |u| u.count),
-            s.lesion
-                .size
-                .get(&m.name)
-                .map_or("-".to_string(), |n| n.to_string())
+            ty("e1"),
+            ty("e2"),
+            ty("p1"),
+            ty("p2"),
+            ty("h1"),
+            ty("h2"),
+            ty("unspecified"),
         );
     }
     let _ = writeln!(r, "\n## Energy `pre` (mean |a|) per step\n");
@@ -81,6 +143,6 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
             let _ = writeln!(r, "- {n}");
         }
     }
-    let _ = writeln!(r, "\nTables: `energy.csv`, `lesion.csv`, `ci.csv`, `units.csv`, `input_variance.csv`, `drive.csv`, `postsynaptic.csv`; everything in `summary.json`.");
+    let _ = writeln!(r, "\nTables: `energy.csv`, `lesion.csv`, `ci.csv`, `units.csv`, `input_variance.csv`, `drive.csv`, `postsynaptic.csv`, `groups.csv`, `internal_drive.csv`; everything in `summary.json`.");
     r
 }

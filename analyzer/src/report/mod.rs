@@ -26,7 +26,7 @@ pub(crate) fn write(
     let dir = staged.path();
     tables::write_all(dir, summary, results)?;
     let figs = if draw {
-        figures::draw_all(dir, summary, results, ctx.shape, &ctx.pixel_var)?
+        figures::draw_all(dir, summary, results, ctx.shape)?
     } else {
         Vec::new()
     };

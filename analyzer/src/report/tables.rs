@@ -77,10 +77,11 @@ pub(super) fn write_all(dir: &Path, s: &Summary, results: &[ModelResult]) -> Res
         "lesion.csv",
         &["step", "lesion", "measure", "model", "value"],
     )?;
-    let conditions: [(&str, &MeasureCurves); 3] = [
+    let conditions: [(&str, &MeasureCurves); 4] = [
         ("intact", &s.energy),
         ("prediction", &s.lesion.prediction),
         ("random", &s.lesion.random),
+        ("connection", &s.lesion.connection),
     ];
     for (cond, map) in conditions {
         for (m, per) in map {
@@ -130,11 +131,17 @@ pub(super) fn write_all(dir: &Path, s: &Summary, results: &[ModelResult]) -> Res
     let mut v = Table::create(
         dir,
         "input_variance.csv",
-        &["model", "type", "median_input_variance"],
+        &["model", "group", "median_input_variance"],
     )?;
-    for (model, per) in &s.input_variance {
-        for (t, x) in per {
-            v.row(&[model, t, &x.map(|x| x.to_string()).unwrap_or_default()])?;
+    for (model, iv) in &s.input_variance {
+        for (group, x) in [
+            ("prediction", iv.prediction),
+            ("error", iv.error),
+            ("hybrid_prediction", iv.hybrid_prediction),
+            ("hybrid_error", iv.hybrid_error),
+            ("unspecified", iv.unspecified),
+        ] {
+            v.row(&[model, &group, &x.map(|x| x.to_string()).unwrap_or_default()])?;
         }
     }
     v.finish()?;
@@ -170,15 +177,73 @@ pub(super) fn write_all(dir: &Path, s: &Summary, results: &[ModelResult]) -> Res
         &["frames", "group", "model", "value"],
     )?;
     for (model, ps) in &s.postsynaptic {
-        for (group, c) in [
-            ("prediction", &ps.prediction),
-            ("error_class0", &ps.error_class0),
-        ] {
+        for (group, c) in [("prediction", &ps.prediction), ("error", &ps.error)] {
             let Some(c) = c else { continue };
             for (k, x) in c.iter().enumerate() {
                 p.row(&[&k, &group, model, x])?;
             }
         }
     }
-    p.finish()
+    p.finish()?;
+    write_groups(dir, s)?;
+    if let Some(first) = results.first() {
+        write_internal_drive(dir, first)?;
+    }
+    Ok(())
+}
+
+/// `groups.csv`: one row per group with its summary statistics (mean, lo, hi).
+fn write_groups(dir: &Path, s: &Summary) -> Result<()> {
+    let mut g = Table::create(
+        dir,
+        "groups.csv",
+        &["group", "models", "statistic", "mean", "lo", "hi"],
+    )?;
+    for grp in &s.groups {
+        let n = grp.models.len();
+        let mut rows = vec![
+            ("prediction_fraction", Some(grp.prediction_fraction)),
+            ("error_fraction", Some(grp.error_fraction)),
+            ("saving_vs_input", Some(grp.saving_vs_input)),
+            (
+                "saving_vs_category_median",
+                Some(grp.saving_vs_category_median),
+            ),
+            ("lesion_effect", grp.lesion_effect),
+        ];
+        rows.retain(|r| r.1.is_some());
+        for (stat, i) in rows {
+            let i = i.expect("kept");
+            g.row(&[&grp.name, &n, &stat, &i.mean, &i.lo, &i.hi])?;
+        }
+    }
+    g.finish()
+}
+
+/// `internal_drive.csv`: the first model's internal-drive grids (Fig 4B and the supplement),
+/// one value per condition, digit, number of preceding frames and unit.
+fn write_internal_drive(dir: &Path, first: &ModelResult) -> Result<()> {
+    let Some(g) = &first.internal else {
+        return Ok(());
+    };
+    let mut t = Table::create(
+        dir,
+        "internal_drive.csv",
+        &["model", "condition", "digit", "frames", "unit", "value"],
+    )?;
+    for (cond, grid) in [
+        ("intact", Some(&g.intact)),
+        ("prediction", g.prediction.as_ref()),
+        ("class", g.class.as_ref()),
+    ] {
+        let Some(grid) = grid else { continue };
+        for (d, row) in grid.iter().enumerate() {
+            for (k, img) in row.iter().enumerate() {
+                for (u, v) in img.iter().enumerate() {
+                    t.row(&[&first.info.name, &cond, &d, &k, &u, v])?;
+                }
+            }
+        }
+    }
+    t.finish()
 }

@@ -4,7 +4,7 @@
 use super::Instance;
 use crate::checkpoint::{self, LoopState};
 use crate::{Error, Result};
-use epc_core::config::RunConfig;
+use epc_core::config::{FinalWeights, RunConfig};
 use epc_core::run::{StopReason, TrainState};
 use std::path::PathBuf;
 
@@ -17,7 +17,8 @@ pub struct InstanceOutcome {
     pub dir: PathBuf,
     /// Epochs completed.
     pub epochs_trained: usize,
-    /// Epoch with the lowest validation loss (its weights are the final weights).
+    /// Epoch with the lowest validation loss (its weights are the final weights unless the
+    /// config keeps the last epoch's).
     pub best_epoch: usize,
     /// The lowest validation loss.
     pub best_val_loss: f64,
@@ -44,10 +45,20 @@ pub(super) fn finish(
         if let Some(reason) = st.stopped.as_ref().filter(|r| r.is_failure()) {
             failures.push(format!("seed {}: {reason}", inst.seed));
         }
-        if st.epochs_done > 0 {
-            let ck = checkpoint::load(&inst.dir.checkpoint(), units)?;
-            epc_exporter::write_weights_safetensors(&inst.dir.last_weights(), &ck.w, units)?;
-            epc_exporter::write_weights_safetensors(&inst.dir.weights(), best_w, units)?;
+        // With 0 epochs asked for, the untrained network is the result (no checkpoint exists).
+        let untrained = cfg.train.epochs == 0;
+        if st.epochs_done > 0 || untrained {
+            let last = if untrained {
+                inst.ck.w.clone()
+            } else {
+                checkpoint::load(&inst.dir.checkpoint(), units)?.w
+            };
+            epc_exporter::write_weights_safetensors(&inst.dir.last_weights(), &last, units)?;
+            let final_w = match cfg.train.final_weights {
+                FinalWeights::Best => best_w,
+                FinalWeights::Last => &last,
+            };
+            epc_exporter::write_weights_safetensors(&inst.dir.weights(), final_w, units)?;
             inst.dir.write_state(&TrainState {
                 epochs_trained: st.epochs_done,
                 best_epoch: st.best_epoch,

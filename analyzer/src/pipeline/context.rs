@@ -1,0 +1,94 @@
+//! What every model's analysis shares: the sequence sets, the reference curves and the pixel
+//! statistics of the data set.
+
+use crate::analysis::{self, ReferenceCurves};
+use crate::sequences::{
+    class_set, distractor_set, frames, labels, test_set, SeqSpec, SetInfo, STEPS,
+};
+use crate::Result;
+use epc_core::data::{Dataset, ImageShape, Images};
+use epc_core::NUM_CLASSES;
+
+/// Sequences per chunk when a context computes something over a whole set.
+const CHUNK: usize = 256;
+
+/// Shared inputs of every model's analysis.
+pub(crate) struct Context<'a> {
+    /// The test split the sets index into.
+    pub images: &'a Images,
+    pub shape: ImageShape,
+    /// The test set (energy, lesions, references).
+    pub test: SeqSpec,
+    /// The class sets, by start class.
+    pub class: Vec<SeqSpec>,
+    /// The distractor sets, by the class expected at the distractor's index.
+    pub distractor: Vec<SeqSpec>,
+    /// The digit of Fig 4B and Fig 4C.
+    pub target: usize,
+    /// Per-class pixel variance of the test split `[class][pixel]` (Fig 3B).
+    pub class_var: Vec<Vec<f64>>,
+    /// The reference curves of the test set.
+    pub reference: ReferenceCurves,
+}
+
+impl<'a> Context<'a> {
+    /// Draws the sets from the test split of `data` with `seed` and computes the references
+    /// (median images from the whole training split).
+    pub fn build(data: &'a Dataset, seed: u64, target: usize) -> Result<Self> {
+        let images = &data.test;
+        let test = test_set(images, seed)?;
+        let class = (0..NUM_CLASSES)
+            .map(|s| class_set(images, s, seed))
+            .collect::<Result<Vec<_>>>()?;
+        let distractor = (0..NUM_CLASSES)
+            .map(|c| distractor_set(images, c, seed))
+            .collect::<Result<Vec<_>>>()?;
+        let (dataset_median, class_medians) = analysis::median_images(&data.train);
+        let mut parts = Vec::new();
+        for chunk in test.seqs.chunks(CHUNK) {
+            let x = frames(images, chunk, STEPS);
+            let l = labels(chunk);
+            let r = analysis::reference_curves(x.view(), l.view(), &dataset_median, &class_medians);
+            parts.push((chunk.len(), r));
+        }
+        let reference = ReferenceCurves {
+            input: weighted_mean(&parts, |r| &r.input),
+            dataset_median: weighted_mean(&parts, |r| &r.dataset_median),
+            category_median: weighted_mean(&parts, |r| &r.category_median),
+        };
+        Ok(Self {
+            images,
+            shape: images.shape,
+            class_var: analysis::class_pixel_variance(images),
+            test,
+            class,
+            distractor,
+            target,
+            reference,
+        })
+    }
+
+    /// How every set was drawn, in the summary's order.
+    pub fn set_infos(&self) -> Vec<SetInfo> {
+        std::iter::once(&self.test)
+            .chain(&self.class)
+            .chain(&self.distractor)
+            .map(|s| s.info.clone())
+            .collect()
+    }
+}
+
+/// The mean over chunks of per-step means, weighted by each chunk's count.
+pub(crate) fn weighted_mean<T>(parts: &[(usize, T)], curve: impl Fn(&T) -> &Vec<f64>) -> Vec<f64> {
+    let total: usize = parts.iter().map(|p| p.0).sum();
+    let steps = parts.first().map_or(0, |p| curve(&p.1).len());
+    (0..steps)
+        .map(|t| {
+            parts
+                .iter()
+                .map(|(n, r)| curve(r)[t] * *n as f64)
+                .sum::<f64>()
+                / total.max(1) as f64
+        })
+        .collect()
+}

@@ -1,0 +1,308 @@
+//! The analysis of one model: every measure, unit set, lesion and drive of docs/SPEC.md,
+//! sections 5 and 6, on the shared sequence sets ([`Context`]), computed the way the published
+//! code computes them.
+//!
+//! Order: the class sets and the distractor sets give the prediction and error units (and, on
+//! the way, the internal drive and the states of Fig 4B and 4C); the test set gives the energy
+//! curves and the connection lesion; then the prediction, random and class lesions run.
+
+mod context;
+mod passes;
+
+pub(crate) use context::{weighted_mean, Context};
+
+use crate::analysis::{self, EnergyCurves, InputVariance, UnitType};
+use crate::engine::StepModel;
+use crate::summary::{DriveSummary, ModelInfo, Postsynaptic};
+use crate::{Error, Result};
+use epc_core::data::Images;
+use epc_core::NUM_CLASSES;
+use passes::{ClassPass, LesionedClassPass};
+
+/// The seed of model `model_index`'s random lesion, derived from the analysis seed.
+pub(crate) fn lesion_seed(seed: u64, model_index: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(model_index as u64 + 1)
+}
+
+/// An error unless the model takes frames of the images' size.
+pub(crate) fn check_fit(model: &StepModel, images: &Images) -> Result<()> {
+    if model.n_in() != images.dim() {
+        return Err(Error::Input(format!(
+            "{}: the model takes {} values per frame but the data set's images have {} pixels ({:?})",
+            model.path().display(),
+            model.n_in(),
+            images.dim(),
+            images.shape
+        )));
+    }
+    Ok(())
+}
+
+/// The prediction units of `model` (any class) by the published rule on the class sets of
+/// `images` drawn with `seed`: what `analyze` lesions, for callers that need only them.
+pub(crate) fn prediction_units_of(
+    model: &mut StepModel,
+    images: &Images,
+    seed: u64,
+) -> Result<Vec<usize>> {
+    let n = model.n_units();
+    let mut pred = Vec::new();
+    for start in 0..NUM_CLASSES {
+        let spec = crate::sequences::class_set(images, start, seed)?;
+        let mut rows: Vec<f32> = Vec::new();
+        for seqs in spec.seqs.chunks(model.batch_size()) {
+            let x = crate::sequences::frames(images, seqs, crate::sequences::STEPS);
+            let acts = model.run(x.view(), None)?;
+            rows.extend(
+                acts.preact
+                    .index_axis(ndarray::Axis(0), crate::sequences::STEPS - 1)
+                    .iter(),
+            );
+        }
+        let last =
+            ndarray::Array2::from_shape_vec((rows.len() / n.max(1), n), rows).expect("whole rows");
+        pred.push(analysis::prediction_rule(last.view()));
+    }
+    Ok(analysis::any_class(&pred))
+}
+
+/// Images of the first sequence 0..9 of the class set starting at 0, one per step (Fig 2C).
+pub(crate) struct DriveImages {
+    pub input: Vec<Vec<f32>>,
+    pub internal: Vec<Vec<f32>>,
+    pub total: Vec<Vec<f32>>,
+    pub internal_prediction: Option<Vec<Vec<f32>>>,
+    pub internal_random: Option<Vec<Vec<f32>>>,
+}
+
+/// Mean internal drive `h_k W` after k = 0..9 frames leading up to each digit:
+/// `[digit][k][unit]` (Fig 4B and its supplementary grid).
+pub(crate) type DriveGrid = Vec<Vec<Vec<f32>>>;
+
+/// The internal-drive grids of one model.
+pub(crate) struct InternalDrive {
+    pub intact: DriveGrid,
+    /// All prediction units lesioned.
+    pub prediction: Option<DriveGrid>,
+    /// The prediction units of one class lesioned (those of the class before the target, as
+    /// the published `pred_class_mask` selects them).
+    pub class: Option<DriveGrid>,
+}
+
+/// The lesion study of one model.
+pub(crate) struct LesionResult {
+    /// The random non-prediction units silenced.
+    pub random_units: Vec<usize>,
+    pub prediction: EnergyCurves,
+    pub random: EnergyCurves,
+    /// The connection lesion (error-to-prediction weights cut), where the model has `W`.
+    pub connection: Option<EnergyCurves>,
+    /// The units of the class lesion.
+    pub class_units: Vec<usize>,
+}
+
+/// Everything computed for one model, before it is assembled into the summary.
+pub(crate) struct ModelResult {
+    pub info: ModelInfo,
+    pub energy: EnergyCurves,
+    pub pred: Vec<Vec<bool>>,
+    pub err: Vec<Vec<bool>>,
+    pub types: Vec<UnitType>,
+    pub input_variance: Option<InputVariance>,
+    pub lesion: Option<LesionResult>,
+    pub drive: Option<DriveSummary>,
+    pub images: Option<DriveImages>,
+    pub internal: Option<InternalDrive>,
+    pub postsynaptic: Option<Postsynaptic>,
+}
+
+/// Runs every analysis on one model (`index` is its position, for its random lesion's seed).
+pub(crate) fn analyze_model(
+    index: usize,
+    name: String,
+    model: &mut StepModel,
+    seed: u64,
+    ctx: &Context,
+    notes: &mut Vec<String>,
+) -> Result<ModelResult> {
+    check_fit(model, ctx.images)?;
+    let dim = ctx.shape.len();
+    let n = model.n_units();
+    let square = n == model.n_state();
+    let pixel_mapped = n == dim;
+    let w = model.recurrent_weights().cloned();
+    if w.is_none() {
+        notes.push(format!(
+            "{name}: no initializer W, so st, ec, the connection lesion and the postsynaptic drive are omitted"
+        ));
+    }
+    if !pixel_mapped {
+        notes.push(format!("{name}: {n} units but {dim} pixels, so the drive images, unit map and input variance are omitted"));
+    }
+    let info = ModelInfo {
+        name: name.clone(),
+        path: model.path().to_path_buf(),
+        provider: model.provider().to_string(),
+        n_in: model.n_in(),
+        n_state: model.n_state(),
+        n_units: n,
+        has_w: w.is_some(),
+        metadata: model.metadata().clone(),
+    };
+
+    // Prediction and error units from the class and distractor sets.
+    let class_pass = ClassPass::run(model, ctx, pixel_mapped)?;
+    let pred: Vec<Vec<bool>> = class_pass
+        .last_rows
+        .iter()
+        .map(|rows| analysis::prediction_rule(rows.view()))
+        .collect();
+    let normal = &class_pass.normal;
+    let distractor = passes::distractor_moments(model, ctx)?;
+    let err: Vec<Vec<bool>> = (0..NUM_CLASSES)
+        .map(|c| {
+            (0..n)
+                .map(|i| {
+                    let (mn, vn) = normal[c].mean_var(i);
+                    let (md, vd) = distractor[c].mean_var(i);
+                    let k = normal[c].n;
+                    normal[c].n > 0
+                        && distractor[c].n > 0
+                        && crate::stats::welch_z(mn, vn, k, md, vd, k) >= crate::stats::Z_99
+                })
+                .collect()
+        })
+        .collect();
+    let types = analysis::classify(&pred, &err);
+    let input_variance =
+        pixel_mapped.then(|| analysis::input_variance(&types, &pred, &err, &ctx.class_var));
+    let pred_units = analysis::any_class(&pred);
+    let err_units = analysis::any_class(&err);
+
+    // Energy on the test set, intact and with the connection lesion.
+    let removed = w
+        .as_ref()
+        .filter(|_| square)
+        .map(|w| analysis::connection_lesion_removed(w.view(), &pred_units, &err_units));
+    let (energy, connection) = passes::test_energy(model, ctx, w.as_ref(), removed.as_ref())?;
+
+    let mut drive = class_pass.drive.map(|intact| DriveSummary {
+        intact,
+        prediction_lesion: None,
+        random_lesion: None,
+    });
+    let mut images = class_pass.images;
+    let mut internal = class_pass.grid.map(|intact| InternalDrive {
+        intact,
+        prediction: None,
+        class: None,
+    });
+    let lesion = if square {
+        let random =
+            analysis::random_units(&pred_units, n, pred_units.len(), lesion_seed(seed, index));
+        let class_units: Vec<usize> = (0..n)
+            .filter(|&i| pred[(ctx.target + NUM_CLASSES - 1) % NUM_CLASSES][i])
+            .collect();
+        let mp = analysis::lesion_mask(&pred_units, n);
+        let mr = analysis::lesion_mask(&random, n);
+        let wv = w.as_ref().map(|w| w.view());
+        let prediction = passes::lesioned_energy(model, ctx, &mp, wv)?;
+        let random_energy = passes::lesioned_energy(model, ctx, &mr, wv)?;
+        if pixel_mapped {
+            let lp = LesionedClassPass::run(model, ctx, &mp, true)?;
+            let lr = LesionedClassPass::run(model, ctx, &mr, false)?;
+            let lc =
+                LesionedClassPass::run(model, ctx, &analysis::lesion_mask(&class_units, n), true)?;
+            if let Some(d) = drive.as_mut() {
+                d.prediction_lesion = Some(lp.drive);
+                d.random_lesion = Some(lr.drive);
+            }
+            if let Some(im) = images.as_mut() {
+                im.internal_prediction = Some(lp.first_internal);
+                im.internal_random = Some(lr.first_internal);
+            }
+            if let Some(g) = internal.as_mut() {
+                g.prediction = lp.grid;
+                g.class = lc.grid;
+            }
+        }
+        Some(LesionResult {
+            random_units: random,
+            prediction,
+            random: random_energy,
+            connection,
+            class_units,
+        })
+    } else {
+        notes.push(format!(
+            "{name}: {n} units but {} state entries, so the lesion study is omitted",
+            model.n_state()
+        ));
+        None
+    };
+    let postsynaptic = match (&w, square) {
+        (Some(w), true) => Some(postsynaptic(
+            w.view(),
+            &class_pass.state_means,
+            &pred,
+            &err,
+            ctx.target,
+        )),
+        _ => None,
+    };
+    Ok(ModelResult {
+        info,
+        energy,
+        pred,
+        err,
+        types,
+        input_variance,
+        lesion,
+        drive,
+        images,
+        internal,
+        postsynaptic,
+    })
+}
+
+/// Fig 4C as published: the postsynaptic drive h_i * sum_j W_ij of the state after the target
+/// preceded by k = 0..8 frames (`state_means[target][k]`, the mean state over the sequences),
+/// averaged over the prediction units of the class before the target and over the target's
+/// error units that are not among them.
+fn postsynaptic(
+    w: ndarray::ArrayView2<f32>,
+    state_means: &[Vec<Vec<f64>>],
+    pred: &[Vec<bool>],
+    err: &[Vec<bool>],
+    target: usize,
+) -> Postsynaptic {
+    let n = w.nrows();
+    let rowsum: Vec<f64> = w
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|&v| f64::from(v)).sum())
+        .collect();
+    let p: Vec<usize> = (0..n)
+        .filter(|&i| pred[(target + NUM_CLASSES - 1) % NUM_CLASSES][i])
+        .collect();
+    let e: Vec<usize> = (0..n)
+        .filter(|&i| err[target][i] && !p.contains(&i))
+        .collect();
+    let curve = |units: &[usize]| {
+        (!units.is_empty()).then(|| {
+            (0..NUM_CLASSES - 1)
+                .map(|k| {
+                    let h = &state_means[target][k];
+                    units.iter().map(|&i| h[i] * rowsum[i]).sum::<f64>() / units.len() as f64
+                })
+                .collect()
+        })
+    };
+    Postsynaptic {
+        prediction: curve(&p),
+        error: curve(&e),
+        prediction_units: p.len(),
+        error_units: e.len(),
+    }
+}

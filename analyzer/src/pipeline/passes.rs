@@ -1,0 +1,287 @@
+//! Runs of one model over the sequence sets, chunk by chunk, each reduced to what the analyses
+//! need as it goes (so memory does not grow with the sets).
+
+use super::{Context, DriveGrid, DriveImages};
+use crate::analysis::{self, DriveCurves, EnergyCurves, EnergySums};
+use crate::engine::{Activations, StepModel};
+use crate::sequences::{frames, SeqSpec, DISTRACTOR_AT, STEPS};
+use crate::stats::Moments;
+use crate::Result;
+use epc_core::sequence::Sequence;
+use epc_core::NUM_CLASSES;
+use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+
+/// Runs the first `steps` frames of every sequence of `spec` through `model` (with `mask` on
+/// the state), `batch_size` sequences at a time, calling `f` with each chunk's sequences,
+/// frames and activations.
+fn each_chunk(
+    model: &mut StepModel,
+    ctx: &Context,
+    spec: &SeqSpec,
+    steps: usize,
+    mask: Option<&[f32]>,
+    mut f: impl FnMut(&[Sequence], &Array3<f32>, &Activations),
+) -> Result<()> {
+    let chunk = model.batch_size();
+    for seqs in spec.seqs.chunks(chunk) {
+        let x = frames(ctx.images, seqs, steps);
+        let acts = model.run(x.view(), mask)?;
+        f(seqs, &x, &acts);
+    }
+    Ok(())
+}
+
+/// Sums of per-unit vectors over sequences, by digit and step, turned into means.
+struct GridSums {
+    sum: Vec<Vec<Vec<f64>>>,
+    count: Vec<Vec<usize>>,
+}
+
+impl GridSums {
+    fn new(units: usize) -> Self {
+        Self {
+            sum: vec![vec![vec![0.0; units]; STEPS]; NUM_CLASSES],
+            count: vec![vec![0; STEPS]; NUM_CLASSES],
+        }
+    }
+
+    /// Adds `value(row, unit)` of every row to cell (`digit`, `k`).
+    fn add(&mut self, digit: usize, k: usize, rows: usize, value: impl Fn(usize, usize) -> f32) {
+        let cell = &mut self.sum[digit][k];
+        for r in 0..rows {
+            for (u, v) in cell.iter_mut().enumerate() {
+                *v += f64::from(value(r, u));
+            }
+        }
+        self.count[digit][k] += rows;
+    }
+
+    fn means(&self) -> Vec<Vec<Vec<f64>>> {
+        self.sum
+            .iter()
+            .zip(&self.count)
+            .map(|(d, c)| {
+                d.iter()
+                    .zip(c)
+                    .map(|(v, &n)| v.iter().map(|x| x / n.max(1) as f64).collect())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The means as f32 images; cells without sequences (k = 0: no frame yet) are zero.
+    fn grid(&self) -> DriveGrid {
+        self.means()
+            .into_iter()
+            .map(|d| {
+                d.into_iter()
+                    .map(|v| v.into_iter().map(|x| x as f32).collect())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Adds the internal drive `a_k - x_k` of every chunk row at steps k >= 1 of the class set
+/// starting at `start` (digit `start + k` shown after k frames).
+fn add_internal(g: &mut GridSums, start: usize, x: &Array3<f32>, acts: &Activations) {
+    let rows = x.dim().1;
+    for k in 1..STEPS {
+        let (a, xk) = (acts.preact.index_axis(Axis(0), k), x.index_axis(Axis(0), k));
+        g.add((start + k) % NUM_CLASSES, k, rows, |r, u| {
+            a[[r, u]] - xk[[r, u]]
+        });
+    }
+}
+
+/// Drive curves of a chunk with its weight, and the internal-drive images of a sequence.
+fn internal_images(x: &Array3<f32>, acts: &Activations, seq: usize) -> Vec<Vec<f32>> {
+    (0..x.dim().0)
+        .map(|t| {
+            acts.preact
+                .slice(s![t, seq, ..])
+                .iter()
+                .zip(x.slice(s![t, seq, ..]).iter())
+                .map(|(a, b)| a - b)
+                .collect()
+        })
+        .collect()
+}
+
+/// The weighted per-step mean of drive curves of several chunks.
+fn combine_drives(parts: &[(usize, DriveCurves)]) -> DriveCurves {
+    DriveCurves {
+        input: super::weighted_mean(parts, |d| &d.input),
+        internal: super::weighted_mean(parts, |d| &d.internal),
+        total: super::weighted_mean(parts, |d| &d.total),
+    }
+}
+
+/// What the intact run over the class sets gives.
+pub(super) struct ClassPass {
+    /// Per class, the last-step preactivations of the sequences ending on it `[seqs, units]`.
+    pub last_rows: Vec<Array2<f32>>,
+    /// Per class, the moments of the activity at index 8 of the sequences showing it there.
+    pub normal: Vec<Moments>,
+    /// The internal drive grid (pixel-mapped models).
+    pub grid: Option<DriveGrid>,
+    /// Mean state after the digit preceded by k frames, `[digit][k][unit]`.
+    pub state_means: Vec<Vec<Vec<f64>>>,
+    /// Fig 2C drive curves on the set starting at 0 (pixel-mapped models).
+    pub drive: Option<DriveCurves>,
+    /// Fig 2C images of its first sequence (pixel-mapped models).
+    pub images: Option<DriveImages>,
+}
+
+impl ClassPass {
+    /// Runs the intact model over every class set.
+    pub fn run(model: &mut StepModel, ctx: &Context, pixel_mapped: bool) -> Result<Self> {
+        let n = model.n_units();
+        let mut last: Vec<Vec<f32>> = vec![Vec::new(); NUM_CLASSES];
+        let mut normal: Vec<Moments> = (0..NUM_CLASSES).map(|_| Moments::new(n)).collect();
+        let mut grid = GridSums::new(n);
+        let mut states = GridSums::new(n);
+        let mut drives = Vec::new();
+        let mut images = None;
+        for (start, spec) in ctx.class.iter().enumerate() {
+            each_chunk(model, ctx, spec, STEPS, None, |_, x, acts| {
+                let ends_on = (start + STEPS - 1) % NUM_CLASSES;
+                last[ends_on].extend(acts.preact.index_axis(Axis(0), STEPS - 1).iter());
+                normal[(start + DISTRACTOR_AT) % NUM_CLASSES]
+                    .add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
+                let rows = x.dim().1;
+                for k in 0..STEPS {
+                    let h = acts.act.index_axis(Axis(0), k);
+                    states.add((start + k) % NUM_CLASSES, k, rows, |r, u| h[[r, u]]);
+                }
+                if pixel_mapped {
+                    add_internal(&mut grid, start, x, acts);
+                    if start == 0 {
+                        drives.push((rows, analysis::drive_curves(x.view(), acts.preact.view())));
+                        if images.is_none() {
+                            images = Some(DriveImages {
+                                input: (0..STEPS).map(|t| x.slice(s![t, 0, ..]).to_vec()).collect(),
+                                internal: internal_images(x, acts, 0),
+                                total: (0..STEPS)
+                                    .map(|t| acts.preact.slice(s![t, 0, ..]).to_vec())
+                                    .collect(),
+                                internal_prediction: None,
+                                internal_random: None,
+                            });
+                        }
+                    }
+                }
+            })?;
+        }
+        let last_rows = last
+            .into_iter()
+            .map(|v| {
+                let rows = v.len() / n.max(1);
+                Array2::from_shape_vec((rows, n), v).expect("whole rows")
+            })
+            .collect();
+        Ok(Self {
+            last_rows,
+            normal,
+            grid: pixel_mapped.then(|| grid.grid()),
+            state_means: states.means(),
+            drive: pixel_mapped.then(|| combine_drives(&drives)),
+            images,
+        })
+    }
+}
+
+/// Per class, the moments of the activity at index 8 of its distractor set.
+pub(super) fn distractor_moments(model: &mut StepModel, ctx: &Context) -> Result<Vec<Moments>> {
+    let n = model.n_units();
+    let mut out: Vec<Moments> = (0..NUM_CLASSES).map(|_| Moments::new(n)).collect();
+    for (class, spec) in ctx.distractor.iter().enumerate() {
+        // Index 8 is the ninth frame: nothing after it is needed.
+        each_chunk(model, ctx, spec, DISTRACTOR_AT + 1, None, |_, _, acts| {
+            out[class].add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
+        })?;
+    }
+    Ok(out)
+}
+
+/// The energy curves of the intact model on the test set and, with `removed` (the weights the
+/// connection lesion cuts), of the connection lesion (`st` then uses the lesioned weights).
+pub(super) fn test_energy(
+    model: &mut StepModel,
+    ctx: &Context,
+    w: Option<&Array2<f32>>,
+    removed: Option<&Array2<f32>>,
+) -> Result<(EnergyCurves, Option<EnergyCurves>)> {
+    let n = model.n_units();
+    let mut intact = EnergySums::new(STEPS, n, w.map(|w| w.view()));
+    let lesioned_w = w.zip(removed).map(|(w, r)| w - r);
+    let mut connection =
+        removed.map(|_| EnergySums::new(STEPS, n, lesioned_w.as_ref().map(|w| w.view())));
+    each_chunk(model, ctx, &ctx.test, STEPS, None, |_, _, acts| {
+        intact.add(acts.preact.view());
+        if let (Some(c), Some(r)) = (connection.as_mut(), removed) {
+            let a = analysis::connection_lesioned(acts.preact.view(), acts.act.view(), r.view());
+            c.add(a.view());
+        }
+    })?;
+    Ok((intact.finish(), connection.map(|c| c.finish())))
+}
+
+/// The energy curves of the model on the test set with `mask` on the state.
+pub(super) fn lesioned_energy(
+    model: &mut StepModel,
+    ctx: &Context,
+    mask: &[f32],
+    w: Option<ArrayView2<f32>>,
+) -> Result<EnergyCurves> {
+    let mut sums = EnergySums::new(STEPS, model.n_units(), w);
+    each_chunk(model, ctx, &ctx.test, STEPS, Some(mask), |_, _, acts| {
+        sums.add(acts.preact.view())
+    })?;
+    Ok(sums.finish())
+}
+
+/// What a lesioned run over the class sets gives (pixel-mapped models).
+pub(super) struct LesionedClassPass {
+    /// Fig 2C drive curves on the set starting at 0.
+    pub drive: DriveCurves,
+    /// Internal-drive images of its first sequence.
+    pub first_internal: Vec<Vec<f32>>,
+    /// The internal drive grid, when asked for.
+    pub grid: Option<DriveGrid>,
+}
+
+impl LesionedClassPass {
+    /// Runs the model with `mask` over the set starting at 0, and over every class set when
+    /// `with_grid`.
+    pub fn run(
+        model: &mut StepModel,
+        ctx: &Context,
+        mask: &[f32],
+        with_grid: bool,
+    ) -> Result<Self> {
+        let mut grid = GridSums::new(model.n_units());
+        let mut drives = Vec::new();
+        let mut first = None;
+        let starts = if with_grid { NUM_CLASSES } else { 1 };
+        for (start, spec) in ctx.class.iter().enumerate().take(starts) {
+            each_chunk(model, ctx, spec, STEPS, Some(mask), |_, x, acts| {
+                add_internal(&mut grid, start, x, acts);
+                if start == 0 {
+                    drives.push((
+                        x.dim().1,
+                        analysis::drive_curves(x.view(), acts.preact.view()),
+                    ));
+                    if first.is_none() {
+                        first = Some(internal_images(x, acts, 0));
+                    }
+                }
+            })?;
+        }
+        Ok(Self {
+            drive: combine_drives(&drives),
+            first_internal: first.unwrap_or_default(),
+            grid: with_grid.then(|| grid.grid()),
+        })
+    }
+}

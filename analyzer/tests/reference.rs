@@ -1,0 +1,166 @@
+//! Every statistic of the analysis of a committed trained model (testdata/models/
+//! digits-l1pre.onnx) against an independent numpy computation of the published definitions
+//! (tests/reference/analysis_reference.py), on the same sequence sets.
+
+mod common;
+
+use common::python;
+use epc_analyzer::sequences::{class_set, distractor_set, test_set};
+use epc_analyzer::{analyze_data, AnalysisOptions, EngineOptions, ExecutionProvider, Summary};
+use epc_core::data::{digits, Dataset, DatasetKind};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn close(got: &[f64], want: &Value, tol: f64, what: &str) {
+    let want: Vec<f64> = want
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: {want}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() <= tol, "{what}[{t}]: {g} vs {w}");
+    }
+}
+
+fn indices(spec: &epc_analyzer::sequences::SeqSpec) -> Value {
+    json!(spec
+        .seqs
+        .iter()
+        .map(|s| s.frames.clone())
+        .collect::<Vec<_>>())
+}
+
+#[test]
+fn every_statistic_matches_an_independent_numpy_computation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = repo().join("testdata/models/digits-l1pre.onnx");
+    let (train, test) = digits::embedded();
+    let data = Dataset {
+        kind: DatasetKind::Digits,
+        train,
+        test,
+    };
+    let seed = 5;
+    let mut opts = AnalysisOptions::new(vec![model.clone()], None, tmp.path().join("report"));
+    opts.seed = seed;
+    opts.figures = false;
+    opts.target = 3;
+    opts.engine = EngineOptions {
+        ep: ExecutionProvider::Cpu,
+        ep_explicit: true,
+        deterministic: true,
+        ..EngineOptions::default()
+    };
+    let s: Summary = analyze_data(&opts, &data).unwrap();
+    let name = &s.models[0].name;
+
+    // The sets the analysis drew, for the reference to recompute on.
+    let sets = json!({
+        "test": indices(&test_set(&data.test, seed).unwrap()),
+        "class": (0..10).map(|c| indices(&class_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
+        "distractor": (0..10).map(|c| indices(&distractor_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
+        "random_units": s.lesion.random_units[name],
+        "target": 3,
+    });
+    let sets_path = tmp.path().join("sets.json");
+    std::fs::write(&sets_path, sets.to_string()).unwrap();
+    let out_path = tmp.path().join("reference.json");
+    let script = repo().join("analyzer/tests/reference/analysis_reference.py");
+    let o = std::process::Command::new(python())
+        .arg(&script)
+        .arg(&model)
+        .arg(repo().join("core/assets/digits.csv.gz"))
+        .arg(&sets_path)
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+
+    // A trained network: it has prediction and error units to compare.
+    let pu = &s.prediction_units[name];
+    let eu = &s.error_units[name];
+    assert!(pu.count >= 5 && eu.count >= 5, "{} {}", pu.count, eu.count);
+    assert_eq!(json!(pu.indices), r["prediction_units"]);
+    assert_eq!(json!(pu.per_class), r["prediction_per_class"]);
+    assert_eq!(json!(eu.indices), r["error_units"]);
+    assert_eq!(json!(eu.per_class), r["error_per_class"]);
+    assert_eq!(json!(s.unit_types[name]), r["unit_types"]);
+    assert_eq!(json!(s.lesion.class_units[name]), r["class_units"]);
+
+    for m in ["pre", "ap", "st", "ec"] {
+        close(&s.energy[m][name], &r["energy"][m], 1e-6, m);
+        close(
+            &s.lesion.prediction[m][name],
+            &r["lesion_prediction"][m],
+            1e-6,
+            m,
+        );
+        close(&s.lesion.random[m][name], &r["lesion_random"][m], 1e-6, m);
+        close(
+            &s.lesion.connection[m][name],
+            &r["lesion_connection"][m],
+            1e-5,
+            m,
+        );
+    }
+    close(&s.reference.input, &r["reference"]["input"], 1e-9, "input");
+    close(
+        &s.reference.dataset_median,
+        &r["reference"]["dataset_median"],
+        1e-9,
+        "dataset median",
+    );
+    close(
+        &s.reference.category_median,
+        &r["reference"]["category_median"],
+        1e-9,
+        "category median",
+    );
+    let iv = &s.input_variance[name];
+    for (k, v) in [
+        ("prediction", iv.prediction),
+        ("error", iv.error),
+        ("hybrid_prediction", iv.hybrid_prediction),
+        ("hybrid_error", iv.hybrid_error),
+        ("unspecified", iv.unspecified),
+    ] {
+        match (v, r["input_variance"][k].as_f64()) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{k}: {a} vs {b}"),
+            (a, b) => assert_eq!(a, b, "{k}"),
+        }
+    }
+    let d = &s.drive[name].intact;
+    close(&d.input, &r["drive"]["input"], 1e-6, "drive input");
+    close(&d.internal, &r["drive"]["internal"], 1e-6, "drive internal");
+    close(&d.total, &r["drive"]["total"], 1e-6, "drive total");
+    for cond in ["intact", "prediction", "class"] {
+        close(
+            &s.internal_drive[name][cond],
+            &r["internal_drive"][cond],
+            1e-6,
+            cond,
+        );
+    }
+    let p = &s.postsynaptic[name];
+    assert_eq!(
+        p.prediction_units as u64,
+        r["postsynaptic"]["prediction_units"].as_u64().unwrap()
+    );
+    assert_eq!(
+        p.error_units as u64,
+        r["postsynaptic"]["error_units"].as_u64().unwrap()
+    );
+    for (k, v) in [("prediction", &p.prediction), ("error", &p.error)] {
+        match v {
+            Some(c) => close(c, &r["postsynaptic"][k], 1e-6, k),
+            None => assert!(r["postsynaptic"][k].is_null(), "{k}"),
+        }
+    }
+}
