@@ -3,7 +3,7 @@
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use epc_core::config::{DeviceChoice, FinalWeights, Loss, RunConfig};
+use epc_core::config::{DeviceChoice, FinalWeights, Loss, RunConfig, Schedule};
 use epc_core::data::DatasetKind;
 use epc_core::sequence::ClassOrder;
 use std::path::PathBuf;
@@ -48,6 +48,33 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 1e-4]
     #[arg(long)]
     lr: Option<f64>,
+    /// Learning-rate schedule: constant (the paper), cosine (optional linear warm-up, then a
+    /// cosine decay to --min-lr) or step (times --step-factor every --step-every epochs)
+    /// [default: constant]
+    #[arg(long, value_enum)]
+    lr_schedule: Option<ScheduleKind>,
+    /// Final learning rate of a cosine schedule [default: lr / 100]
+    #[arg(long)]
+    min_lr: Option<f64>,
+    /// Warm-up epochs of a cosine schedule [default: 0]
+    #[arg(long)]
+    warmup_epochs: Option<usize>,
+    /// Epochs of a cosine schedule's decay [default: the epochs after the warm-up]
+    #[arg(long)]
+    decay_epochs: Option<usize>,
+    /// Epochs between the decays of a step schedule [default: 10]
+    #[arg(long)]
+    step_every: Option<usize>,
+    /// Factor of each decay of a step schedule [default: 0.1]
+    #[arg(long)]
+    step_factor: Option<f64>,
+    /// Early stopping judges the mean of the last N validation losses [default: 1]
+    #[arg(long)]
+    smoothing: Option<usize>,
+    /// Early stopping never stops before this epoch [default: the end of a cosine schedule's
+    /// decay; 0 otherwise]
+    #[arg(long)]
+    min_epochs: Option<usize>,
     /// Adam's first-moment decay [default: 0.9]
     #[arg(long)]
     adam_beta1: Option<f64>,
@@ -138,7 +165,65 @@ impl TrainArgs {
         set!(c.sequence.order, self.order);
         set!(c.data.val_fraction, self.val_fraction);
         set!(c.train.final_weights, self.final_weights);
+        set!(c.train.smoothing, self.smoothing);
+        if self.min_epochs.is_some() {
+            c.train.min_epochs = self.min_epochs;
+        }
+        c.optim.schedule = self.schedule(&c)?;
         Ok(c.resolve()?)
+    }
+
+    /// The schedule of the config with the schedule flags applied; a parameter flag that the
+    /// schedule does not take is an error.
+    fn schedule(&self, c: &RunConfig) -> Result<Schedule> {
+        let kind = self.lr_schedule.unwrap_or(match c.optim.schedule {
+            Schedule::Constant => ScheduleKind::Constant,
+            Schedule::Cosine { .. } => ScheduleKind::Cosine,
+            Schedule::Step { .. } => ScheduleKind::Step,
+        });
+        let (cos_given, step_given) = (
+            self.min_lr.is_some() || self.warmup_epochs.is_some() || self.decay_epochs.is_some(),
+            self.step_every.is_some() || self.step_factor.is_some(),
+        );
+        Ok(match kind {
+            ScheduleKind::Constant => {
+                if cos_given || step_given {
+                    bail!("--min-lr, --warmup-epochs, --decay-epochs, --step-every and --step-factor need --lr-schedule cosine or step");
+                }
+                Schedule::Constant
+            }
+            ScheduleKind::Cosine => {
+                if step_given {
+                    bail!("--step-every and --step-factor apply to --lr-schedule step, not cosine");
+                }
+                let (w0, m0, d0) = match c.optim.schedule {
+                    Schedule::Cosine {
+                        warmup_epochs,
+                        min_lr,
+                        decay_epochs,
+                    } => (warmup_epochs, min_lr, decay_epochs),
+                    _ => (0, c.optim.lr / 100.0, None),
+                };
+                Schedule::Cosine {
+                    warmup_epochs: self.warmup_epochs.unwrap_or(w0),
+                    min_lr: self.min_lr.unwrap_or(m0),
+                    decay_epochs: self.decay_epochs.or(d0),
+                }
+            }
+            ScheduleKind::Step => {
+                if cos_given {
+                    bail!("--min-lr, --warmup-epochs and --decay-epochs apply to --lr-schedule cosine, not step");
+                }
+                let (e0, f0) = match c.optim.schedule {
+                    Schedule::Step { every, factor } => (every, factor),
+                    _ => (10, 0.1),
+                };
+                Schedule::Step {
+                    every: self.step_every.unwrap_or(e0),
+                    factor: self.step_factor.unwrap_or(f0),
+                }
+            }
+        })
     }
 
     fn seeds(&self, cfg: &RunConfig) -> Result<Vec<u64>> {
@@ -149,6 +234,17 @@ impl TrainArgs {
             (None, None) => vec![cfg.seed],
         })
     }
+}
+
+/// The kinds of learning-rate schedule (their parameters have flags of their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ScheduleKind {
+    /// The paper's constant rate.
+    Constant,
+    /// Warm-up, then cosine decay.
+    Cosine,
+    /// Decay by a factor every few epochs.
+    Step,
 }
 
 /// Runs `epc train`.

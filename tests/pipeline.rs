@@ -257,3 +257,88 @@ fn analyze_never_replaces_a_folder_that_is_not_a_report() {
     assert!(report.join("summary.json").is_file());
     assert!(!report.join("fig2a_energy.png").exists());
 }
+
+#[test]
+fn models_of_several_losses_are_compared_as_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    for loss in ["l1-pre", "l1-post"] {
+        let run_dir = tmp.path().join(loss);
+        let o = run(&[
+            "train",
+            "--epochs",
+            "20",
+            "--seeds",
+            "0,1",
+            "--loss",
+            loss,
+            "--device",
+            "cpu",
+            "--plain",
+            "--out",
+            run_dir.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        models.push(run_dir);
+    }
+    let out = tmp.path().join("report");
+    let o = run(&[
+        "analyze",
+        "--model",
+        models[0].to_str().unwrap(),
+        "--model",
+        models[1].to_str().unwrap(),
+        "--no-figures",
+        "--bootstrap",
+        "500",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["group_by"], serde_json::json!(["loss"]));
+    let groups = s["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    for (g, loss) in groups.iter().zip(["l1-pre", "l1-post"]) {
+        assert_eq!(g["name"], format!("loss={loss}"));
+        let members: Vec<&str> = g["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        assert_eq!(members.len(), 2);
+        // The group's curve is the mean of its members' curves.
+        for t in 0..10 {
+            let mean = members
+                .iter()
+                .map(|m| s["energy"]["pre"][*m][t].as_f64().unwrap())
+                .sum::<f64>()
+                / 2.0;
+            let got = g["energy"]["pre"]["mean"][t].as_f64().unwrap();
+            assert!(
+                (got - mean).abs() < 1e-12,
+                "{loss} step {t}: {got} vs {mean}"
+            );
+        }
+        // Saving relative to the input at the last step, per the definition.
+        let input = s["reference"]["input"][9].as_f64().unwrap();
+        let saving = members
+            .iter()
+            .map(|m| 1.0 - s["energy"]["pre"][*m][9].as_f64().unwrap() / input)
+            .sum::<f64>()
+            / 2.0;
+        assert!((g["saving_vs_input"]["mean"].as_f64().unwrap() - saving).abs() < 1e-12);
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| loss=l1-pre | 2 |") && md.contains("| loss=l1-post | 2 |"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(out.join("groups.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("loss=l1-post,2,saving_vs_input,")),
+        "{csv}"
+    );
+}

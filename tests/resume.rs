@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 const EPOCHS: &str = "1500";
 
-fn train_args(out: &std::path::Path) -> Vec<String> {
+fn train_args(out: &std::path::Path, extra: &[&str]) -> Vec<String> {
     [
         "train",
         "--epochs",
@@ -17,9 +17,10 @@ fn train_args(out: &std::path::Path) -> Vec<String> {
         "cpu",
         "--plain",
         "--no-export",
-        "--out",
     ]
     .iter()
+    .chain(extra)
+    .chain(&["--out"])
     .map(|s| s.to_string())
     .chain([out.to_str().unwrap().to_string()])
     .collect()
@@ -33,14 +34,45 @@ fn epochs_done(dir: &std::path::Path) -> usize {
 
 #[test]
 fn killed_run_resumes_bit_identically() {
+    kill_and_resume(&[]);
+}
+
+#[test]
+fn killed_run_resumes_bit_identically_mid_schedule() {
+    // Warm-up, then a cosine decay over the whole run: the kill lands mid-decay.
+    let history = kill_and_resume(&[
+        "--lr",
+        "1e-3",
+        "--lr-schedule",
+        "cosine",
+        "--min-lr",
+        "1e-5",
+        "--warmup-epochs",
+        "5",
+    ]);
+    let lr: Vec<f64> = history.iter().map(|h| h["lr"].as_f64().unwrap()).collect();
+    assert!((lr[0] - 2e-4).abs() < 1e-12, "{}", lr[0]);
+    assert_eq!(lr[4], 1e-3);
+    assert!(
+        lr[100] < lr[50] && lr[1499] < 2e-5,
+        "{} {} {}",
+        lr[50],
+        lr[100],
+        lr[1499]
+    );
+}
+
+/// Trains a run whole, and again killed after 50 epochs and resumed; asserts the same files
+/// and returns the history (without the seconds).
+fn kill_and_resume(extra: &[&str]) -> Vec<serde_json::Value> {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
-    let o = epc().args(train_args(&full)).output().unwrap();
+    let o = epc().args(train_args(&full, extra)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 
     let cut = tmp.path().join("cut");
     let mut child = epc()
-        .args(train_args(&cut))
+        .args(train_args(&cut, extra))
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -77,6 +109,7 @@ fn killed_run_resumes_bit_identically() {
         "{}",
         stderr(&o)
     );
+    let mut history = Vec::new();
     for f in ["weights.safetensors", "last.safetensors", "history.jsonl"] {
         let a = std::fs::read(full.join("seed-3").join(f)).unwrap();
         let b = std::fs::read(cut.join("seed-3").join(f)).unwrap();
@@ -93,8 +126,10 @@ fn killed_run_resumes_bit_identically() {
                     .collect()
             };
             assert_eq!(strip(&a), strip(&b));
+            history = strip(&a);
         } else {
             assert_eq!(a, b, "{f} differs after resume");
         }
     }
+    history
 }

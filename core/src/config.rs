@@ -125,12 +125,115 @@ pub struct ModelConfig {
     pub units: usize,
 }
 
+/// How the learning rate changes over the epochs (it is constant within an epoch).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Schedule {
+    /// The paper's: `lr` at every epoch.
+    #[default]
+    Constant,
+    /// Linear warm-up from `lr / warmup_epochs` to `lr` over `warmup_epochs` epochs, then a
+    /// cosine decay from `lr` to `min_lr` over `decay_epochs` epochs (default: the rest of the
+    /// run), then `min_lr`.
+    Cosine {
+        /// Warm-up epochs (0: none).
+        #[serde(default)]
+        warmup_epochs: usize,
+        /// The final learning rate.
+        min_lr: f64,
+        /// Epochs of the decay; `None`: `epochs - warmup_epochs`.
+        #[serde(default)]
+        decay_epochs: Option<usize>,
+    },
+    /// `lr * factor^floor(epoch / every)`.
+    Step {
+        /// Epochs between decays.
+        every: usize,
+        /// The factor at each decay.
+        factor: f64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate of epoch `epoch` (0-based) of a run of `epochs` epochs at base `lr`.
+    pub fn lr(&self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            Schedule::Constant => lr,
+            Schedule::Cosine {
+                warmup_epochs,
+                min_lr,
+                decay_epochs,
+            } => {
+                if epoch < warmup_epochs {
+                    return lr * (epoch + 1) as f64 / warmup_epochs as f64;
+                }
+                let decay = decay_epochs
+                    .unwrap_or(epochs.saturating_sub(warmup_epochs))
+                    .max(1);
+                let t = (epoch - warmup_epochs).min(decay) as f64;
+                min_lr
+                    + 0.5 * (lr - min_lr) * (1.0 + (std::f64::consts::PI * t / decay as f64).cos())
+            }
+            Schedule::Step { every, factor } => lr * factor.powi((epoch / every.max(1)) as i32),
+        }
+    }
+
+    /// Epochs before which early stopping is never judged: the warm-up and the decay of a
+    /// cosine schedule (stopping inside them wastes the schedule), 0 otherwise.
+    pub fn min_epochs(&self, epochs: usize) -> usize {
+        match *self {
+            Schedule::Cosine {
+                warmup_epochs,
+                decay_epochs,
+                ..
+            } => warmup_epochs + decay_epochs.unwrap_or(epochs.saturating_sub(warmup_epochs)),
+            _ => 0,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Cosine {
+                min_lr,
+                decay_epochs,
+                ..
+            } => {
+                if !(min_lr.is_finite() && min_lr >= 0.0) {
+                    return Err(Error::Config(format!(
+                        "min_lr {min_lr} must be a number >= 0"
+                    )));
+                }
+                if decay_epochs == Some(0) {
+                    return Err(Error::Config("decay_epochs must be at least 1".into()));
+                }
+                Ok(())
+            }
+            Schedule::Step { every, factor } => {
+                if every == 0 {
+                    return Err(Error::Config(
+                        "a step schedule needs every >= 1 epoch".into(),
+                    ));
+                }
+                if !(factor.is_finite() && factor > 0.0) {
+                    return Err(Error::Config(format!(
+                        "step factor {factor} must be positive"
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Adam's settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OptimConfig {
-    /// Learning rate (1e-4).
+    /// Learning rate (1e-4); the schedule's base rate.
     pub lr: f64,
+    /// How the learning rate changes over the epochs (constant, as in the paper).
+    pub schedule: Schedule,
     /// First-moment decay (0.9).
     pub beta1: f64,
     /// Second-moment decay (0.999).
@@ -143,6 +246,7 @@ impl Default for OptimConfig {
     fn default() -> Self {
         Self {
             lr: 1e-4,
+            schedule: Schedule::Constant,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -183,8 +287,14 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Stop after this many epochs without a validation improvement; `None` runs all epochs.
     pub patience: Option<usize>,
-    /// An improvement must lower the validation loss by more than this.
+    /// An improvement must lower the (smoothed) validation loss by more than this.
     pub min_delta: f64,
+    /// Early stopping judges the mean of the last `smoothing` validation losses (1: the loss
+    /// itself), so that one noisy epoch neither stops nor prolongs a run.
+    pub smoothing: usize,
+    /// Early stopping never stops before this epoch; `None`: the schedule's minimum (a cosine
+    /// schedule's warm-up and decay).
+    pub min_epochs: Option<usize>,
     /// Coefficient of the L2 weight term of `l1-post-l2w` (3708, the published value).
     pub l2_coefficient: f64,
     /// Where to train.
@@ -201,6 +311,8 @@ impl Default for TrainConfig {
             epochs: 200,
             patience: None,
             min_delta: 0.0,
+            smoothing: 1,
+            min_epochs: None,
             l2_coefficient: 3708.0,
             device: DeviceChoice::Auto,
         }
@@ -335,6 +447,10 @@ impl RunConfig {
                 t.l2_coefficient
             )));
         }
+        self.optim.schedule.check()?;
+        if t.smoothing == 0 {
+            return Err(Error::Config("smoothing must be at least 1 epoch".into()));
+        }
         if t.patience == Some(0) {
             return Err(Error::Config("patience must be at least 1 epoch".into()));
         }
@@ -406,6 +522,62 @@ mod tests {
         );
         let c = RunConfig::default().resolve().unwrap();
         assert_eq!(c.model.units, 64);
+    }
+
+    #[test]
+    fn schedules_follow_their_formulas() {
+        let c = Schedule::Cosine {
+            warmup_epochs: 0,
+            min_lr: 1e-5,
+            decay_epochs: None,
+        };
+        assert_eq!(c.lr(1e-3, 0, 40), 1e-3);
+        // Half way the cosine is at the midpoint of lr and min_lr.
+        assert!((c.lr(1e-3, 20, 40) - (1e-3 + 1e-5) / 2.0).abs() < 1e-15);
+        assert!((c.lr(1e-3, 40, 40) - 1e-5).abs() < 1e-15);
+        assert!(c.lr(1e-3, 39, 40) < 2e-5);
+        assert_eq!(c.min_epochs(40), 40);
+        let w = Schedule::Cosine {
+            warmup_epochs: 4,
+            min_lr: 0.0,
+            decay_epochs: Some(10),
+        };
+        assert!((w.lr(1.0, 0, 100) - 0.25).abs() < 1e-15);
+        assert!((w.lr(1.0, 3, 100) - 1.0).abs() < 1e-15);
+        assert_eq!(w.lr(1.0, 4, 100), 1.0);
+        assert!((w.lr(1.0, 9, 100) - 0.5).abs() < 1e-15);
+        assert_eq!(w.lr(1.0, 50, 100), 0.0);
+        assert_eq!(w.min_epochs(100), 14);
+        let s = Schedule::Step {
+            every: 10,
+            factor: 0.5,
+        };
+        assert_eq!(
+            (s.lr(1.0, 9, 0), s.lr(1.0, 10, 0), s.lr(1.0, 25, 0)),
+            (1.0, 0.5, 0.25)
+        );
+        assert_eq!(Schedule::Constant.lr(0.1, 77, 100), 0.1);
+        // TOML spelling.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[optim]\nlr = 1e-3\n[optim.schedule]\nkind = \"cosine\"\nmin_lr = 1e-5\n",
+        )
+        .unwrap();
+        let cfg = RunConfig::from_toml_file(&p).unwrap();
+        assert_eq!(cfg.optim.schedule, c);
+        std::fs::write(
+            &p,
+            "[optim.schedule]\nkind = \"step\"\nevery = 0\nfactor = 0.5\n",
+        )
+        .unwrap();
+        let e = RunConfig::from_toml_file(&p)
+            .unwrap()
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("every >= 1"), "{e}");
     }
 
     #[test]

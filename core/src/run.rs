@@ -237,6 +237,9 @@ pub struct EpochRecord {
     pub mean_sq_w: f64,
     /// Wall-clock seconds the epoch took (shared by all instances trained together).
     pub seconds: f64,
+    /// The learning rate of the epoch (absent in histories written before schedules existed).
+    #[serde(default)]
+    pub lr: Option<f64>,
 }
 
 /// Why an instance stopped before its last epoch.
@@ -365,6 +368,7 @@ mod tests {
             mean_abs_w: 0.1,
             mean_sq_w: 0.01,
             seconds: 0.5,
+            lr: Some(1e-3),
         }];
         inst.write_history(&h).unwrap();
         assert_eq!(inst.read_history().unwrap(), h);

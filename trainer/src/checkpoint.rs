@@ -18,8 +18,11 @@ pub struct LoopState {
     pub best_val: f64,
     /// Epoch (1-based) that reached `best_val`; 0 before any.
     pub best_epoch: usize,
-    /// Epochs since the last improvement.
+    /// Epochs since the last improvement of the smoothed validation loss.
     pub since_improvement: usize,
+    /// Lowest smoothed validation loss so far (what early stopping judges).
+    #[serde(default = "infinity", with = "epc_core::fsutil::json_f64")]
+    pub best_smoothed: f64,
     /// Why the instance stopped before the last epoch, if it did.
     pub stopped: Option<StopReason>,
     /// Adam updates taken.
@@ -28,10 +31,15 @@ pub struct LoopState {
     pub history: Vec<EpochRecord>,
 }
 
+fn infinity() -> f64 {
+    f64::INFINITY
+}
+
 impl Default for LoopState {
     fn default() -> Self {
         Self {
             epochs_done: 0,
+            best_smoothed: f64::INFINITY,
             best_val: f64::INFINITY,
             best_epoch: 0,
             since_improvement: 0,
@@ -152,6 +160,7 @@ mod tests {
             mean_abs_w: 0.1,
             mean_sq_w: 0.02,
             seconds: 0.5,
+            lr: Some(1e-4),
         });
         let ck = Checkpoint {
             w: vec![1.0, 2.0, 3.0, 4.0],

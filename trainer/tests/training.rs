@@ -201,3 +201,78 @@ fn existing_run_is_not_overwritten() {
         "{err}"
     );
 }
+
+#[test]
+fn zero_epochs_write_and_export_the_untrained_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(0, ClassOrder::Ascending);
+    let mut req = request(&cfg, &[4], tmp.path());
+    req.options.export_onnx = true;
+    let out = train::train(&req, &mut Silent).unwrap();
+    assert_eq!(out[0].epochs_trained, 0);
+    let dir = InstanceDir::new(&out[0].dir);
+    // The initial weights of seed 4, exactly.
+    assert_eq!(
+        weights(&out[0].dir, 64),
+        epc_trainer::model::init_weights(64, 4)
+    );
+    assert_eq!(
+        epc_exporter::read_weights_safetensors(&dir.last_weights(), 64).unwrap(),
+        weights(&out[0].dir, 64)
+    );
+    assert!(dir.step_model().is_file());
+    assert_eq!(dir.read_state().unwrap().unwrap().epochs_trained, 0);
+}
+
+#[test]
+fn final_weights_last_keeps_the_last_epoch_not_the_best() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(30, ClassOrder::Ascending);
+    // A large learning rate makes the validation loss bounce, so best and last differ.
+    cfg.optim.lr = 0.05;
+    cfg.train.final_weights = epc_core::config::FinalWeights::Last;
+    let out = train::train(&request(&cfg, &[1], tmp.path()), &mut Silent).unwrap();
+    let dir = InstanceDir::new(&out[0].dir);
+    let last = epc_exporter::read_weights_safetensors(&dir.last_weights(), 64).unwrap();
+    assert_eq!(weights(&out[0].dir, 64), last);
+    assert_ne!(
+        out[0].best_epoch, 30,
+        "the test needs a best epoch before the last"
+    );
+}
+
+#[test]
+fn early_stopping_waits_for_min_epochs_and_judges_the_smoothed_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(400, ClassOrder::Ascending);
+    cfg.optim.lr = 0.05;
+    cfg.train.patience = Some(3);
+    cfg.train.min_epochs = Some(25);
+    cfg.train.smoothing = 4;
+    let out = train::train(&request(&cfg, &[1], tmp.path()), &mut Silent).unwrap();
+    let o = &out[0];
+    assert!(o.epochs_trained >= 25, "stopped at {}", o.epochs_trained);
+    assert!(o.epochs_trained < 400, "never stopped");
+    // The stop is judged on the mean of the last 4 validation losses: recompute it.
+    let h = history(&o.dir);
+    let v: Vec<f64> = h.iter().map(|r| r["val_loss"].as_f64().unwrap()).collect();
+    let smoothed: Vec<f64> = (0..v.len())
+        .map(|i| {
+            let lo = i.saturating_sub(3);
+            v[lo..=i].iter().sum::<f64>() / (i + 1 - lo) as f64
+        })
+        .collect();
+    let best_at = (0..smoothed.len())
+        .min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]))
+        .unwrap();
+    let Some(StopReason::EarlyStop {
+        epochs_without_improvement,
+    }) = o.stopped
+    else {
+        panic!("{:?}", o.stopped)
+    };
+    assert_eq!(epochs_without_improvement, smoothed.len() - 1 - best_at);
+    // The restored weights are still the best raw validation epoch's.
+    let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(min, o.best_val_loss);
+}

@@ -140,6 +140,11 @@ pub(super) fn run(
             epoch: epoch + 1,
             batches: n_batches * groups.len(),
         });
+        // The schedule's rate is a function of the epoch alone, so a resumed run sets the same.
+        let lr = cfg.optim.schedule.lr(cfg.optim.lr, epoch, cfg.train.epochs);
+        for g in &mut groups {
+            g.adam.cfg.lr = lr;
+        }
         let mut results: Vec<EpochResult> = (0..k).map(|_| EpochResult::default()).collect();
         for g in &mut groups {
             if active[g.range.clone()].iter().any(|&a| a) {
@@ -158,21 +163,18 @@ pub(super) fn run(
         }
         let seconds = t0.elapsed().as_secs_f64();
         let adam_step = groups.iter().map(|g| g.adam.step).max().unwrap_or(0);
+        let timing = EpochTiming {
+            epoch,
+            seconds,
+            adam_step,
+            lr,
+        };
         let mut shown = Vec::new();
         for i in (0..k).filter(|&i| active[i]) {
             let r = std::mem::take(&mut results[i]);
             shown.push((r.train_loss, r.val_loss));
             let st = &mut states[i];
-            if let Some(reason) = record_epoch(
-                cfg,
-                st,
-                &mut best[i],
-                r,
-                epoch,
-                seconds,
-                adam_step,
-                &instances[i],
-            )? {
+            if let Some(reason) = record_epoch(cfg, st, &mut best[i], r, &timing, &instances[i])? {
                 observer.on_event(TrainEvent::InstanceStopped {
                     seed: instances[i].seed,
                     reason: &reason,
@@ -256,19 +258,31 @@ fn train_group_epoch(
     Ok(())
 }
 
+/// What an epoch shares across its instances.
+struct EpochTiming {
+    /// 0-based.
+    epoch: usize,
+    seconds: f64,
+    adam_step: u64,
+    lr: f64,
+}
+
 /// Books one finished epoch of one instance: history, best weights, early stopping and its
 /// checkpoint. Returns the reason when the instance stopped for good at this epoch.
-#[allow(clippy::too_many_arguments)]
 fn record_epoch(
     cfg: &RunConfig,
     st: &mut LoopState,
     best: &mut Vec<f32>,
     r: EpochResult,
-    epoch: usize,
-    seconds: f64,
-    adam_step: u64,
+    timing: &EpochTiming,
     inst: &Instance,
 ) -> Result<Option<StopReason>> {
+    let EpochTiming {
+        epoch,
+        seconds,
+        adam_step,
+        lr,
+    } = *timing;
     if !r.train_loss.is_finite() || !r.val_loss.is_finite() {
         // The checkpoint of the epoch before stays as it is.
         let reason = StopReason::NonFinite {
@@ -289,20 +303,37 @@ fn record_epoch(
         mean_abs_w: mean_abs,
         mean_sq_w: mean_sq,
         seconds,
+        lr: Some(lr),
     });
     st.epochs_done = epoch + 1;
     st.adam_step = adam_step;
     if r.val_loss < st.best_val - cfg.train.min_delta {
         st.best_val = r.val_loss;
         st.best_epoch = epoch + 1;
-        st.since_improvement = 0;
         *best = r.w.clone();
+    }
+    // Early stopping judges the mean of the last `smoothing` validation losses, and never
+    // before the minimum number of epochs.
+    let window = cfg.train.smoothing.min(st.history.len());
+    let smoothed = st.history[st.history.len() - window..]
+        .iter()
+        .map(|h| h.val_loss)
+        .sum::<f64>()
+        / window as f64;
+    if smoothed < st.best_smoothed - cfg.train.min_delta {
+        st.best_smoothed = smoothed;
+        st.since_improvement = 0;
     } else {
         st.since_improvement += 1;
-        if cfg
+        let min_epochs = cfg
             .train
-            .patience
-            .is_some_and(|p| st.since_improvement >= p)
+            .min_epochs
+            .unwrap_or_else(|| cfg.optim.schedule.min_epochs(cfg.train.epochs));
+        if epoch + 1 >= min_epochs
+            && cfg
+                .train
+                .patience
+                .is_some_and(|p| st.since_improvement >= p)
         {
             st.stopped = Some(StopReason::EarlyStop {
                 epochs_without_improvement: st.since_improvement,
