@@ -107,6 +107,7 @@ fn adam_matches_hand_computed_steps() {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
+        ..OptimConfig::default()
     };
     let mut p = Tensor::from_slice(&[1.0f64, -2.0]);
     let mut adam = Adam::new(cfg.clone(), &p);
@@ -231,6 +232,7 @@ fn fused_adam_matches_reference_and_freezes_inactive_instances() {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
+        ..OptimConfig::default()
     };
     let (k, n) = (3usize, 40usize);
     let w0 = rand_tensor(&[k as i64, n as i64], 31, 0.5);
