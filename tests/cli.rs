@@ -142,9 +142,10 @@ fn train_writes_a_self_describing_run_folder() {
 #[test]
 fn shipped_example_configs_resolve() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
-    let mut n = 0;
+    let mut names = Vec::new();
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
+        names.push(p.file_name().unwrap().to_string_lossy().into_owned());
         let cfg = epc_core::config::RunConfig::from_toml_file(&p)
             .unwrap()
             .resolve()
@@ -154,9 +155,20 @@ fn shipped_example_configs_resolve() {
             "{}",
             p.display()
         );
-        n += 1;
     }
-    assert_eq!(n, 5);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "digits-control.toml",
+            "digits-demo.toml",
+            "fast-digits.toml",
+            "fast-mnist.toml",
+            "mnist.toml",
+            "paper-cifar10.toml",
+            "paper-mnist.toml"
+        ]
+    );
     use epc_core::config::FinalWeights;
     let read = |name: &str| epc_core::config::RunConfig::from_toml_file(&dir.join(name)).unwrap();
     let mnist = read("mnist.toml");
@@ -181,6 +193,13 @@ fn shipped_example_configs_resolve() {
         ),
         (200, 1e-4, 0.0, FinalWeights::Last)
     );
+    // The fast presets: a cosine schedule in a fifth of the epochs of what they replace.
+    use epc_core::config::Schedule;
+    let fast = read("fast-mnist.toml");
+    assert_eq!(fast.train.epochs * 5, mnist.train.epochs);
+    assert!(matches!(fast.optim.schedule, Schedule::Cosine { .. }));
+    let (demo, fast) = (read("digits-demo.toml"), read("fast-digits.toml"));
+    assert_eq!(fast.train.epochs * 5, demo.train.epochs);
     let cifar = read("paper-cifar10.toml");
     assert_eq!((cifar.train.epochs, cifar.units()), (1000, 3072));
 }

@@ -364,6 +364,7 @@ pub(crate) fn summary(
         sequences: SequenceCounts {
             test: ctx.test.len(),
             class: ctx.class.iter().map(|s| s.len()).collect(),
+            shuffled: ctx.shuffled.iter().map(|s| s.len()).collect(),
             distractor: ctx.distractor.iter().map(|s| s.len()).collect(),
         },
         sequence_sets: ctx.set_infos(),

@@ -529,19 +529,22 @@ pub fn connection_lesion_removed(
     removed
 }
 
-/// The preactivations under the published connection lesion: every step takes the *intact*
-/// state through the lesioned weights, a'_t = x_t + h_(t-1) (W - R) = a_t - h_(t-1) R, with
-/// `act` the intact activity and `removed` = R from [`connection_lesion_removed`]; a'_1 = a_1.
+/// The preactivations under the published connection lesion, computed as the published
+/// `model_activity_lesioned(lesion_type='error')` does: at every step the lesioned network is
+/// given the intact network's state *after* that step, `a'_t = x_t + h_t (W - R)`, with `x` the
+/// frames, `act` the intact activity `h_t` and `cut` = `W - R` the weights left after
+/// [`connection_lesion_removed`]. (So even step 1 differs from the input: the published code
+/// passes the state its intact run has just updated.)
 pub fn connection_lesioned(
-    preact: ArrayView3<f32>,
+    x: ArrayView3<f32>,
     act: ArrayView3<f32>,
-    removed: ArrayView2<f32>,
+    cut: ArrayView2<f32>,
 ) -> Array3<f32> {
-    let mut out = preact.to_owned();
-    for t in 1..preact.dim().0 {
-        let correction = act.index_axis(Axis(0), t - 1).dot(&removed);
+    let mut out = x.to_owned();
+    for t in 0..x.dim().0 {
+        let drive = act.index_axis(Axis(0), t).dot(&cut);
         let mut a = out.index_axis_mut(Axis(0), t);
-        a -= &correction;
+        a += &drive;
     }
     out
 }

@@ -3,15 +3,18 @@
 //!
 //! - the **test set**: random start classes, exemplars shuffled (epochs 0, 1, ... of the
 //!   seed until [`MIN_SEQUENCES`]); energy curves, lesions and reference curves;
-//! - the **class sets**: for each start class s, every sequence starting at s with exemplars
+//! - the **ordered sets**: for each start class s, every sequence starting at s with exemplars
 //!   in data-set order, over the whole test split (as many as the rarest class has images);
-//!   the set starting at s + 1 ends on class s (the prediction rule at the last step), the set
-//!   starting at s + 2 shows class s at index 8 (the "normal" group of the error-unit test),
-//!   the set starting at d - k shows digit d after k frames (Fig 4B, Fig 4C), and the set
-//!   starting at 0 is the sequence 0..9 (Fig 2C);
+//!   the set starting at c + 1 ends on class c: the prediction rule at the last step (the
+//!   published `compute_preact_stats`, which draws unshuffled);
+//! - the **shuffled sets**: for each start class s, the same with exemplars shuffled (a seed of
+//!   their own), as the published code draws every other analysis set: the set starting at
+//!   c + 2 shows c at index 8 (the "normal" group of the error-unit test), the set starting at
+//!   d - k shows digit d after k frames (Fig 4B, Fig 4C), the set starting at 0 runs through
+//!   0..9 (Fig 2C);
 //! - the **distractor sets**: for each class c, the sequences starting at c + 2 with their frame
 //!   at index 8 replaced by an exemplar of a random other class, exemplars shuffled with a seed
-//!   of their own (independent of the class sets), one epoch.
+//!   of their own, one epoch.
 //!
 //! Sequences are kept as image indices ([`SeqSpec`]) and turned into frames a chunk at a time
 //! ([`frames`]), so memory does not grow with the size of the sets.
@@ -37,12 +40,14 @@ pub const MAX_EPOCHS: u64 = 20;
 
 /// Salt of the distractor sets' seed: they are drawn independently of everything else.
 const DISTRACTOR_SALT: u64 = 0xd157_7ac7;
+/// Salt of the shuffled sets' seed.
+const SHUFFLED_SALT: u64 = 0x0a7f_5e75;
 
 /// What a sequence set is: its role, the sampler settings and seed, and what was drawn.
 /// Recorded in `summary.json` and in dumps, so every number can be traced to its sequences.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetInfo {
-    /// Its role (`test`, `class-0`, ..., `distractor-0`, ...).
+    /// Its role (`test`, `ordered-start-0`, ..., `shuffled-start-0`, ..., `distractor-0`, ...).
     pub name: String,
     /// The sampler settings.
     pub config: SequenceConfig,
@@ -138,14 +143,24 @@ pub fn test_set(images: &Images, seed: u64) -> Result<SeqSpec> {
     sequence_spec(images, "test", test_config(), seed, true)
 }
 
-/// The class set starting at `start` (see the module docs).
+/// The ordered set starting at `start` (see the module docs).
 pub fn class_set(images: &Images, start: usize, seed: u64) -> Result<SeqSpec> {
     let cfg = SequenceConfig {
         start_class: Some(start as u8),
         shuffle: false,
         ..test_config()
     };
-    sequence_spec(images, &format!("class-start-{start}"), cfg, seed, false)
+    sequence_spec(images, &format!("ordered-start-{start}"), cfg, seed, false)
+}
+
+/// The shuffled set starting at `start` (see the module docs).
+pub fn shuffled_set(images: &Images, start: usize, seed: u64) -> Result<SeqSpec> {
+    let cfg = SequenceConfig {
+        start_class: Some(start as u8),
+        ..test_config()
+    };
+    let seed = seed ^ SHUFFLED_SALT ^ start as u64;
+    sequence_spec(images, &format!("shuffled-start-{start}"), cfg, seed, false)
 }
 
 /// The distractor set of class `class`: sequences starting at `class + 2` (so that `class` is

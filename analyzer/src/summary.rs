@@ -119,8 +119,11 @@ pub struct Postsynaptic {
 pub struct SequenceCounts {
     /// Test sequences (random start class).
     pub test: usize,
-    /// Sequences of each class set (by start class; the set starting at c + 1 ends on c).
+    /// Sequences of each ordered set (by start class; the set starting at c + 1 ends on c).
     pub class: Vec<usize>,
+    /// Sequences of each shuffled set (by start class; the set starting at c + 2 shows c at
+    /// index 8).
+    pub shuffled: Vec<usize>,
     /// Sequences of each distractor set (by the class expected at the distractor).
     pub distractor: Vec<usize>,
 }

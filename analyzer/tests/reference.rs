@@ -5,7 +5,7 @@
 mod common;
 
 use common::python;
-use epc_analyzer::sequences::{class_set, distractor_set, test_set};
+use epc_analyzer::sequences::{class_set, distractor_set, shuffled_set, test_set};
 use epc_analyzer::{analyze_data, AnalysisOptions, EngineOptions, ExecutionProvider, Summary};
 use epc_core::data::{digits, Dataset, DatasetKind};
 use serde_json::{json, Value};
@@ -64,6 +64,7 @@ fn every_statistic_matches_an_independent_numpy_computation() {
     let sets = json!({
         "test": indices(&test_set(&data.test, seed).unwrap()),
         "class": (0..10).map(|c| indices(&class_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
+        "shuffled": (0..10).map(|c| indices(&shuffled_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
         "distractor": (0..10).map(|c| indices(&distractor_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
         "random_units": s.lesion.random_units[name],
         "target": 3,

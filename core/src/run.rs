@@ -29,6 +29,15 @@ const STATE_FILE: &str = "train_state.json";
 const STEP_MODEL_FILE: &str = "model.onnx";
 const SEQUENCE_MODEL_FILE: &str = "model.sequence.onnx";
 const INSTANCE_PREFIX: &str = "seed-";
+const LOCK_FILE: &str = ".epc-lock";
+
+/// An exclusive lock on a run folder (`RUN/.epc-lock`, `flock`), held while a process trains
+/// into it. The operating system releases it when the process ends, however it ends, so a
+/// killed run never leaves a stale lock behind.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
 
 /// A run folder: one [`InstanceDir`] per seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +54,46 @@ impl RunDir {
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Takes the run folder's lock (creating the folder), or fails at once with a line that
+    /// says another process is training into it.
+    pub fn lock(&self) -> Result<RunLock> {
+        std::fs::create_dir_all(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let path = self.path.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                // The holder's pid, for a user who wonders which process it is.
+                let _ = file.set_len(0);
+                let _ = std::io::Write::write_all(
+                    &mut &file,
+                    std::process::id().to_string().as_bytes(),
+                );
+                Ok(RunLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                Err(Error::io(
+                    &self.path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::ResourceBusy,
+                        format!(
+                            "another process{} is training into this run folder; wait for it or stop it",
+                            if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+                        ),
+                    ),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
     }
 
     /// The instance folder of `seed`: `RUN/seed-<seed>`.
@@ -341,6 +390,20 @@ mod tests {
             RunDir::step_models(tmp.path()).unwrap(),
             vec![run.instance(2).step_model()]
         );
+    }
+
+    #[test]
+    fn a_run_folder_is_locked_by_one_holder_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::new(tmp.path().join("run"));
+        let held = run.lock().unwrap();
+        let e = run.lock().unwrap_err().to_string();
+        assert!(
+            e.contains("another process") && e.contains(&std::process::id().to_string()),
+            "{e}"
+        );
+        drop(held);
+        run.lock().unwrap();
     }
 
     #[test]

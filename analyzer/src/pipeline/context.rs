@@ -3,7 +3,7 @@
 
 use crate::analysis::{self, ReferenceCurves};
 use crate::sequences::{
-    class_set, distractor_set, frames, labels, test_set, SeqSpec, SetInfo, STEPS,
+    class_set, distractor_set, frames, labels, shuffled_set, test_set, SeqSpec, SetInfo, STEPS,
 };
 use crate::Result;
 use epc_core::data::{Dataset, ImageShape, Images};
@@ -19,8 +19,10 @@ pub(crate) struct Context<'a> {
     pub shape: ImageShape,
     /// The test set (energy, lesions, references).
     pub test: SeqSpec,
-    /// The class sets, by start class.
+    /// The ordered sets, by start class (the prediction rule).
     pub class: Vec<SeqSpec>,
+    /// The shuffled sets, by start class (error-unit test, drives).
+    pub shuffled: Vec<SeqSpec>,
     /// The distractor sets, by the class expected at the distractor's index.
     pub distractor: Vec<SeqSpec>,
     /// The digit of Fig 4B and Fig 4C.
@@ -39,6 +41,9 @@ impl<'a> Context<'a> {
         let test = test_set(images, seed)?;
         let class = (0..NUM_CLASSES)
             .map(|s| class_set(images, s, seed))
+            .collect::<Result<Vec<_>>>()?;
+        let shuffled = (0..NUM_CLASSES)
+            .map(|s| shuffled_set(images, s, seed))
             .collect::<Result<Vec<_>>>()?;
         let distractor = (0..NUM_CLASSES)
             .map(|c| distractor_set(images, c, seed))
@@ -62,6 +67,7 @@ impl<'a> Context<'a> {
             class_var: analysis::class_pixel_variance(images),
             test,
             class,
+            shuffled,
             distractor,
             target,
             reference,
@@ -72,6 +78,7 @@ impl<'a> Context<'a> {
     pub fn set_infos(&self) -> Vec<SetInfo> {
         std::iter::once(&self.test)
             .chain(&self.class)
+            .chain(&self.shuffled)
             .chain(&self.distractor)
             .map(|s| s.info.clone())
             .collect()

@@ -2,9 +2,10 @@
 //! sections 5 and 6, on the shared sequence sets ([`Context`]), computed the way the published
 //! code computes them.
 //!
-//! Order: the class sets and the distractor sets give the prediction and error units (and, on
-//! the way, the internal drive and the states of Fig 4B and 4C); the test set gives the energy
-//! curves and the connection lesion; then the prediction, random and class lesions run.
+//! Order: the ordered sets give the prediction units; the shuffled and distractor sets the
+//! error units (and, on the way, the internal drive and the states of Fig 4B and 4C); the test
+//! set gives the energy curves and the connection lesion; then the prediction, random and class
+//! lesions run.
 
 mod context;
 mod passes;
@@ -17,7 +18,7 @@ use crate::summary::{DriveSummary, ModelInfo, Postsynaptic};
 use crate::{Error, Result};
 use epc_core::data::Images;
 use epc_core::NUM_CLASSES;
-use passes::{ClassPass, LesionedClassPass};
+use passes::{LesionedClassPass, SequencePass};
 
 /// The seed of model `model_index`'s random lesion, derived from the analysis seed.
 pub(crate) fn lesion_seed(seed: u64, model_index: usize) -> u64 {
@@ -46,24 +47,14 @@ pub(crate) fn prediction_units_of(
     images: &Images,
     seed: u64,
 ) -> Result<Vec<usize>> {
-    let n = model.n_units();
-    let mut pred = Vec::new();
-    for start in 0..NUM_CLASSES {
-        let spec = crate::sequences::class_set(images, start, seed)?;
-        let mut rows: Vec<f32> = Vec::new();
-        for seqs in spec.seqs.chunks(model.batch_size()) {
-            let x = crate::sequences::frames(images, seqs, crate::sequences::STEPS);
-            let acts = model.run(x.view(), None)?;
-            rows.extend(
-                acts.preact
-                    .index_axis(ndarray::Axis(0), crate::sequences::STEPS - 1)
-                    .iter(),
-            );
-        }
-        let last =
-            ndarray::Array2::from_shape_vec((rows.len() / n.max(1), n), rows).expect("whole rows");
-        pred.push(analysis::prediction_rule(last.view()));
-    }
+    let ordered = (0..NUM_CLASSES)
+        .map(|start| crate::sequences::class_set(images, start, seed))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = passes::last_step_rows(model, images, &ordered)?;
+    let pred: Vec<Vec<bool>> = rows
+        .iter()
+        .map(|r| analysis::prediction_rule(r.view()))
+        .collect();
     Ok(analysis::any_class(&pred))
 }
 
@@ -151,13 +142,12 @@ pub(crate) fn analyze_model(
         metadata: model.metadata().clone(),
     };
 
-    // Prediction and error units from the class and distractor sets.
-    let class_pass = ClassPass::run(model, ctx, pixel_mapped)?;
-    let pred: Vec<Vec<bool>> = class_pass
-        .last_rows
+    // Prediction units from the ordered sets; error units from the shuffled and distractor sets.
+    let pred: Vec<Vec<bool>> = passes::last_step_rows(model, ctx.images, &ctx.class)?
         .iter()
         .map(|rows| analysis::prediction_rule(rows.view()))
         .collect();
+    let class_pass = SequencePass::run(model, ctx, pixel_mapped)?;
     let normal = &class_pass.normal;
     let distractor = passes::distractor_moments(model, ctx)?;
     let err: Vec<Vec<bool>> = (0..NUM_CLASSES)

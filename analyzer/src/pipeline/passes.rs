@@ -7,6 +7,7 @@ use crate::engine::{Activations, StepModel};
 use crate::sequences::{frames, SeqSpec, DISTRACTOR_AT, STEPS};
 use crate::stats::Moments;
 use crate::Result;
+use epc_core::data::Images;
 use epc_core::sequence::Sequence;
 use epc_core::NUM_CLASSES;
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
@@ -16,7 +17,7 @@ use ndarray::{s, Array2, Array3, ArrayView2, Axis};
 /// frames and activations.
 fn each_chunk(
     model: &mut StepModel,
-    ctx: &Context,
+    images: &Images,
     spec: &SeqSpec,
     steps: usize,
     mask: Option<&[f32]>,
@@ -24,7 +25,7 @@ fn each_chunk(
 ) -> Result<()> {
     let chunk = model.batch_size();
     for seqs in spec.seqs.chunks(chunk) {
-        let x = frames(ctx.images, seqs, steps);
+        let x = frames(images, seqs, steps);
         let acts = model.run(x.view(), mask)?;
         f(seqs, &x, &acts);
     }
@@ -82,8 +83,8 @@ impl GridSums {
     }
 }
 
-/// Adds the internal drive `a_k - x_k` of every chunk row at steps k >= 1 of the class set
-/// starting at `start` (digit `start + k` shown after k frames).
+/// Adds the internal drive `a_k - x_k` of every chunk row at steps k >= 1 of the set starting
+/// at `start` (digit `start + k` shown after k frames).
 fn add_internal(g: &mut GridSums, start: usize, x: &Array3<f32>, acts: &Activations) {
     let rows = x.dim().1;
     for k in 1..STEPS {
@@ -117,11 +118,34 @@ fn combine_drives(parts: &[(usize, DriveCurves)]) -> DriveCurves {
     }
 }
 
-/// What the intact run over the class sets gives.
-pub(super) struct ClassPass {
-    /// Per class, the last-step preactivations of the sequences ending on it `[seqs, units]`.
-    pub last_rows: Vec<Array2<f32>>,
-    /// Per class, the moments of the activity at index 8 of the sequences showing it there.
+/// Per class, the last-step preactivations `[seqs, units]` of the ordered set ending on it
+/// (the set starting one class later): the rows of the prediction rule.
+pub(crate) fn last_step_rows(
+    model: &mut StepModel,
+    images: &Images,
+    ordered: &[SeqSpec],
+) -> Result<Vec<Array2<f32>>> {
+    let n = model.n_units();
+    let mut last: Vec<Vec<f32>> = vec![Vec::new(); NUM_CLASSES];
+    for (start, spec) in ordered.iter().enumerate() {
+        let ends_on = (start + STEPS - 1) % NUM_CLASSES;
+        each_chunk(model, images, spec, STEPS, None, |_, _, acts| {
+            last[ends_on].extend(acts.preact.index_axis(Axis(0), STEPS - 1).iter());
+        })?;
+    }
+    Ok(last
+        .into_iter()
+        .map(|v| {
+            let rows = v.len() / n.max(1);
+            Array2::from_shape_vec((rows, n), v).expect("whole rows")
+        })
+        .collect())
+}
+
+/// What the intact run over the shuffled sets gives.
+pub(super) struct SequencePass {
+    /// Per class, the moments of the activity at index 8 of the sequences showing it there
+    /// (the "normal" group of the error-unit test).
     pub normal: Vec<Moments>,
     /// The internal drive grid (pixel-mapped models).
     pub grid: Option<DriveGrid>,
@@ -133,20 +157,17 @@ pub(super) struct ClassPass {
     pub images: Option<DriveImages>,
 }
 
-impl ClassPass {
-    /// Runs the intact model over every class set.
+impl SequencePass {
+    /// Runs the intact model over every shuffled set.
     pub fn run(model: &mut StepModel, ctx: &Context, pixel_mapped: bool) -> Result<Self> {
         let n = model.n_units();
-        let mut last: Vec<Vec<f32>> = vec![Vec::new(); NUM_CLASSES];
         let mut normal: Vec<Moments> = (0..NUM_CLASSES).map(|_| Moments::new(n)).collect();
         let mut grid = GridSums::new(n);
         let mut states = GridSums::new(n);
         let mut drives = Vec::new();
         let mut images = None;
-        for (start, spec) in ctx.class.iter().enumerate() {
-            each_chunk(model, ctx, spec, STEPS, None, |_, x, acts| {
-                let ends_on = (start + STEPS - 1) % NUM_CLASSES;
-                last[ends_on].extend(acts.preact.index_axis(Axis(0), STEPS - 1).iter());
+        for (start, spec) in ctx.shuffled.iter().enumerate() {
+            each_chunk(model, ctx.images, spec, STEPS, None, |_, x, acts| {
                 normal[(start + DISTRACTOR_AT) % NUM_CLASSES]
                     .add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
                 let rows = x.dim().1;
@@ -173,15 +194,7 @@ impl ClassPass {
                 }
             })?;
         }
-        let last_rows = last
-            .into_iter()
-            .map(|v| {
-                let rows = v.len() / n.max(1);
-                Array2::from_shape_vec((rows, n), v).expect("whole rows")
-            })
-            .collect();
         Ok(Self {
-            last_rows,
             normal,
             grid: pixel_mapped.then(|| grid.grid()),
             state_means: states.means(),
@@ -197,9 +210,16 @@ pub(super) fn distractor_moments(model: &mut StepModel, ctx: &Context) -> Result
     let mut out: Vec<Moments> = (0..NUM_CLASSES).map(|_| Moments::new(n)).collect();
     for (class, spec) in ctx.distractor.iter().enumerate() {
         // Index 8 is the ninth frame: nothing after it is needed.
-        each_chunk(model, ctx, spec, DISTRACTOR_AT + 1, None, |_, _, acts| {
-            out[class].add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
-        })?;
+        each_chunk(
+            model,
+            ctx.images,
+            spec,
+            DISTRACTOR_AT + 1,
+            None,
+            |_, _, acts| {
+                out[class].add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
+            },
+        )?;
     }
     Ok(out)
 }
@@ -214,14 +234,15 @@ pub(super) fn test_energy(
 ) -> Result<(EnergyCurves, Option<EnergyCurves>)> {
     let n = model.n_units();
     let mut intact = EnergySums::new(STEPS, n, w.map(|w| w.view()));
-    let lesioned_w = w.zip(removed).map(|(w, r)| w - r);
-    let mut connection =
-        removed.map(|_| EnergySums::new(STEPS, n, lesioned_w.as_ref().map(|w| w.view())));
-    each_chunk(model, ctx, &ctx.test, STEPS, None, |_, _, acts| {
+    let cut = w.zip(removed).map(|(w, r)| w - r);
+    let mut connection = cut
+        .as_ref()
+        .map(|c| EnergySums::new(STEPS, n, Some(c.view())));
+    each_chunk(model, ctx.images, &ctx.test, STEPS, None, |_, x, acts| {
         intact.add(acts.preact.view());
-        if let (Some(c), Some(r)) = (connection.as_mut(), removed) {
-            let a = analysis::connection_lesioned(acts.preact.view(), acts.act.view(), r.view());
-            c.add(a.view());
+        if let (Some(sums), Some(c)) = (connection.as_mut(), cut.as_ref()) {
+            let a = analysis::connection_lesioned(x.view(), acts.act.view(), c.view());
+            sums.add(a.view());
         }
     })?;
     Ok((intact.finish(), connection.map(|c| c.finish())))
@@ -235,13 +256,18 @@ pub(super) fn lesioned_energy(
     w: Option<ArrayView2<f32>>,
 ) -> Result<EnergyCurves> {
     let mut sums = EnergySums::new(STEPS, model.n_units(), w);
-    each_chunk(model, ctx, &ctx.test, STEPS, Some(mask), |_, _, acts| {
-        sums.add(acts.preact.view())
-    })?;
+    each_chunk(
+        model,
+        ctx.images,
+        &ctx.test,
+        STEPS,
+        Some(mask),
+        |_, _, acts| sums.add(acts.preact.view()),
+    )?;
     Ok(sums.finish())
 }
 
-/// What a lesioned run over the class sets gives (pixel-mapped models).
+/// What a lesioned run over the shuffled sets gives (pixel-mapped models).
 pub(super) struct LesionedClassPass {
     /// Fig 2C drive curves on the set starting at 0.
     pub drive: DriveCurves,
@@ -252,8 +278,8 @@ pub(super) struct LesionedClassPass {
 }
 
 impl LesionedClassPass {
-    /// Runs the model with `mask` over the set starting at 0, and over every class set when
-    /// `with_grid`.
+    /// Runs the model with `mask` over the shuffled set starting at 0, and over every shuffled
+    /// set when `with_grid`.
     pub fn run(
         model: &mut StepModel,
         ctx: &Context,
@@ -264,8 +290,8 @@ impl LesionedClassPass {
         let mut drives = Vec::new();
         let mut first = None;
         let starts = if with_grid { NUM_CLASSES } else { 1 };
-        for (start, spec) in ctx.class.iter().enumerate().take(starts) {
-            each_chunk(model, ctx, spec, STEPS, Some(mask), |_, x, acts| {
+        for (start, spec) in ctx.shuffled.iter().enumerate().take(starts) {
+            each_chunk(model, ctx.images, spec, STEPS, Some(mask), |_, x, acts| {
                 add_internal(&mut grid, start, x, acts);
                 if start == 0 {
                     drives.push((

@@ -81,8 +81,10 @@ out["reference"] = {
     "category_median": np.abs(xs - class_median[seq_labels.T]).mean(axis=(1, 2)).tolist(),
 }
 
-# Prediction units: the class set starting at c + 1 ends on c.
+# Prediction units: the ordered set starting at c + 1 ends on c.
 class_runs = [forward(s) for s in sets["class"]]
+# The shuffled sets: the error test's normal group and the drives.
+shuffled_runs = [forward(s) for s in sets["shuffled"]]
 pred = np.zeros((10, N), bool)
 for c in range(10):
     last = class_runs[(c + 1) % 10][0][-1].astype(np.float64)
@@ -90,10 +92,10 @@ for c in range(10):
     mad = np.median(np.abs(last - np.median(last, axis=0)), axis=0) / MAD_NORMAL
     pred[c] = np.abs(med) - np.abs(Z * mad) > 0
 
-# Error units: the class set starting at c + 2 shows c at index 8; its distractor set.
+# Error units: the shuffled set starting at c + 2 shows c at index 8; its distractor set.
 err = np.zeros((10, N), bool)
 for c in range(10):
-    normal = class_runs[(c + 2) % 10][1][8].astype(np.float64)
+    normal = shuffled_runs[(c + 2) % 10][1][8].astype(np.float64)
     distr = forward(sets["distractor"][c])[1][8].astype(np.float64)
     n = normal.shape[0]
     se = np.sqrt(normal.std(axis=0, ddof=1) ** 2 / n + distr.std(axis=0, ddof=1) ** 2 / n)
@@ -154,7 +156,8 @@ out["lesion_prediction"] = energies(forward(sets["test"], mask_of(pred_units))[0
 out["lesion_random"] = energies(forward(sets["test"], mask_of(sets["random_units"]))[0], W)
 
 # The connection lesion: weights from error to prediction units cut, and every outgoing weight
-# of a unit that is both; each step takes the intact state through the cut weights.
+# of a unit that is both; as published, each step feeds the intact state *after* that step
+# through the cut weights.
 err_units = np.nonzero(err.any(0))[0]
 cut = W.copy()
 for i in err_units:
@@ -162,13 +165,11 @@ for i in err_units:
         cut[i, :] = 0
     else:
         cut[i, pred_units] = 0
-conn = test_pre.copy()
-for t in range(1, conn.shape[0]):
-    conn[t] = test_act[t - 1] @ cut + test_frames[t]
+conn = np.stack([test_act[t] @ cut + test_frames[t] for t in range(test_pre.shape[0])])
 out["lesion_connection"] = energies(conn, cut)
 
-# Fig 2C: drives on the class set starting at 0.
-pre0, _, x0 = class_runs[0]
+# Fig 2C: drives on the shuffled set starting at 0.
+pre0, _, x0 = shuffled_runs[0]
 out["drive"] = {
     "input": x0.astype(np.float64).mean(axis=(1, 2)).tolist(),
     "internal": (pre0 - x0).astype(np.float64).mean(axis=(1, 2)).tolist(),
@@ -180,7 +181,7 @@ out["drive"] = {
 def internal_row(mask):
     row = [0.0]
     for k in range(1, 10):
-        p, _, x = forward(sets["class"][(target - k) % 10], mask)
+        p, _, x = forward(sets["shuffled"][(target - k) % 10], mask)
         row.append(float((p[k] - x[k]).astype(np.float64).mean()))
     return row
 
@@ -202,7 +203,7 @@ def post(units):
         return None
     curve = []
     for k in range(9):
-        h = class_runs[(target - k) % 10][1][k].astype(np.float64).mean(axis=0)
+        h = shuffled_runs[(target - k) % 10][1][k].astype(np.float64).mean(axis=0)
         curve.append(float((h[units] * rowsum[units]).mean()))
     return curve
 
