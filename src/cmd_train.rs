@@ -112,8 +112,10 @@ pub struct TrainArgs {
     /// Run folder; each instance goes to RUN_DIR/seed-<n>/
     #[arg(long, required_unless_present = "resume")]
     out: Option<PathBuf>,
-    /// Continue a killed run from its checkpoints (all other options come from the run)
-    #[arg(long, conflicts_with_all = ["out", "config", "dataset", "loss", "epochs", "seeds", "instances"])]
+    /// Continue a killed or interrupted run from its checkpoints; with --epochs larger than
+    /// the run's, train it further (recorded in each config's `changes`). Every other setting
+    /// comes from the run.
+    #[arg(long, conflicts_with_all = ["out", "config", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "val_fraction", "final_weights"])]
     resume: Option<PathBuf>,
     /// Do not write model.onnx for each instance at the end
     #[arg(long)]
@@ -255,8 +257,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         batch_instances: args.batch_instances,
     };
     let mut progress = Progress::new(!args.plain && crate::interactive());
+    let run_dir = args
+        .resume
+        .clone()
+        .or_else(|| args.out.clone())
+        .expect("clap requires one");
+    let _ = crate::INTERRUPT_HINT.set(format!(
+        "{} keeps the checkpoint of the last finished epoch: continue with `epc train --resume {}`",
+        run_dir.display(),
+        run_dir.display()
+    ));
     let outcomes = if let Some(dir) = &args.resume {
-        epc_trainer::resume(dir, &options, &mut progress)
+        epc_trainer::resume(dir, args.epochs, &options, &mut progress)
             .with_context(|| format!("resuming {}", dir.display()))?
     } else {
         let config = args.resolve()?;

@@ -41,6 +41,7 @@ enum Command {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    install_signal_handlers();
     log::set_logger(&STDERR_LOG).expect("the only logger");
     log::set_max_level(log::LevelFilter::Info);
     let cli = Cli::parse();
@@ -53,11 +54,49 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // A failure after a stop signal is the interruption (the libraries stop at a safe point
+        // with an error that cleans up like any other).
+        Err(_) if epc_core::interrupt::requested().is_some() => {
+            let signal = epc_core::interrupt::requested().unwrap_or(2);
+            let hint = INTERRUPT_HINT
+                .get()
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            eprintln!(
+                "epc: interrupted by {}{hint}",
+                epc_core::interrupt::signal_name(signal)
+            );
+            ExitCode::from((128 + signal).clamp(0, 255) as u8)
+        }
         Err(e) => {
             eprintln!("epc: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// What to tell the user after an interruption (set by the command that knows, e.g. how to
+/// resume a run).
+pub(crate) static INTERRUPT_HINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// SIGINT and SIGTERM (what Slurm sends before it kills a job) set the libraries' stop flag
+/// ([`epc_core::interrupt`]): the work stops at its next safe point, outputs are cleaned up or
+/// kept whole, and epc exits with 128 + the signal. A second signal ends the process at once.
+/// SIGXFSZ is caught so that a write over the file-size limit fails with an error that names
+/// the file instead of killing the process.
+fn install_signal_handlers() {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let flag = epc_core::interrupt::flag();
+    let armed = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Handlers run in registration order: the shutdown sees `armed` before it is set.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone());
+        let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
+        let _ = signal_hook::flag::register(sig, armed.clone());
+    }
+    let _ = signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)));
 }
 
 /// The libraries' notes (`log` facade), one `epc:` line each on stderr.

@@ -110,7 +110,8 @@ impl TrainObserver for Progress {
                     Some(pb) => {
                         pb.set_message(format!("loss {train:.4} / val {val:.4}"));
                         let every = ((self.epochs - self.done_before) / 20).max(1);
-                        if (epoch - self.done_before).is_multiple_of(every) || epoch == self.epochs {
+                        if (epoch - self.done_before).is_multiple_of(every) || epoch == self.epochs
+                        {
                             pb.println(line);
                         }
                     }

@@ -120,25 +120,39 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let d = epc_exporter::h5::read_dump(&intact).unwrap();
-    assert_eq!((d.steps, d.units, d.n_in), (10, 64, 64));
-    assert!(d.lesion_mask.is_none());
+    let h = &d.header;
+    assert_eq!((h.steps, h.units, h.n_in), (10, 64, 64));
+    assert!(h.lesion_mask.is_none());
+    assert_eq!(d.format, "epc-dump-v2");
+    let (preact, act, input) = (
+        d.preact.as_ref().unwrap(),
+        d.act.as_ref().unwrap(),
+        d.input.as_ref().unwrap(),
+    );
     // a_1 = x_1 (h_0 = 0) and act = relu(preact).
-    let per_step = d.sequences * d.units;
-    assert!(d.preact[..per_step]
+    let per_step = h.sequences * h.units;
+    assert!(preact[..per_step]
         .iter()
-        .zip(&d.input[..per_step])
+        .zip(&input[..per_step])
         .all(|(a, x)| (a - x).abs() < 1e-7));
-    assert!(d
-        .preact
+    assert!(preact
         .iter()
-        .zip(&d.act)
+        .zip(act)
         .all(|(a, h)| (a.max(0.0) - h).abs() < 1e-7));
+    // The recorded set is the analysis's test set.
+    assert_eq!(
+        h.sequences,
+        summary["sequences"]["test"].as_u64().unwrap() as usize
+    );
+    let sets: serde_json::Value = serde_json::from_str(&h.attrs.sets_json).unwrap();
+    assert_eq!(sets[0]["name"], "test");
+    assert!(d.sequence_set.as_ref().unwrap().iter().all(|&s| s == 0));
     // The dump's energy curve is the summary's `pre` curve for this model (same sequences).
     let name = summary["models"][0]["name"].as_str().unwrap().to_string();
     let curve = summary["energy"]["pre"][&name].as_array().unwrap();
     assert_eq!(curve.len(), 10);
     for (t, reported) in curve.iter().enumerate() {
-        let mean = d.preact[t * per_step..(t + 1) * per_step]
+        let mean = preact[t * per_step..(t + 1) * per_step]
             .iter()
             .map(|v| v.abs() as f64)
             .sum::<f64>()
@@ -162,7 +176,7 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let l = epc_exporter::h5::read_dump(&lesioned).unwrap();
-    let mask = l.lesion_mask.unwrap();
+    let mask = l.header.lesion_mask.clone().unwrap();
     let zeroed: Vec<usize> = (0..64).filter(|&i| mask[i] == 0.0).collect();
     let pred: Vec<usize> = summary["prediction_units"][&name]["indices"]
         .as_array()
@@ -177,7 +191,7 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     let lesion_curve = summary["lesion"]["prediction"]["pre"][&name]
         .as_array()
         .unwrap();
-    let m = l.preact[9 * per_step..]
+    let m = l.preact.as_ref().unwrap()[9 * per_step..]
         .iter()
         .map(|v| v.abs() as f64)
         .sum::<f64>()

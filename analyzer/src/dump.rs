@@ -1,15 +1,37 @@
-//! `epc dump` as a library call: a model's activations on the analysis sequences, written as
-//! an HDF5 file (schema in `epc_exporter::h5`), with the sequence set that was actually drawn.
+//! `epc dump` as a library call: a model's activations on a chosen sequence set, streamed into
+//! an HDF5 file (schema in `epc_exporter::h5`) while inference runs, with the sets that were
+//! actually drawn recorded in the file.
 
-use crate::engine::{Activations, EngineOptions, StepModel};
+use crate::engine::{EngineOptions, StepModel};
 use crate::options::Lesion;
 use crate::pipeline::{check_fit, lesion_seed, prediction_units_of};
-use crate::sequences::{frames, labels, test_set, SetInfo, STEPS};
+use crate::sequences::{
+    class_set, distractor_set, draw_epochs, frames, shuffled_set, test_set, SeqSpec, SetInfo,
+};
 use crate::{analysis, Error, Result};
 use epc_core::data::{self, DataSource, DatasetKind, Images};
-use epc_exporter::h5::{ActivationDump, DumpAttributes};
+use epc_core::sequence::Sequence;
+use epc_exporter::h5::{Arrays, Compression, DumpAttributes, DumpChunk, DumpHeader, DumpWriter};
 use ndarray::{Array2, Array3};
 use std::path::PathBuf;
+
+/// Which sequences a dump runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DumpSequences {
+    /// The analysis test set (epochs of the seed until 400 sequences), or exactly `epochs`
+    /// epochs of the test sampler.
+    Test {
+        /// Epochs to draw (`None`: as the analysis does).
+        epochs: Option<u64>,
+    },
+    /// The published per-class sets: the ten ordered sets, the ten shuffled sets and the ten
+    /// distractor sets of the analysis, one after another.
+    Published,
+    /// The ordered set starting at 0: every sequence 0..9 of the test split, in data-set order.
+    Deterministic,
+    /// The user's sequences: image indices `[n, steps]` into the split (CSV, `.npy` or HDF5).
+    File(PathBuf),
+}
 
 /// What [`dump`] does.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,10 +46,34 @@ pub struct DumpOptions {
     pub lesion: Lesion,
     /// Seed of the sequences (and of the random lesion), as `epc analyze --seed`.
     pub seed: u64,
+    /// The sequences.
+    pub sequences: DumpSequences,
+    /// The activation datasets to write.
+    pub arrays: Arrays,
+    /// Their compression.
+    pub compression: Compression,
     /// The HDF5 file (written atomically).
     pub out: PathBuf,
     /// Engine settings.
     pub engine: EngineOptions,
+}
+
+impl DumpOptions {
+    /// The defaults: the test set, intact, seed 0, every array, gzip level 1.
+    pub fn new(model: PathBuf, out: PathBuf) -> Self {
+        Self {
+            model,
+            dataset: None,
+            data_dir: None,
+            lesion: Lesion::None,
+            seed: 0,
+            sequences: DumpSequences::Test { epochs: None },
+            arrays: Arrays::ALL,
+            compression: Compression::Gzip(1),
+            out,
+            engine: EngineOptions::default(),
+        }
+    }
 }
 
 /// What [`dump`] wrote.
@@ -37,8 +83,12 @@ pub struct DumpOutcome {
     pub path: PathBuf,
     /// The data set run.
     pub dataset: DatasetKind,
-    /// The sequence set drawn.
-    pub set: SetInfo,
+    /// The sequence sets, in file order.
+    pub sets: Vec<SetInfo>,
+    /// Sequences in all.
+    pub sequences: usize,
+    /// Frames per sequence.
+    pub steps: usize,
     /// Units of the model.
     pub units: usize,
     /// Units silenced.
@@ -47,42 +97,16 @@ pub struct DumpOutcome {
     pub notes: Vec<String>,
 }
 
-/// The test sequences of a run, its activations and the units it silenced.
-#[derive(Debug, Clone)]
-pub struct TestRun {
-    /// Frames `[steps, seqs, dim]`.
-    pub x: Array3<f32>,
-    /// Class of every frame `[seqs, steps]`.
-    pub labels: Array2<u8>,
-    /// The sequence set drawn.
-    pub set: SetInfo,
-    /// The activations.
-    pub activations: Activations,
-    /// The lesioned units (empty when intact).
-    pub lesioned: Vec<usize>,
-}
-
-/// Runs the test sequences of [`crate::analyze`] (same seed, same sequences) through `model`,
-/// intact or lesioned; a lesion first finds the prediction units as [`crate::analyze`] does (on
-/// the class sets). The random lesion uses the seed [`crate::analyze`] uses for the first model.
-pub fn run_test_sequences(
+/// The units a lesion silences (empty when intact): the prediction units as `analyze` finds
+/// them, or as many random other units with the seed `analyze` uses for the first model.
+pub fn lesioned_units(
     model: &mut StepModel,
     test: &Images,
     seed: u64,
     lesion: Lesion,
-) -> Result<TestRun> {
-    check_fit(model, test)?;
-    let spec = test_set(test, seed)?;
-    let x = frames(test, &spec.seqs, STEPS);
-    let set_labels = labels(&spec.seqs);
+) -> Result<Vec<usize>> {
     if lesion == Lesion::None {
-        return Ok(TestRun {
-            activations: model.run(x.view(), None)?,
-            x,
-            labels: set_labels,
-            set: spec.info,
-            lesioned: Vec::new(),
-        });
+        return Ok(Vec::new());
     }
     let n = model.n_state();
     if model.n_units() != n {
@@ -92,51 +116,113 @@ pub fn run_test_sequences(
         ));
     }
     let pred = prediction_units_of(model, test, seed)?;
-    let units = match lesion {
+    Ok(match lesion {
         Lesion::Prediction => pred,
         _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, 0)),
-    };
-    let mask = analysis::lesion_mask(&units, n);
-    let activations = model.run(x.view(), Some(&mask))?;
-    Ok(TestRun {
-        x,
-        labels: set_labels,
-        set: spec.info,
-        activations,
-        lesioned: units,
     })
 }
 
-/// Runs the model over the test sequences and writes the dump (see the module docs).
+/// The user's sequences of `path`, checked against the split.
+fn file_sequences(path: &std::path::Path, images: &Images) -> Result<SeqSpec> {
+    let rows = epc_exporter::index_file::read_index_file(path)?;
+    let seqs = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, frames)| {
+            if let Some(&bad) = frames.iter().find(|&&f| f >= images.len()) {
+                return Err(Error::Input(format!(
+                    "{}: row {}: index {bad} is outside the split of {} images",
+                    path.display(),
+                    i + 1,
+                    images.len()
+                )));
+            }
+            let labels = frames.iter().map(|&f| images.labels[f]).collect();
+            Ok(Sequence { frames, labels })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let steps = seqs[0].frames.len();
+    Ok(SeqSpec {
+        info: SetInfo {
+            name: format!("file:{}", path.display()),
+            config: epc_core::sequence::SequenceConfig {
+                length: steps,
+                ..Default::default()
+            },
+            seed: 0,
+            epochs: 0,
+            sequences: seqs.len(),
+        },
+        seqs,
+    })
+}
+
+/// The sets `choice` names, drawn from `images`.
+pub fn dump_sets(choice: &DumpSequences, images: &Images, seed: u64) -> Result<Vec<SeqSpec>> {
+    Ok(match choice {
+        DumpSequences::Test { epochs: None } => vec![test_set(images, seed)?],
+        DumpSequences::Test { epochs: Some(n) } => vec![draw_epochs(images, seed, *n)?],
+        DumpSequences::Deterministic => vec![class_set(images, 0, seed)?],
+        DumpSequences::Published => {
+            let mut v = Vec::new();
+            for s in 0..epc_core::NUM_CLASSES {
+                v.push(class_set(images, s, seed)?);
+            }
+            for s in 0..epc_core::NUM_CLASSES {
+                v.push(shuffled_set(images, s, seed)?);
+            }
+            for c in 0..epc_core::NUM_CLASSES {
+                v.push(distractor_set(images, c, seed)?);
+            }
+            v
+        }
+        DumpSequences::File(p) => vec![file_sequences(p, images)?],
+    })
+}
+
+/// One chunk of results on its way to the writer thread.
+struct Computed {
+    x: Array3<f32>,
+    preact: Array3<f32>,
+    act: Array3<f32>,
+    labels: Array2<i32>,
+    frames: Array2<i32>,
+    set: Vec<i32>,
+}
+
+/// Runs the model over the chosen sequences and writes the dump (see the module docs).
+/// Inference and writing overlap: a second thread compresses and writes each chunk while
+/// the next one is computed, and no more than two chunks wait between them.
 pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
     let mut model = StepModel::load(&opts.model, &opts.engine)?;
     let kind = opts
         .dataset
         .or_else(|| epc_core::contract::dataset_of(model.metadata()))
         .unwrap_or(DatasetKind::Digits);
-    let ds = data::load(&DataSource::new(kind, opts.data_dir.clone()))?;
-    let run = run_test_sequences(&mut model, &ds.test, opts.seed, opts.lesion)?;
+    let test = data::load_test(&DataSource::new(kind, opts.data_dir.clone()))?;
+    check_fit(&model, &test)?;
+    let sets = dump_sets(&opts.sequences, &test, opts.seed)?;
+    let steps = sets[0].info.config.length;
+    let lesioned = lesioned_units(&mut model, &test, opts.seed, opts.lesion)?;
+    let units = model.n_units();
+    let mask =
+        (opts.lesion != Lesion::None).then(|| analysis::lesion_mask(&lesioned, model.n_state()));
+    let total: usize = sets.iter().map(SeqSpec::len).sum();
     let bytes = std::fs::read(&opts.model).map_err(|e| Error::io(&opts.model, e))?;
     let meta: Vec<(String, String)> = model
         .metadata()
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let (steps, sequences, n_in) = run.x.dim();
-    let units = run.activations.preact.dim().2;
-    let mask = (opts.lesion != Lesion::None).then(|| analysis::lesion_mask(&run.lesioned, units));
-    let sequence_json = serde_json::to_string(&run.set)
-        .map_err(|e| Error::Input(format!("cannot serialise the sequence set: {e}")))?;
-    let dump = ActivationDump {
+    let infos: Vec<SetInfo> = sets.iter().map(|s| s.info.clone()).collect();
+    let header = DumpHeader {
         steps,
-        sequences,
-        n_in,
+        sequences: total,
+        n_in: model.n_in(),
         units,
-        input: run.x.iter().copied().collect(),
-        preact: run.activations.preact.iter().copied().collect(),
-        act: run.activations.act.iter().copied().collect(),
-        labels: run.labels.iter().map(|&l| l as i32).collect(),
-        lesion_mask: mask,
+        arrays: opts.arrays,
+        compression: opts.compression,
+        lesion_mask: mask.clone(),
         attrs: DumpAttributes {
             model_path: opts.model.display().to_string(),
             model_sha256: data::fetch::sha256_hex(&bytes),
@@ -148,20 +234,70 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
             model_metadata_json: epc_exporter::onnx::metadata_json(&meta),
             dataset: kind.name().into(),
             split: "test".into(),
-            sequence_json,
+            sets_json: serde_json::to_string(&infos)
+                .map_err(|e| Error::Input(format!("cannot serialise the sequence sets: {e}")))?,
             seed: opts.seed,
             toolkit_version: epc_core::TOOLKIT_VERSION.into(),
             created_utc: epc_exporter::utc_now(),
-            lesion: format!("{} ({} units)", opts.lesion, run.lesioned.len()),
+            lesion: format!("{} ({} units)", opts.lesion, lesioned.len()),
         },
     };
-    epc_exporter::h5::write_dump(&opts.out, &dump)?;
+    drop(bytes);
+    let mut writer = DumpWriter::create(&opts.out, header)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Computed>(2);
+    let thread = std::thread::spawn(move || -> epc_exporter::Result<DumpWriter> {
+        for c in rx {
+            writer.write(&DumpChunk {
+                input: c.x.view(),
+                preact: c.preact.view(),
+                act: c.act.view(),
+                labels: c.labels.view(),
+                frames: c.frames.view(),
+                set: &c.set,
+            })?;
+        }
+        Ok(writer)
+    });
+    let produced = (|| -> Result<()> {
+        for (set_index, spec) in sets.iter().enumerate() {
+            for seqs in spec.seqs.chunks(model.batch_size()) {
+                epc_core::interrupt::check()?;
+                let x = frames(&test, seqs, steps);
+                let acts = model.run(x.view(), mask.as_deref())?;
+                let ints = |f: fn(&Sequence) -> Vec<i32>| {
+                    Array2::from_shape_vec((seqs.len(), steps), seqs.iter().flat_map(f).collect())
+                        .expect("every sequence has the same length")
+                };
+                let chunk = Computed {
+                    x,
+                    preact: acts.preact,
+                    act: acts.act,
+                    labels: ints(|s| s.labels.iter().map(|&l| i32::from(l)).collect()),
+                    frames: ints(|s| s.frames.iter().map(|&f| f as i32).collect()),
+                    set: vec![set_index as i32; seqs.len()],
+                };
+                if tx.send(chunk).is_err() {
+                    // The writer stopped on an error; it is reported below.
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    })();
+    drop(tx);
+    let written = thread
+        .join()
+        .map_err(|_| Error::Input("the dump's writer thread failed".into()))?;
+    produced?;
+    let path = written?.finish()?;
     Ok(DumpOutcome {
-        path: opts.out.clone(),
+        path,
         dataset: kind,
-        set: run.set,
+        sets: infos,
+        sequences: total,
+        steps,
         units,
-        lesioned: run.lesioned,
+        lesioned,
         notes: model.notes().to_vec(),
     })
 }

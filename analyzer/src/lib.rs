@@ -28,7 +28,7 @@ pub mod stats;
 pub mod summary;
 
 pub use analyze::{analyze, analyze_data};
-pub use dump::{dump, DumpOptions, DumpOutcome};
+pub use dump::{dump, DumpOptions, DumpOutcome, DumpSequences};
 pub use engine::{Activations, EngineOptions, ExecutionProvider, StepModel};
 pub use error::{Error, Result};
 pub use options::{group_value, AnalysisOptions, GroupBy, Lesion};

@@ -143,6 +143,27 @@ pub fn test_set(images: &Images, seed: u64) -> Result<SeqSpec> {
     sequence_spec(images, "test", test_config(), seed, true)
 }
 
+/// Exactly `epochs` epochs (0, 1, ...) of the test sampler with `seed`.
+pub fn draw_epochs(images: &Images, seed: u64, epochs: u64) -> Result<SeqSpec> {
+    let sampler = SequenceSampler::new(images, test_config(), seed)?;
+    let seqs: Vec<Sequence> = (0..epochs).flat_map(|e| sampler.epoch(e)).collect();
+    if seqs.is_empty() {
+        return Err(Error::Input(format!(
+            "{epochs} epochs of the test split yield no sequence"
+        )));
+    }
+    Ok(SeqSpec {
+        info: SetInfo {
+            name: format!("test-{epochs}-epochs"),
+            config: test_config(),
+            seed,
+            epochs,
+            sequences: seqs.len(),
+        },
+        seqs,
+    })
+}
+
 /// The ordered set starting at `start` (see the module docs).
 pub fn class_set(images: &Images, start: usize, seed: u64) -> Result<SeqSpec> {
     let cfg = SequenceConfig {

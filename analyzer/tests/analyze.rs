@@ -248,15 +248,19 @@ fn digits_report_matches_independent_numbers() {
         assert!((lp[t] - m).abs() < 1e-5);
     }
 
-    // The dump helper sees the same sequences and the same lesion.
+    // The dump sees the same sequences and the same lesion.
     let mut sm = StepModel::load(&model, &options(vec![], out.clone()).engine).unwrap();
-    let run = epc_analyzer::dump::run_test_sequences(&mut sm, &data.test, 11, Lesion::Prediction)
-        .unwrap();
-    assert_eq!(run.x, x);
-    assert_eq!(run.lesioned, pu.indices);
-    assert!((run.activations.preact.clone() - &al)
-        .iter()
-        .all(|d| d.abs() < 1e-5));
+    let lesioned =
+        epc_analyzer::dump::lesioned_units(&mut sm, &data.test, 11, Lesion::Prediction).unwrap();
+    assert_eq!(lesioned, pu.indices);
+    let sets = epc_analyzer::dump::dump_sets(
+        &epc_analyzer::DumpSequences::Test { epochs: None },
+        &data.test,
+        11,
+    )
+    .unwrap();
+    let dumped = epc_analyzer::sequences::frames(&data.test, &sets[0].seqs, STEPS);
+    assert_eq!(dumped, x);
 }
 
 #[test]

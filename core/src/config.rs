@@ -319,6 +319,22 @@ impl Default for TrainConfig {
     }
 }
 
+/// One change made to a run's config after it started (`epc train --resume RUN --epochs N`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigChange {
+    /// When, ISO 8601 UTC.
+    pub utc: String,
+    /// The toolkit version that made it.
+    pub toolkit_version: String,
+    /// The field, dotted (`train.epochs`).
+    pub field: String,
+    /// The old value, as JSON.
+    pub from: serde_json::Value,
+    /// The new value, as JSON.
+    pub to: serde_json::Value,
+}
+
 /// Everything that defines one training run; written as `config.json` in its folder.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -339,6 +355,9 @@ pub struct RunConfig {
     pub optim: OptimConfig,
     /// Training-loop settings.
     pub train: TrainConfig,
+    /// Changes made after the run started, oldest first (empty for most runs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ConfigChange>,
 }
 
 impl Default for RunConfig {
@@ -352,6 +371,7 @@ impl Default for RunConfig {
             model: ModelConfig::default(),
             optim: OptimConfig::default(),
             train: TrainConfig::default(),
+            changes: Vec::new(),
         }
     }
 }
@@ -381,6 +401,52 @@ impl RunConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The config extended to `epochs` epochs, with the change recorded. A cosine schedule
+    /// whose decay length followed the epoch count keeps its old length (the epochs already
+    /// trained followed it); the added epochs run at its final rate. Fewer epochs than the
+    /// run has are refused.
+    pub fn extended(&self, epochs: usize) -> Result<Self> {
+        if epochs < self.train.epochs {
+            return Err(Error::Config(format!(
+                "--epochs {epochs} is fewer than the run's {}; a run can only be extended",
+                self.train.epochs
+            )));
+        }
+        let mut c = self.clone();
+        if epochs == self.train.epochs {
+            return Ok(c);
+        }
+        let utc = crate::clock::utc_now();
+        let change = |field: &str, from: serde_json::Value, to: serde_json::Value| ConfigChange {
+            utc: utc.clone(),
+            toolkit_version: TOOLKIT_VERSION.to_string(),
+            field: field.into(),
+            from,
+            to,
+        };
+        if let Schedule::Cosine {
+            warmup_epochs,
+            decay_epochs: ref mut decay @ None,
+            ..
+        } = c.optim.schedule
+        {
+            let pinned = self.train.epochs.saturating_sub(warmup_epochs);
+            *decay = Some(pinned);
+            c.changes.push(change(
+                "optim.schedule.decay_epochs",
+                serde_json::Value::Null,
+                pinned.into(),
+            ));
+        }
+        c.changes.push(change(
+            "train.epochs",
+            self.train.epochs.into(),
+            epochs.into(),
+        ));
+        c.train.epochs = epochs;
+        Ok(c)
     }
 
     /// The number of units, resolving 0 to the data set's input size.
@@ -578,6 +644,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("every >= 1"), "{e}");
+    }
+
+    #[test]
+    fn extending_records_the_change_and_pins_a_cosine_decay() {
+        let mut c = RunConfig::default();
+        c.optim.schedule = Schedule::Cosine {
+            warmup_epochs: 2,
+            min_lr: 1e-5,
+            decay_epochs: None,
+        };
+        c.train.epochs = 40;
+        let e = c.extended(80).unwrap();
+        assert_eq!(e.train.epochs, 80);
+        assert_eq!(
+            e.optim.schedule,
+            Schedule::Cosine {
+                warmup_epochs: 2,
+                min_lr: 1e-5,
+                decay_epochs: Some(38)
+            }
+        );
+        // The learning rate of every epoch already trained is unchanged.
+        for epoch in 0..40 {
+            assert_eq!(
+                e.optim.schedule.lr(1e-3, epoch, 80),
+                c.optim.schedule.lr(1e-3, epoch, 40)
+            );
+        }
+        assert_eq!(e.changes.len(), 2);
+        assert_eq!(e.changes[1].field, "train.epochs");
+        assert_eq!(
+            (e.changes[1].from.as_u64(), e.changes[1].to.as_u64()),
+            (Some(40), Some(80))
+        );
+        assert_eq!(c.extended(40).unwrap(), c);
+        let err = c.extended(10).unwrap_err().to_string();
+        assert!(err.contains("fewer than the run's 40"), "{err}");
+        // It round-trips through config.json.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        crate::fsutil::write_json_atomic(&p, &e).unwrap();
+        assert_eq!(RunConfig::from_json_file(&p).unwrap(), e);
     }
 
     #[test]

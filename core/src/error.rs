@@ -44,6 +44,12 @@ pub enum Error {
         /// Why each mirror failed.
         reason: String,
     },
+    /// A stop signal arrived (see [`crate::interrupt`]).
+    #[error("interrupted by {}", crate::interrupt::signal_name(*signal))]
+    Interrupted {
+        /// The signal number (2: SIGINT, 15: SIGTERM).
+        signal: i32,
+    },
     /// A configuration value is invalid or inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),

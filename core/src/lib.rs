@@ -11,11 +11,13 @@
 //! Like every epc library it prints nothing: notes (a download starting, say) go to the
 //! [`log`] facade, and the command line decides what to show.
 
+pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod data;
 pub mod error;
 pub mod fsutil;
+pub mod interrupt;
 pub mod run;
 pub mod sequence;
 

@@ -150,24 +150,3 @@ fn name_final_path(path: &Path, e: epc_core::Error) -> Error {
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     epc_core::fsutil::write_atomic(path, bytes).map_err(|e| name_final_path(path, e))
 }
-
-/// Like [`epc_core::fsutil::write_atomic_with`], for a writer that fails with this crate's
-/// [`Error`]: the temporary sibling is removed on any error and the error is returned as is.
-pub(crate) fn write_atomic_with<F>(path: &Path, write: F) -> Result<()>
-where
-    F: FnOnce(&Path) -> Result<()>,
-{
-    let mut inner: Option<Error> = None;
-    let outcome = epc_core::fsutil::write_atomic_with(path, |tmp| {
-        write(tmp).map_err(|e| {
-            let placeholder = epc_core::Error::format(tmp, e.to_string());
-            inner = Some(e);
-            placeholder
-        })
-    });
-    match (outcome, inner) {
-        (Ok(()), _) => Ok(()),
-        (Err(_), Some(e)) => Err(e),
-        (Err(e), None) => Err(name_final_path(path, e)),
-    }
-}

@@ -365,9 +365,47 @@ fn local_md5(dir: &Path, name: &str) -> Result<Option<String>> {
     Ok(found)
 }
 
+/// Loads only the official test split of a data set (what a dump or a model check needs:
+/// a sixth of MNIST's memory).
+pub fn load_test(src: &DataSource) -> Result<Images> {
+    let test = match src.kind {
+        DatasetKind::Mnist | DatasetKind::FashionMnist => {
+            load_idx_files(src, 2..4)?.pop().expect("one split")
+        }
+        DatasetKind::Digits if src.data_dir.is_none() => digits::embedded().1,
+        DatasetKind::Cifar10 => {
+            let dir = src.data_dir.as_deref().ok_or_else(|| {
+                Error::Config("cifar10 needs --data-dir with test_batch.bin (no download)".into())
+            })?;
+            let test = vec![dir.join("test_batch.bin")];
+            check_files_exist(dir, &test)?;
+            cifar::load_batches(&test)?
+        }
+        DatasetKind::Digits => load(src)?.test,
+    };
+    if test.shape != src.kind.shape() {
+        return Err(Error::Config(format!(
+            "{} test images are {:?}, expected {:?}",
+            src.kind,
+            test.shape,
+            src.kind.shape()
+        )));
+    }
+    Ok(test)
+}
+
 fn load_idx(src: &DataSource) -> Result<(Images, Images)> {
+    let mut splits = load_idx_files(src, 0..4)?;
+    let test = splits.pop().expect("two splits");
+    let train = splits.pop().expect("two splits");
+    Ok((train, test))
+}
+
+/// The splits of the IDX files `range` of the data set's four (train images, train labels,
+/// test images, test labels), in pairs.
+fn load_idx_files(src: &DataSource, range: std::ops::Range<usize>) -> Result<Vec<Images>> {
     let (files, mirrors) = src.kind.idx_files().expect("an IDX data set");
-    let paths: Vec<PathBuf> = files
+    let paths: Vec<PathBuf> = files[range]
         .iter()
         .map(|f| locate_idx(src, f, mirrors))
         .collect::<Result<_>>()?;
@@ -386,9 +424,7 @@ fn load_idx(src: &DataSource) -> Result<(Images, Images)> {
         }
         splits.push(images);
     }
-    let test = splits.pop().expect("two splits");
-    let train = splits.pop().expect("two splits");
-    Ok((train, test))
+    Ok(splits)
 }
 
 /// Train, validation and test images, ready for the sampler.

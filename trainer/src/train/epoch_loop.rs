@@ -222,6 +222,9 @@ fn train_group_epoch(
     let (tl, vl) = catch_torch(&format!("training epoch {}", epoch + 1), || {
         let mut loss_sum = Tensor::zeros([r.len() as i64], (Kind::Double, dev));
         for b in 0..n_batches {
+            // A stop signal ends the run between batches; the last epoch's checkpoint is
+            // already on disk, and the epoch in progress is dropped.
+            epc_core::interrupt::check()?;
             let rows = b * bs..((b + 1) * bs).min(n_seq);
             let x = stager.stage(&setup.splits.train, &epoch_seqs[r.clone()], rows, dev);
             let l = train_step(cfg, &mut g.w, &mut g.adam, x, mask);
@@ -241,8 +244,8 @@ fn train_group_epoch(
             }
             None => tl.clone(),
         };
-        (tl, vl)
-    })?;
+        Ok::<_, epc_core::Error>((tl, vl))
+    })??;
     let nn = cfg.units() * cfg.units();
     let (w_host, m_host, v_host) = (host_vec(&g.w), host_vec(&g.adam.m), host_vec(&g.adam.v));
     for (j, i) in r.enumerate() {

@@ -100,43 +100,65 @@ pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec
     if let Some(s) = req.seeds.iter().find(|s| !seen.insert(**s)) {
         return Err(Error::Invalid(format!("seed {s} given twice")));
     }
-    let run = RunDir::new(&req.out);
-    for &s in &req.seeds {
-        let dir = run.instance(s);
-        if dir.has_config() {
-            return Err(Error::Invalid(format!(
-                "{} already holds a run; use --resume {} or another --out",
-                dir.path().display(),
-                req.out.display()
-            )));
-        }
-    }
     let cfg = req.config.clone().resolve()?;
     // Data problems surface before anything is written, so a failed start leaves no run folder.
     let splits = load_splits(&cfg)?;
-    let units = cfg.units();
-    let mut instances = Vec::new();
-    for &seed in &req.seeds {
-        let dir = run.instance(seed);
-        let mut c = cfg.clone();
-        c.seed = seed;
-        dir.write_config(&c)?;
-        instances.push(Instance {
-            seed,
-            dir,
-            ck: fresh_checkpoint(units, seed),
-        });
-    }
+    let run = RunDir::new(&req.out);
+    let created = !run.path().exists();
+    // Held until the run ends: two processes never train into one folder at once (the check
+    // for existing instances comes after it, so two that start together cannot both pass).
+    let _lock = run.lock()?;
+    let start = (|| -> Result<Vec<Instance>> {
+        for &s in &req.seeds {
+            let dir = run.instance(s);
+            if dir.has_config() {
+                return Err(Error::Invalid(format!(
+                    "{} already holds a run; use --resume {} or another --out",
+                    dir.path().display(),
+                    req.out.display()
+                )));
+            }
+        }
+        let units = cfg.units();
+        let mut instances = Vec::new();
+        for &seed in &req.seeds {
+            let dir = run.instance(seed);
+            let mut c = cfg.clone();
+            c.seed = seed;
+            dir.write_config(&c)?;
+            instances.push(Instance {
+                seed,
+                dir,
+                ck: fresh_checkpoint(units, seed),
+            });
+        }
+        Ok(instances)
+    })();
+    let instances = match start {
+        Ok(i) => i,
+        Err(e) => {
+            // A start that failed (a full disk, say) leaves no half-made folder behind.
+            if created && !matches!(e, Error::Invalid(_)) {
+                let _ = std::fs::remove_dir_all(run.path());
+            }
+            return Err(e);
+        }
+    };
     epoch_loop::run(&cfg, &splits, instances, &req.options, observer)
 }
 
-/// Continues a killed run from the checkpoints in `run_dir/seed-*/`, reporting to `observer`.
+/// Continues a killed run from the checkpoints in `run_dir/seed-*/`, reporting to `observer`;
+/// with `epochs` larger than the run's, extends it (the change is recorded in each config; an
+/// instance that stopped early stays stopped).
 pub fn resume(
     run_dir: &Path,
+    epochs: Option<usize>,
     options: &RunOptions,
     observer: &mut dyn TrainObserver,
 ) -> Result<Vec<InstanceOutcome>> {
-    let dirs = RunDir::new(run_dir).instances()?;
+    let run = RunDir::new(run_dir);
+    let _lock = run.lock()?;
+    let dirs = run.instances()?;
     if dirs.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: no seed-* instance folders to resume",
@@ -146,9 +168,19 @@ pub fn resume(
     let mut shared: Option<RunConfig> = None;
     let mut instances = Vec::new();
     for dir in dirs {
-        let cfg = dir.read_config()?;
+        let mut cfg = dir.read_config()?;
+        if let Some(n) = epochs {
+            let extended = cfg.extended(n)?;
+            if extended != cfg {
+                dir.write_config(&extended)?;
+                cfg = extended;
+            }
+        }
         let mut key = cfg.clone();
         key.seed = 0;
+        // The change log is an audit trail (its times may differ by a second between
+        // instances); the settings themselves must agree.
+        key.changes.clear();
         match &shared {
             None => shared = Some(key),
             Some(s) if *s != key => {

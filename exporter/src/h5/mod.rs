@@ -1,0 +1,283 @@
+//! HDF5 activation dumps: what a model did on a set of sequences, for analysis in any language.
+//!
+//! # Schema (`epc_format = "epc-dump-v2"`)
+//!
+//! One HDF5 file; everything lives in the root group `/`.
+//!
+//! | dataset          | type    | shape                        | content                                  |
+//! |------------------|---------|------------------------------|------------------------------------------|
+//! | `input`          | float32 | `[steps, sequences, n_in]`   | the frames `x_t` fed to the model (if chosen) |
+//! | `preact`         | float32 | `[steps, sequences, units]`  | preactivations `a_t` (if chosen)         |
+//! | `act`            | float32 | `[steps, sequences, units]`  | activity `h_t` (if chosen)               |
+//! | `labels`         | int32   | `[sequences, steps]`         | the class of every frame                 |
+//! | `frames`         | int32   | `[sequences, steps]`         | the image of every frame (index into the split) |
+//! | `sequence_set`   | int32   | `[sequences]`                | which set each sequence belongs to (index into `sets_json`) |
+//! | `lesion_mask`    | float32 | `[units]` (lesioned runs)    | multiplier applied to `h` before each step: 0 = lesioned, 1 = intact |
+//!
+//! The step-major datasets are chunked as `[1, min(256, sequences), width]`, the others by
+//! `min(256, sequences)` sequences; with gzip compression (the default, level 1) the shuffle
+//! filter comes first. Any HDF5 reader with the standard gzip filter opens them (h5py, MATLAB
+//! `h5read`, HDF5 tools).
+//!
+//! Attributes of the root group (scalar):
+//!
+//! | attribute             | type   | content                                                      |
+//! |-----------------------|--------|--------------------------------------------------------------|
+//! | `epc_format`          | string | `epc-dump-v2`                                                |
+//! | `model_path`          | string | path of the ONNX model that produced the dump                |
+//! | `model_sha256`        | string | hex SHA-256 of that file                                     |
+//! | `contract`            | string | the model's contract (`step-v1`, `sequence-v1`)              |
+//! | `model_metadata_json` | string | the model's metadata properties as a JSON object             |
+//! | `dataset`             | string | data set name (`mnist`, ...)                                 |
+//! | `split`               | string | `train`, `val` or `test`                                     |
+//! | `sets_json`           | string | the sequence sets as a JSON list (name, sampler settings, seed, epochs, count) |
+//! | `seed`                | uint64 | seed of the sequence sampler                                 |
+//! | `toolkit_version`     | string | epc version that wrote the file                              |
+//! | `created_utc`         | string | creation time, ISO 8601 UTC (`2026-11-29T12:34:56Z`)         |
+//! | `lesion`              | string | description of the lesion (`none` when intact)               |
+//! | `arrays`              | string | the activation datasets written, comma-separated             |
+//! | `compression`         | string | `none` or `gzip-<level>`                                     |
+//!
+//! Version 1 files (`epc-dump-v1`: always `input`, `preact` and `act`, no `frames` or
+//! `sequence_set`, the sequence settings in `sequence_json`) are still read.
+//!
+//! HDF5 (and so h5py) stores arrays in row-major order, while MATLAB's `h5read` returns the
+//! dimensions reversed (`act` comes back as `units x sequences x steps`):
+//!
+//! ```text
+//! import h5py
+//! with h5py.File("dump.h5", "r") as f:
+//!     act = f["act"][()]                    # (steps, sequences, units), float32
+//!     labels = f["labels"][()]              # (sequences, steps), int32
+//!     attrs = dict(f.attrs)                 # model_sha256, dataset, seed, ...
+//!
+//! act = permute(h5read('dump.h5', '/act'), [3 2 1]);   % steps x sequences x units
+//! labels = h5read('dump.h5', '/labels')';              % sequences x steps
+//! ```
+//!
+//! A dump is written as it is computed ([`DumpWriter`]: chunk by chunk into a temporary sibling,
+//! renamed into place by [`DumpWriter::finish`]), so memory does not grow with its size; a
+//! writer dropped before `finish` (an error, an interrupt) removes its temporary file. The
+//! HDF5 library cannot fail cleanly when the disk fills up in the middle of a write (it
+//! crashes when the file is closed), so the writer checks the space first (the uncompressed
+//! size is the bound), and after a failed write it abandons the file without closing it.
+
+mod reader;
+mod writer;
+
+pub use reader::read_dump;
+pub use writer::DumpWriter;
+
+use crate::error::{Error, Result};
+use ndarray::{ArrayView2, ArrayView3};
+
+/// Value of the `epc_format` attribute of every dump this crate writes.
+pub const DUMP_FORMAT: &str = "epc-dump-v2";
+/// The earlier format, still read.
+pub const DUMP_FORMAT_V1: &str = "epc-dump-v1";
+
+/// The identity and settings recorded with a dump (root-group attributes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DumpAttributes {
+    /// Path of the ONNX model that produced the dump.
+    pub model_path: String,
+    /// Hex SHA-256 of the model file.
+    pub model_sha256: String,
+    /// The model's contract (`step-v1` or `sequence-v1`).
+    pub contract: String,
+    /// The model's metadata properties as a JSON object.
+    pub model_metadata_json: String,
+    /// Data set name.
+    pub dataset: String,
+    /// Split (`train`, `val`, `test`).
+    pub split: String,
+    /// The sequence sets as a JSON list.
+    pub sets_json: String,
+    /// Seed of the sequence sampler.
+    pub seed: u64,
+    /// Toolkit version that wrote the dump.
+    pub toolkit_version: String,
+    /// Creation time, ISO 8601 UTC (see [`crate::utc_timestamp`]).
+    pub created_utc: String,
+    /// Description of the lesion (`none` when intact).
+    pub lesion: String,
+}
+
+/// Which activation datasets a dump holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrays {
+    /// The frames.
+    pub input: bool,
+    /// The preactivations.
+    pub preact: bool,
+    /// The activities.
+    pub act: bool,
+}
+
+impl Arrays {
+    /// All three.
+    pub const ALL: Arrays = Arrays {
+        input: true,
+        preact: true,
+        act: true,
+    };
+
+    /// The names of the chosen datasets, in schema order.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            ("input", self.input),
+            ("preact", self.preact),
+            ("act", self.act),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n)
+        .collect()
+    }
+
+    /// Parses a comma-separated list of `input`, `preact`, `act` (at least one).
+    pub fn parse(list: &str) -> Result<Arrays> {
+        let mut a = Arrays {
+            input: false,
+            preact: false,
+            act: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "input" => a.input = true,
+                "preact" => a.preact = true,
+                "act" => a.act = true,
+                other => {
+                    return Err(Error::invalid(
+                        "array list",
+                        format!("unknown array {other:?} (choose from input, preact, act)"),
+                    ))
+                }
+            }
+        }
+        if a.names().is_empty() {
+            return Err(Error::invalid(
+                "array list",
+                "name at least one of input, preact, act",
+            ));
+        }
+        Ok(a)
+    }
+}
+
+/// How the datasets are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Stored as is (fastest to write and read, largest).
+    None,
+    /// The shuffle filter, then gzip at this level (1..=9).
+    Gzip(u8),
+}
+
+impl Compression {
+    /// The name recorded in the `compression` attribute (`none`, `gzip-1`).
+    pub fn name(self) -> String {
+        match self {
+            Compression::None => "none".into(),
+            Compression::Gzip(l) => format!("gzip-{l}"),
+        }
+    }
+
+    /// Parses `none`, `gzip` (level 1) or `gzip-N` / `gzip:N` (N in 1..=9).
+    pub fn parse(s: &str) -> Result<Compression> {
+        let bad = || {
+            Error::invalid(
+                "compression",
+                format!("{s:?} is not none, gzip or gzip-N with N in 1..9"),
+            )
+        };
+        match s {
+            "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip(1)),
+            _ => {
+                let level = s
+                    .strip_prefix("gzip-")
+                    .or_else(|| s.strip_prefix("gzip:"))
+                    .ok_or_else(bad)?;
+                match level.parse::<u8>() {
+                    Ok(l @ 1..=9) => Ok(Compression::Gzip(l)),
+                    _ => Err(bad()),
+                }
+            }
+        }
+    }
+}
+
+/// The shape and settings of a dump, fixed before its first chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DumpHeader {
+    /// Time steps per sequence.
+    pub steps: usize,
+    /// Sequences in all.
+    pub sequences: usize,
+    /// Values per frame.
+    pub n_in: usize,
+    /// Units.
+    pub units: usize,
+    /// The activation datasets written.
+    pub arrays: Arrays,
+    /// How they are compressed.
+    pub compression: Compression,
+    /// The lesion mask, `[units]` (lesioned runs).
+    pub lesion_mask: Option<Vec<f32>>,
+    /// Identity and settings.
+    pub attrs: DumpAttributes,
+}
+
+impl DumpHeader {
+    /// An upper bound of the file's size: its uncompressed data and a megabyte of structure.
+    pub fn size_bound(&self) -> u64 {
+        let (s, q) = (self.steps as u64, self.sequences as u64);
+        let f32s = s
+            * q
+            * (u64::from(self.arrays.input) * self.n_in as u64
+                + (u64::from(self.arrays.preact) + u64::from(self.arrays.act)) * self.units as u64);
+        let ints = q * (2 * s + 1);
+        4 * (f32s + ints + self.units as u64) + (1 << 20)
+    }
+}
+
+/// The next sequences of a dump, as views of the caller's arrays (see [`DumpWriter::write`]).
+/// Arrays of datasets the header does not choose may be empty.
+#[derive(Debug, Clone, Copy)]
+pub struct DumpChunk<'a> {
+    /// Frames `[steps, b, n_in]`.
+    pub input: ArrayView3<'a, f32>,
+    /// Preactivations `[steps, b, units]`.
+    pub preact: ArrayView3<'a, f32>,
+    /// Activities `[steps, b, units]`.
+    pub act: ArrayView3<'a, f32>,
+    /// Classes `[b, steps]`.
+    pub labels: ArrayView2<'a, i32>,
+    /// Image indices `[b, steps]`.
+    pub frames: ArrayView2<'a, i32>,
+    /// Set index of each sequence, `[b]`.
+    pub set: &'a [i32],
+}
+
+/// A whole dump read back (see [`read_dump`]); activation arrays that were not written are
+/// `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationDump {
+    /// The format it was written in (`epc-dump-v1` or `-v2`).
+    pub format: String,
+    /// Shape and settings.
+    pub header: DumpHeader,
+    /// Frames, row-major `[steps, sequences, n_in]`.
+    pub input: Option<Vec<f32>>,
+    /// Preactivations, row-major `[steps, sequences, units]`.
+    pub preact: Option<Vec<f32>>,
+    /// Activities, row-major `[steps, sequences, units]`.
+    pub act: Option<Vec<f32>>,
+    /// Classes, row-major `[sequences, steps]`.
+    pub labels: Vec<i32>,
+    /// Image indices, row-major `[sequences, steps]` (`None` in version 1 files).
+    pub frames: Option<Vec<i32>>,
+    /// Set index of each sequence (`None` in version 1 files).
+    pub sequence_set: Option<Vec<i32>>,
+}
