@@ -380,8 +380,16 @@ impl RunConfig {
     /// Reads a TOML config file; absent fields keep their defaults, unknown fields are errors.
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: RunConfig = toml::from_str(&text)
-            .map_err(|e| Error::format(path, format!("invalid config: {}", e.message())))?;
+        let cfg: RunConfig = toml::from_str(&text).map_err(|e| {
+            // toml's messages can span lines; the CLI's errors are one line.
+            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            let at = e
+                .span()
+                .and_then(|s| text.get(..s.start))
+                .map(|before| format!(" (line {})", before.lines().count().max(1)))
+                .unwrap_or_default();
+            Error::format(path, format!("invalid config{at}: {msg}"))
+        })?;
         cfg.check_version(path)?;
         Ok(cfg)
     }

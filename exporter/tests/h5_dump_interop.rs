@@ -12,6 +12,7 @@ use serde_json::json;
 
 #[test]
 fn h5py_sees_every_attribute_shape_dtype_and_number_of_the_schema() {
+    let _serial = dumps::serial();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("dump.h5");
     let d = data(header(10, 300, 20, 24, true), 3);
@@ -36,18 +37,30 @@ fn h5py_sees_every_attribute_shape_dtype_and_number_of_the_schema() {
         "compression": "gzip-1",
     });
     assert_eq!(r["attrs"], want_attrs);
-    assert_eq!(r["attrs"]["seed"].as_u64(), Some(18_446_744_073_709_551_610));
+    assert_eq!(
+        r["attrs"]["seed"].as_u64(),
+        Some(18_446_744_073_709_551_610)
+    );
     // Strings come back as Python str (variable-length UTF-8), the seed as numpy uint64.
     for (k, t) in r["attr_types"].as_object().unwrap() {
         assert_eq!(t, if k == "seed" { "uint64" } else { "str" }, "{k}");
     }
     // The sets are JSON that parses back.
-    let sets: serde_json::Value = serde_json::from_str(r["attrs"]["sets_json"].as_str().unwrap()).unwrap();
+    let sets: serde_json::Value =
+        serde_json::from_str(r["attrs"]["sets_json"].as_str().unwrap()).unwrap();
     assert_eq!(sets[1]["name"], "rnd");
 
     assert_eq!(
         dataset_names(&r),
-        ["act", "frames", "input", "labels", "lesion_mask", "preact", "sequence_set"]
+        [
+            "act",
+            "frames",
+            "input",
+            "labels",
+            "lesion_mask",
+            "preact",
+            "sequence_set"
+        ]
     );
     let ds = &r["datasets"];
     for (name, shape, dtype) in [
@@ -69,14 +82,17 @@ fn h5py_sees_every_attribute_shape_dtype_and_number_of_the_schema() {
     assert_sum(&r, "frames", sum(d.frames.iter().copied()));
     assert_sum(&r, "sequence_set", sum(d.set.iter().copied()));
     assert_sum(&r, "lesion_mask", 20.0); // 24 units, 4 of them (0, 7, 14, 21) lesioned
-    // Real magnitudes, so the sums above compare something: labels average 4.5, sets 1.
+                                         // Real magnitudes, so the sums above compare something: labels average 4.5, sets 1.
     assert_eq!(ds["labels"]["sum"], 300.0 * 10.0 * 4.5);
     assert_eq!(ds["sequence_set"]["sum"], 300.0);
     assert!(ds["act"]["sum"].as_f64().unwrap() > 100.0);
     // Row-major [steps, sequences, width]: the last value is step 9, sequence 299, unit 23.
-    assert_eq!(ds["act"]["first"], f64::from(d.act[[0, 0, 0]]));
-    assert_eq!(ds["act"]["last"], f64::from(d.act[[9, 299, 23]]));
-    assert_eq!(ds["preact"]["last"], f64::from(d.preact[[9, 299, 23]]));
+    // (JSON floats are parsed to within an f64 ulp, far below an f32 ulp.)
+    let f32_of = |v: &serde_json::Value| v.as_f64().unwrap() as f32;
+    assert_eq!(f32_of(&ds["input"]["first"]), d.input[[0, 0, 0]]);
+    assert_eq!(f32_of(&ds["act"]["last"]), d.act[[9, 299, 23]]);
+    assert_eq!(f32_of(&ds["preact"]["first"]), d.preact[[0, 0, 0]]);
+    assert_eq!(f32_of(&ds["preact"]["last"]), d.preact[[9, 299, 23]]);
     assert_eq!(ds["frames"]["last"], f64::from(d.frames[[299, 9]]));
     assert_eq!(ds["labels"]["last"], f64::from((299 + 9) % 10));
     assert_eq!(ds["act"]["chunks"], json!([1, 256, 24]));
@@ -121,8 +137,10 @@ for path, variant in zip(sys.argv[1::2], sys.argv[2::2]):
 
 #[test]
 fn a_version_1_dump_written_by_h5py_is_read() {
+    let _serial = dumps::serial();
     let dir = tempfile::tempdir().unwrap();
-    let [mask, plain, broken] = ["mask", "plain", "no-preact"].map(|v| dir.path().join(format!("{v}.h5")));
+    let [mask, plain, broken] =
+        ["mask", "plain", "no-preact"].map(|v| dir.path().join(format!("{v}.h5")));
     run_python(
         dir.path(),
         WRITE_V1,
@@ -187,7 +205,10 @@ fn a_version_1_dump_written_by_h5py_is_read() {
 
     // Version 1 always had the three activation arrays.
     let e = read_dump(&broken).unwrap_err().to_string();
-    assert!(e.contains("no-preact.h5") && e.contains("dataset preact is missing"), "{e}");
+    assert!(
+        e.contains("no-preact.h5") && e.contains("dataset preact is missing"),
+        "{e}"
+    );
 }
 
 const WRITE_INDEX_FILES: &str = r#"
@@ -211,6 +232,7 @@ with h5py.File(d + "/empty.h5", "w") as f:
 
 #[test]
 fn index_files_written_by_h5py_are_read() {
+    let _serial = dumps::serial();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     run_python(d, WRITE_INDEX_FILES, &[d.to_str().unwrap()]);
@@ -218,7 +240,11 @@ fn index_files_written_by_h5py_are_read() {
     // `sequences` wins over other datasets.
     assert_eq!(
         read_index_file(&d.join("named.h5")).unwrap(),
-        vec![vec![0, 1000, 2000, 3000], vec![4000, 5000, 6000, 7000], vec![8000, 9000, 10_000, 11_000]]
+        vec![
+            vec![0, 1000, 2000, 3000],
+            vec![4000, 5000, 6000, 7000],
+            vec![8000, 9000, 10_000, 11_000]
+        ]
     );
     // The only dataset, whatever its name and integer type; `.hdf5` works too.
     assert_eq!(
@@ -228,20 +254,42 @@ fn index_files_written_by_h5py_are_read() {
     let e = read_index_file(&d.join("two.h5")).unwrap_err().to_string();
     assert_eq!(
         e,
-        format!("{}: no dataset named sequences among [\"a\", \"b\"]", d.join("two.h5").display())
+        format!(
+            "{}: no dataset named sequences among [\"a\", \"b\"]",
+            d.join("two.h5").display()
+        )
     );
-    let e = read_index_file(&d.join("negative.h5")).unwrap_err().to_string();
-    assert!(e.contains("negative.h5") && e.contains("row 2: index -1 is negative"), "{e}");
-    let e = read_index_file(&d.join("flat.h5")).unwrap_err().to_string();
+    let e = read_index_file(&d.join("negative.h5"))
+        .unwrap_err()
+        .to_string();
     assert!(
-        e.contains("flat.h5") && e.contains("dataset sequences has shape [5], expected [sequences, steps]"),
+        e.contains("negative.h5") && e.contains("row 2: index -1 is negative"),
         "{e}"
     );
-    let e = read_index_file(&d.join("empty.h5")).unwrap_err().to_string();
-    assert!(e.contains("empty.h5") && e.contains("no sequence in the file"), "{e}");
-    let e = read_index_file(&d.join("missing.h5")).unwrap_err().to_string();
-    assert!(e.contains("missing.h5") && e.contains("no such file"), "{e}");
+    let e = read_index_file(&d.join("flat.h5")).unwrap_err().to_string();
+    assert!(
+        e.contains("flat.h5")
+            && e.contains("dataset sequences has shape [5], expected [sequences, steps]"),
+        "{e}"
+    );
+    let e = read_index_file(&d.join("empty.h5"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("empty.h5") && e.contains("no sequence in the file"),
+        "{e}"
+    );
+    let e = read_index_file(&d.join("missing.h5"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("missing.h5") && e.contains("no such file"),
+        "{e}"
+    );
     std::fs::write(d.join("text.h5"), "1,2,3\n").unwrap();
     let e = read_index_file(&d.join("text.h5")).unwrap_err().to_string();
-    assert!(e.contains("text.h5") && e.contains("HDF5: cannot open file"), "{e}");
+    assert!(
+        e.contains("text.h5") && e.contains("HDF5: cannot open file"),
+        "{e}"
+    );
 }

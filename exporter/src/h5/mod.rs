@@ -233,12 +233,18 @@ impl DumpHeader {
     /// An upper bound of the file's size: its uncompressed data and a megabyte of structure.
     pub fn size_bound(&self) -> u64 {
         let (s, q) = (self.steps as u64, self.sequences as u64);
-        let f32s = s
-            * q
-            * (u64::from(self.arrays.input) * self.n_in as u64
-                + (u64::from(self.arrays.preact) + u64::from(self.arrays.act)) * self.units as u64);
-        let ints = q * (2 * s + 1);
-        4 * (f32s + ints + self.units as u64) + (1 << 20)
+        let width = u64::from(self.arrays.input)
+            .saturating_mul(self.n_in as u64)
+            .saturating_add(
+                (u64::from(self.arrays.preact) + u64::from(self.arrays.act))
+                    .saturating_mul(self.units as u64),
+            );
+        let f32s = s.saturating_mul(q).saturating_mul(width);
+        let ints = q.saturating_mul(s.saturating_mul(2).saturating_add(1));
+        f32s.saturating_add(ints)
+            .saturating_add(self.units as u64)
+            .saturating_mul(4)
+            .saturating_add(1 << 20)
     }
 }
 

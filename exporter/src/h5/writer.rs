@@ -138,7 +138,15 @@ impl DumpWriter {
         }
         let parent = path.parent().unwrap_or(Path::new(""));
         if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::io(
+                    path,
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("cannot create folder {}: {e}", parent.display()),
+                    ),
+                )
+            })?;
         }
         fsutil::check_space(path, header.size_bound())?;
         let tmp = fsutil::temp_sibling(path);
@@ -156,6 +164,7 @@ impl DumpWriter {
             Err(e) => {
                 // Never let HDF5 flush a file after a failure (see the module docs).
                 std::mem::forget(file);
+                let _ = std::fs::remove_file(&tmp);
                 return Err(e);
             }
         }
@@ -206,16 +215,18 @@ impl DumpWriter {
                     if a.dim() != (s, b, width) {
                         return Err(bad(name));
                     }
-                    d.write_slice(a, (.., start..start + b, ..)).map_err(|e| {
-                        Error::hdf5(&path, &format!("cannot write dataset {name}"), e)
-                    })?;
+                    // HDF5 takes standard-layout data: a strided view is copied first.
+                    d.write_slice(&a.as_standard_layout(), (.., start..start + b, ..))
+                        .map_err(|e| {
+                            Error::hdf5(&path, &format!("cannot write dataset {name}"), e)
+                        })?;
                 }
             }
             ds.labels
-                .write_slice(chunk.labels, (start..start + b, ..))
+                .write_slice(&chunk.labels.as_standard_layout(), (start..start + b, ..))
                 .map_err(|e| Error::hdf5(&path, "cannot write dataset labels", e))?;
             ds.frames
-                .write_slice(chunk.frames, (start..start + b, ..))
+                .write_slice(&chunk.frames.as_standard_layout(), (start..start + b, ..))
                 .map_err(|e| Error::hdf5(&path, "cannot write dataset frames", e))?;
             ds.set
                 .write_slice(chunk.set, start..start + b)
@@ -249,10 +260,17 @@ impl DumpWriter {
         }
         let (file, ds) = self.open.take().expect("open until finished");
         drop(ds);
-        file.close()
-            .map_err(|e| Error::hdf5(&self.path, "cannot close file", e))?;
-        fsutil::sync_file(&self.tmp)?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        let closed = file
+            .close()
+            .map_err(|e| Error::hdf5(&self.path, "cannot close file", e))
+            .and_then(|()| fsutil::sync_file(&self.tmp).map_err(Error::from))
+            .and_then(|()| {
+                std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+            });
+        if let Err(e) = closed {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(e);
+        }
         fsutil::sync_dir(self.path.parent().unwrap_or(Path::new("")))?;
         Ok(self.path.clone())
     }

@@ -9,6 +9,16 @@ use epc_exporter::h5::{
 };
 use ndarray::{s, Array2, Array3};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Held by every test of a dump test binary, so that they run one at a time: the HDF5
+/// library opens files without `O_CLOEXEC`, so a Python started by one test inherits the
+/// descriptor (and the `flock` lock) of a dump another test is writing, and reading that dump
+/// back then fails with "unable to lock file" while the Python runs.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Attributes with every kind of value: a long hex string, JSON, a seed near `u64::MAX` and
 /// non-ASCII text.
@@ -20,8 +30,7 @@ pub fn attrs() -> DumpAttributes {
         model_metadata_json: r#"{"epc.contract":"step-v1","epc.seed":"3"}"#.into(),
         dataset: "mnist".into(),
         split: "test".into(),
-        sets_json: r#"[{"name":"asc","length":10,"count":200},{"name":"rnd","count":100}]"#
-            .into(),
+        sets_json: r#"[{"name":"asc","length":10,"count":200},{"name":"rnd","count":100}]"#.into(),
         seed: u64::MAX - 5,
         toolkit_version: "0.1.0".into(),
         created_utc: epc_exporter::utc_now(),
@@ -133,7 +142,11 @@ impl OwnedChunk {
 
 /// Writes `d` to `path` in chunks of `sizes` sequences (which must add up to all of them).
 pub fn write(path: &Path, d: &Data, sizes: &[usize]) -> epc_exporter::Result<PathBuf> {
-    assert_eq!(sizes.iter().sum::<usize>(), d.header.sequences, "chunk sizes");
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        d.header.sequences,
+        "chunk sizes"
+    );
     let mut w = DumpWriter::create(path, d.header.clone())?;
     let mut start = 0;
     for &n in sizes {
@@ -183,7 +196,10 @@ pub fn assert_same(got: &ActivationDump, want: &ActivationDump) {
         assert_eq!(g.is_some(), w.is_some(), "{name} present");
         if let (Some(g), Some(w)) = (g, w) {
             assert_eq!(g.len(), w.len(), "{name} length");
-            let first = g.iter().zip(w).position(|(x, y)| x.to_bits() != y.to_bits());
+            let first = g
+                .iter()
+                .zip(w)
+                .position(|(x, y)| x.to_bits() != y.to_bits());
             assert_eq!(first, None, "{name}: first differing value");
         }
     }
