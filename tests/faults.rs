@@ -191,3 +191,69 @@ fn a_run_folder_takes_one_trainer_at_a_time() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// An interrupted dump and an interrupted analysis stop at the next chunk, exit 130 and leave
+/// no temporary file or folder.
+#[test]
+fn interrupted_dumps_and_analyses_leave_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("run");
+    // MNIST-sized, so that an analysis one sequence at a time takes seconds.
+    let data = copy_folder(&testdata("mnist-small"), &tmp.path().join("data"));
+    let o = run(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = run_dir.join("seed-0/model.onnx");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for args in [
+        vec![
+            "dump",
+            "--epochs",
+            "3000",
+            "--batch-size",
+            "1",
+            "--out",
+            "d.h5",
+        ],
+        vec!["analyze", "--batch-size", "1", "--out", "report"],
+    ] {
+        let child = epc()
+            .args(&args[..1])
+            .arg("--model")
+            .arg(&model)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(&args[1..])
+            .current_dir(&out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(130), "{}: {err}", args[0]);
+        assert!(err.contains("interrupted by SIGINT"), "{err}");
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.is_empty(), "{} left {left:?}", args[0]);
+    }
+}

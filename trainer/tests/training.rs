@@ -276,3 +276,38 @@ fn early_stopping_waits_for_min_epochs_and_judges_the_smoothed_loss() {
     let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
     assert_eq!(min, o.best_val_loss);
 }
+
+/// After every epoch the checkpoint on disk is whole and is that epoch's (it is synced and
+/// renamed into place before the epoch is reported).
+#[test]
+fn every_checkpoint_written_in_a_run_reads_back() {
+    struct Reader {
+        dirs: Vec<std::path::PathBuf>,
+        seen: usize,
+    }
+    impl epc_trainer::TrainObserver for Reader {
+        fn on_event(&mut self, event: epc_trainer::TrainEvent<'_>) {
+            if let epc_trainer::TrainEvent::EpochFinished { epoch, .. } = event {
+                for d in &self.dirs {
+                    let ck = epc_trainer::checkpoint::load(&InstanceDir::new(d).checkpoint(), 64)
+                        .unwrap();
+                    assert_eq!(ck.state.epochs_done, epoch);
+                    assert_eq!(ck.state.history.len(), epoch);
+                    assert!(ck.w.iter().all(|v| v.is_finite()));
+                }
+                self.seen += 1;
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(25, ClassOrder::Ascending);
+    let mut reader = Reader {
+        dirs: [0u64, 1]
+            .iter()
+            .map(|s| tmp.path().join(format!("seed-{s}")))
+            .collect(),
+        seen: 0,
+    };
+    train::train(&request(&cfg, &[0, 1], tmp.path()), &mut reader).unwrap();
+    assert_eq!(reader.seen, 25);
+}

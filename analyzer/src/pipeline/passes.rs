@@ -25,6 +25,8 @@ fn each_chunk(
 ) -> Result<()> {
     let chunk = model.batch_size();
     for seqs in spec.seqs.chunks(chunk) {
+        // A stop signal ends the analysis here; its staged output folder is removed.
+        epc_core::interrupt::check()?;
         let x = frames(images, seqs, steps);
         let acts = model.run(x.view(), mask)?;
         f(seqs, &x, &acts);

@@ -144,7 +144,14 @@ pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec
             return Err(e);
         }
     };
-    epoch_loop::run(&cfg, &splits, instances, &req.options, observer)
+    let dirs: Vec<InstanceDir> = instances.iter().map(|i| i.dir.clone()).collect();
+    let outcome = epoch_loop::run(&cfg, &splits, instances, &req.options, observer);
+    if outcome.is_err() && created && !dirs.iter().any(|d| d.checkpoint().exists()) {
+        // Nothing was finished (the first checkpoint failed, a full disk say): a folder with
+        // only configs in it would be mistaken for a run, so it goes.
+        let _ = std::fs::remove_dir_all(run.path());
+    }
+    outcome
 }
 
 /// Continues a killed run from the checkpoints in `run_dir/seed-*/`, reporting to `observer`;
