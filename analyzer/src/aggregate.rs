@@ -10,7 +10,7 @@ use crate::summary::{
     CiCurve, Group, LesionSummary, MeasureCurves, SequenceCounts, Summary, UnitSet,
 };
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How intervals across models are drawn.
 #[derive(Debug, Clone, Copy)]
@@ -50,37 +50,57 @@ impl Boot {
     }
 }
 
-/// Short unique names: file stems, else parent/stem, else numbered.
+/// Short unique names: the fewest trailing path components (extension dropped) that tell the
+/// models apart, e.g. `seed-0` for `run/seed-0/model.onnx`, `fast/seed-0` when two runs are
+/// compared; a file stem that every model shares (`model`) is left out. Numbered when even the
+/// full paths coincide.
 pub(crate) fn model_names(paths: &[PathBuf]) -> Vec<String> {
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into())
-    };
+    let parts: Vec<Vec<String>> = paths
+        .iter()
+        .map(|p| {
+            let mut v: Vec<String> = p
+                .with_extension("")
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .collect();
+            if v.is_empty() {
+                v.push("model".into());
+            }
+            v
+        })
+        .collect();
+    let shared_stem = paths.len() > 1 && parts.iter().all(|v| v.last() == parts[0].last());
     let unique = |v: &[String]| {
         let mut s = v.to_vec();
         s.sort();
         s.dedup();
         s.len() == v.len()
     };
-    let stems: Vec<String> = paths.iter().map(|p| stem(p)).collect();
-    if unique(&stems) {
-        return stems;
+    let deepest = parts.iter().map(Vec::len).max().unwrap_or(1);
+    for k in 1..=deepest {
+        let names: Vec<String> = parts
+            .iter()
+            .map(|v| {
+                let end = if shared_stem && v.len() > 1 {
+                    v.len() - 1
+                } else {
+                    v.len()
+                };
+                let start = end.saturating_sub(k);
+                v[start..end].join("/")
+            })
+            .collect();
+        if unique(&names) {
+            return names;
+        }
     }
-    let with_parent: Vec<String> = paths
-        .iter()
-        .map(|p| match p.parent().and_then(|d| d.file_name()) {
-            Some(d) => format!("{}/{}", d.to_string_lossy(), stem(p)),
-            None => stem(p),
-        })
-        .collect();
-    if unique(&with_parent) {
-        return with_parent;
-    }
-    stems
+    parts
         .iter()
         .enumerate()
-        .map(|(i, s)| format!("{i}-{s}"))
+        .map(|(i, v)| format!("{i}-{}", v.last().map(String::as_str).unwrap_or("model")))
         .collect()
 }
 
@@ -398,5 +418,34 @@ pub(crate) fn summary(
         postsynaptic_ci,
         notes,
         elapsed_s: 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_names;
+    use std::path::PathBuf;
+
+    fn names(paths: &[&str]) -> Vec<String> {
+        model_names(&paths.iter().map(PathBuf::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn names_take_the_fewest_components_that_differ() {
+        assert_eq!(names(&["a/x.onnx", "b/y.onnx"]), ["x", "y"]);
+        assert_eq!(names(&["/r/seed-0/model.onnx"]), ["model"]);
+        assert_eq!(
+            names(&["/r/seed-0/model.onnx", "/r/seed-1/model.onnx"]),
+            ["seed-0", "seed-1"]
+        );
+        assert_eq!(
+            names(&[
+                "/t/fast/seed-0/model.onnx",
+                "/t/paper/seed-0/model.onnx",
+                "/t/paper/seed-1/model.onnx"
+            ]),
+            ["fast/seed-0", "paper/seed-0", "paper/seed-1"]
+        );
+        assert_eq!(names(&["m.onnx", "m.onnx"]), ["0-m", "1-m"]);
     }
 }

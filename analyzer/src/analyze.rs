@@ -74,9 +74,8 @@ fn analyze_into(
     let mut notes: Vec<String> = models.iter().flat_map(|m| m.notes().to_vec()).collect();
     notes.extend(set_notes(&ctx));
     let mut results = Vec::new();
-    for (i, (model, name)) in models.iter_mut().zip(&names).enumerate() {
+    for (model, name) in models.iter_mut().zip(&names) {
         results.push(analyze_model(
-            i,
             name.clone(),
             model,
             opts.seed,

@@ -118,7 +118,7 @@ pub fn lesioned_units(
     let pred = prediction_units_of(model, test, seed)?;
     Ok(match lesion {
         Lesion::Prediction => pred,
-        _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, 0)),
+        _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, model.path())?),
     })
 }
 

@@ -155,3 +155,33 @@ pub fn group_value(metadata: &std::collections::BTreeMap<String, String>, key: &
     };
     value.unwrap_or_else(|| "?".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn group_values_come_from_metadata_and_the_config_json() {
+        let mut m = BTreeMap::new();
+        m.insert("epc.loss".to_string(), "l1-pre".to_string());
+        m.insert(
+            epc_core::contract::META_CONFIG.to_string(),
+            r#"{"train":{"epochs":40},"optim":{"lr":0.001,"schedule":{"kind":"cosine"}},"sequence":{"order":"ascending"}}"#
+                .to_string(),
+        );
+        assert_eq!(group_value(&m, "loss"), "l1-pre");
+        assert_eq!(group_value(&m, "config.train.epochs"), "40");
+        assert_eq!(group_value(&m, "config.optim.lr"), "0.001");
+        assert_eq!(group_value(&m, "config.optim.schedule.kind"), "cosine");
+        assert_eq!(group_value(&m, "order"), "ascending");
+        assert_eq!(group_value(&m, "config.train.missing"), "?");
+        assert_eq!(group_value(&m, "architecture"), "?");
+        assert_eq!(
+            "loss, config.train.epochs".parse::<GroupBy>().unwrap(),
+            GroupBy::Keys(vec!["loss".into(), "config.train.epochs".into()])
+        );
+        assert_eq!("auto".parse::<GroupBy>().unwrap(), GroupBy::Auto);
+        assert_eq!("none".parse::<GroupBy>().unwrap(), GroupBy::Keys(vec![]));
+    }
+}

@@ -20,10 +20,14 @@ use epc_core::data::Images;
 use epc_core::NUM_CLASSES;
 use passes::{LesionedClassPass, SequencePass};
 
-/// The seed of model `model_index`'s random lesion, derived from the analysis seed.
-pub(crate) fn lesion_seed(seed: u64, model_index: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(model_index as u64 + 1)
+/// The seed of a model's random lesion: the analysis seed mixed with the model file's
+/// SHA-256, so that a model gets the same random units wherever it stands in an analysis (alone,
+/// in a group, compared with other runs) and in `epc dump --lesion random`.
+pub(crate) fn lesion_seed(seed: u64, model_path: &std::path::Path) -> Result<u64> {
+    let bytes = std::fs::read(model_path).map_err(|e| Error::io(model_path, e))?;
+    let digest = epc_core::data::fetch::sha256_hex(&bytes);
+    let model_key = u64::from_str_radix(&digest[..16], 16).expect("hex digest");
+    Ok(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key)
 }
 
 /// An error unless the model takes frames of the images' size.
@@ -108,9 +112,8 @@ pub(crate) struct ModelResult {
     pub postsynaptic: Option<Postsynaptic>,
 }
 
-/// Runs every analysis on one model (`index` is its position, for its random lesion's seed).
+/// Runs every analysis on one model.
 pub(crate) fn analyze_model(
-    index: usize,
     name: String,
     model: &mut StepModel,
     seed: u64,
@@ -189,8 +192,12 @@ pub(crate) fn analyze_model(
         class: None,
     });
     let lesion = if square {
-        let random =
-            analysis::random_units(&pred_units, n, pred_units.len(), lesion_seed(seed, index));
+        let random = analysis::random_units(
+            &pred_units,
+            n,
+            pred_units.len(),
+            lesion_seed(seed, model.path())?,
+        );
         let class_units: Vec<usize> = (0..n)
             .filter(|&i| pred[(ctx.target + NUM_CLASSES - 1) % NUM_CLASSES][i])
             .collect();
