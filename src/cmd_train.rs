@@ -282,9 +282,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         };
         epc_trainer::train(&req, &mut progress)?
     };
+    let judged = if progress.has_validation() {
+        "validation"
+    } else {
+        "training"
+    };
     for o in &outcomes {
         println!(
-            "seed {}: {} epochs on {}, best validation loss {:.6} at epoch {}{} -> {}",
+            "seed {}: {} epochs on {}, best {judged} loss {:.6} at epoch {}{} -> {}",
             o.seed,
             o.epochs_trained,
             o.device,

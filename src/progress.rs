@@ -12,6 +12,7 @@ pub struct Progress {
     epochs: usize,
     done_before: usize,
     batches_done: u64,
+    validation: bool,
 }
 
 impl Progress {
@@ -33,7 +34,13 @@ impl Progress {
             epochs: 0,
             done_before: 0,
             batches_done: 0,
+            validation: true,
         }
+    }
+
+    /// Whether the run being shown holds out a validation split (known once it started).
+    pub fn has_validation(&self) -> bool {
+        self.validation
     }
 
     /// Prints a line without breaking the bar.
@@ -56,11 +63,18 @@ impl TrainObserver for Progress {
                 loss,
                 epochs,
                 done,
+                validation,
             } => {
                 self.epochs = epochs;
                 self.done_before = done;
+                self.validation = validation;
+                let judged = if validation {
+                    ""
+                } else {
+                    " (no validation split: early stopping and `best` judge the training loss)"
+                };
                 self.line(&format!(
-                    "training {instances} instance(s) of {architecture} on {dataset} ({device}), loss {loss}, up to {epochs} epochs"
+                    "training {instances} instance(s) of {architecture} on {dataset} ({device}), loss {loss}, up to {epochs} epochs{judged}"
                 ));
                 if done > 0 {
                     self.line(&format!("resuming after epoch {done} of {epochs}"));
@@ -101,14 +115,23 @@ impl TrainObserver for Progress {
                 let n = losses.len().max(1) as f64;
                 let train = losses.iter().map(|l| l.0).sum::<f64>() / n;
                 let val = losses.iter().map(|l| l.1).sum::<f64>() / n;
+                let val_part = if self.validation {
+                    format!(", validation loss {val:.5}")
+                } else {
+                    String::new()
+                };
                 let line = format!(
-                    "epoch {epoch}/{}: train loss {train:.5}, validation loss {val:.5} (mean of {} instance(s)), {seconds:.2} s",
+                    "epoch {epoch}/{}: train loss {train:.5}{val_part} (mean of {} instance(s)), {seconds:.2} s",
                     self.epochs,
                     losses.len()
                 );
                 match &self.bar {
                     Some(pb) => {
-                        pb.set_message(format!("loss {train:.4} / val {val:.4}"));
+                        pb.set_message(if self.validation {
+                            format!("loss {train:.4} / val {val:.4}")
+                        } else {
+                            format!("loss {train:.4}")
+                        });
                         let every = ((self.epochs - self.done_before) / 20).max(1);
                         if (epoch - self.done_before).is_multiple_of(every) || epoch == self.epochs
                         {

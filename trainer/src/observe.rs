@@ -22,6 +22,9 @@ pub enum TrainEvent<'a> {
         epochs: usize,
         /// Epochs already done before this command (a resumed run), else 0.
         done: usize,
+        /// Whether a validation split is held out; without one the epoch's validation loss
+        /// is its training loss (what early stopping and `best` then judge).
+        validation: bool,
     },
     /// Epoch `epoch` (1-based) starts with `batches` optimisation steps in all.
     EpochStarted {

@@ -99,6 +99,7 @@ pub(super) fn run(
         loss: cfg.train.loss.name(),
         epochs: cfg.train.epochs,
         done: start_epoch,
+        validation: !splits.val.is_empty(),
     });
     let samplers: Vec<SequenceSampler> = instances
         .iter()
