@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-runs/demo}
 bash scripts/setup.sh
 source scripts/env.sh
-cargo build --release --bin epc
+cargo build --release --bins   # epc and epc-train (the trainer behind `epc train`)
 epc=target/release/epc
 if [ -d "$out" ]; then
   # Only ever replace a folder this script made.

@@ -18,12 +18,13 @@ cd "$(dirname "$0")/.."
 prepare() {
   # shellcheck source=scripts/env.sh
   source scripts/env.sh
-  cargo build --release --bin epc
+  cargo build --release --bins
   local bench
   bench=$(cargo bench --bench epc --no-run 2>&1 | grep -o 'target/release/deps/epc-[0-9a-f]*' | tail -1)
   [ -x "$bench" ] || { echo "device_check: no benchmark binary found" >&2; exit 1; }
   rm -rf .device && mkdir -p .device
   strip -o .device/epc target/release/epc
+  strip -o .device/epc-train target/release/epc-train
   strip -o .device/epc-bench "$bench"
   cp -r "${EPC_SHARED_DATA:-../shared/data}/mnist" .device/mnist
   chmod -R u+w .device

@@ -1,16 +1,14 @@
 //! `epc`: train energy-efficient RNNs, export them as ONNX, dump their activations
 //! as HDF5 and analyse prediction and error units (Ali et al., Patterns 2022).
-
-mod cmd_analyze;
-mod cmd_dump;
-mod cmd_export;
-#[cfg(feature = "train")]
-mod cmd_train;
-mod engine_args;
-#[cfg(feature = "train")]
-mod progress;
+//!
+//! This binary links no libtorch (loading it costs about 350 MiB and half a second), so that
+//! `epc dump` and `epc analyze` stay lean; `epc train` checks its flags here and then becomes
+//! `epc-train`, the binary beside it that links libtorch.
 
 use clap::{Parser, Subcommand};
+use epc::{cmd_analyze, cmd_dump, cmd_export, train_args};
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Emergent predictive coding toolkit.
@@ -29,8 +27,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train the energy-efficient RNN (one instance per seed) with libtorch.
-    #[cfg(feature = "train")]
-    Train(Box<cmd_train::TrainArgs>),
+    Train(Box<train_args::TrainArgs>),
     /// Write a trained instance (or every instance of a run) as an ONNX model.
     Export(cmd_export::ExportArgs),
     /// Run a model over the test sequences and write its activations as HDF5.
@@ -40,133 +37,50 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    install_panic_hook();
-    install_signal_handlers();
-    log::set_logger(&STDERR_LOG).expect("the only logger");
-    log::set_max_level(log::LevelFilter::Info);
+    epc::start_process(|| false);
     let cli = Cli::parse();
-    let outcome = match cli.command {
-        #[cfg(feature = "train")]
-        Command::Train(a) => cmd_train::run(*a),
+    epc::finish(match cli.command {
+        Command::Train(_) => become_trainer(),
         Command::Export(a) => cmd_export::run(a),
         Command::Dump(a) => cmd_dump::run(a),
         Command::Analyze(a) => cmd_analyze::run(*a),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        // A failure after a stop signal is the interruption (the libraries stop at a safe point
-        // with an error that cleans up like any other).
-        Err(_) if epc_core::interrupt::requested().is_some() => {
-            let signal = epc_core::interrupt::requested().unwrap_or(2);
-            let hint = INTERRUPT_HINT
-                .get()
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            eprintln!(
-                "epc: interrupted by {}{hint}",
-                epc_core::interrupt::signal_name(signal)
-            );
-            ExitCode::from((128 + signal).clamp(0, 255) as u8)
-        }
-        Err(e) => {
-            eprintln!("epc: error: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
-/// What to tell the user after an interruption (set by the command that knows, e.g. how to
-/// resume a run).
-pub(crate) static INTERRUPT_HINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// SIGINT and SIGTERM (what Slurm sends before it kills a job) set the libraries' stop flag
-/// ([`epc_core::interrupt`]): the work stops at its next safe point, outputs are cleaned up or
-/// kept whole, and epc exits with 128 + the signal. A second signal ends the process at once.
-/// SIGXFSZ is caught so that a write over the file-size limit fails with an error that names
-/// the file instead of killing the process.
-fn install_signal_handlers() {
-    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
-    let flag = epc_core::interrupt::flag();
-    let armed = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        // Handlers run in registration order: the shutdown sees `armed` before it is set.
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone());
-        let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
-        let _ = signal_hook::flag::register(sig, armed.clone());
+/// The trainer binary: `epc-train` beside this executable.
+fn trainer_path() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let path = me.with_file_name(format!("epc-train{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        anyhow::bail!(
+            "epc train needs {} (the trainer, which links libtorch); build it with \
+             `cargo build --release` (feature `train`, on by default)",
+            path.display()
+        );
     }
-    let _ = signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)));
+    Ok(path)
 }
 
-/// The libraries' notes (`log` facade), one `epc:` line each on stderr.
-struct StderrLog;
-
-static STDERR_LOG: StderrLog = StderrLog;
-
-impl log::Log for StderrLog {
-    fn enabled(&self, meta: &log::Metadata) -> bool {
-        meta.level() <= log::Level::Info
+/// Replaces this process by `epc-train` with the flags that followed `train` (already checked
+/// by clap here), so that signals (Ctrl-C, Slurm's SIGTERM) and the exit code are the trainer's.
+fn become_trainer() -> anyhow::Result<()> {
+    let path = trainer_path()?;
+    let rest: Vec<OsString> = std::env::args_os()
+        .skip(1)
+        .skip_while(|a| a != "train")
+        .skip(1)
+        .collect();
+    let mut cmd = std::process::Command::new(&path);
+    cmd.args(rest);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = cmd.exec();
+        Err(anyhow::Error::new(err).context(format!("starting {}", path.display())))
     }
-
-    fn log(&self, record: &log::Record) {
-        if self.enabled(record.metadata()) {
-            eprintln!("epc: {}", record.args());
-        }
+    #[cfg(not(unix))]
+    {
+        let status = cmd.status()?;
+        std::process::exit(status.code().unwrap_or(1));
     }
-
-    fn flush(&self) {}
-}
-
-/// Prints notes the libraries returned (a provider that fell back, an unusable `W`).
-pub(crate) fn print_notes(notes: &[String]) {
-    for n in notes {
-        eprintln!("epc: note: {n}");
-    }
-}
-
-/// A panic prints one line (never a backtrace); inside the trainer's libtorch guard it prints
-/// nothing, because the guard turns it into an ordinary error that `main` reports.
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        #[cfg(feature = "train")]
-        if epc_trainer::guard::catching() {
-            return;
-        }
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown");
-        let first = msg.lines().next().unwrap_or("unknown");
-        let at = info
-            .location()
-            .map(|l| format!(" ({}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("epc: internal error: {first}{at}");
-    }));
-}
-
-/// Whether long work should draw a progress bar (both streams are terminals).
-#[cfg(feature = "train")]
-pub(crate) fn interactive() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
-}
-
-/// The error and its causes on one line, never a backtrace; a cause that an outer message
-/// already quotes is skipped (the library errors print their source in their own message).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-    }
-    msg.replace('\n', " ")
 }

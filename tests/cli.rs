@@ -268,3 +268,45 @@ fn flags_win_over_the_config_file() {
     assert_eq!(c["train"]["l2_coefficient"], 7.0);
     assert_eq!(c["data"]["split_seed"], 3);
 }
+
+/// `epc` must not load libtorch (350 MiB and half a second before `main` for dump, analyze and
+/// export); `epc train` hands over to `epc-train` beside it, and says so when it is missing.
+#[cfg(target_os = "linux")]
+#[test]
+fn epc_links_no_libtorch_and_train_needs_the_trainer_beside_it() {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_epc"));
+    let ldd = |path: &std::path::Path| {
+        let o = std::process::Command::new("ldd")
+            .arg(path)
+            .output()
+            .expect("ldd runs");
+        assert!(o.status.success(), "ldd {}", path.display());
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let libs = ldd(&bin);
+    assert!(!libs.contains("libtorch"), "epc links libtorch: {libs}");
+    let trainer = bin.with_file_name("epc-train");
+    assert!(
+        ldd(&trainer).contains("libtorch"),
+        "epc-train lacks libtorch"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("epc");
+    std::fs::copy(&bin, &alone).unwrap();
+    let out = dir.path().join("run");
+    let o = std::process::Command::new(&alone)
+        .args(["train", "--epochs", "1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "epc-train");
+    assert!(!out.exists(), "nothing is made without the trainer");
+    // Flags are still checked by `epc` itself, before any hand-over.
+    let o = std::process::Command::new(&alone)
+        .args(["train", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--no-such-flag"));
+}

@@ -200,21 +200,7 @@ fn interrupted_dumps_and_analyses_leave_nothing() {
     let run_dir = tmp.path().join("run");
     // MNIST-sized, so that an analysis one sequence at a time takes seconds.
     let data = copy_folder(&testdata("mnist-small"), &tmp.path().join("data"));
-    let o = run(&[
-        "train",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        run_dir.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    train_mnist(&data, &run_dir, "1");
     let model = run_dir.join("seed-0/model.onnx");
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();

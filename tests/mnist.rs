@@ -12,21 +12,7 @@ fn train_and_analyze(
     out: &Path,
     epochs: &str,
 ) -> (serde_json::Value, serde_json::Value) {
-    let o = run(&[
-        "train",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--epochs",
-        epochs,
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    train_mnist(data, out, epochs);
     let report = out.join("report");
     let o = run(&[
         "analyze",

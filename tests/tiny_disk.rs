@@ -91,24 +91,10 @@ fn every_command_fails_cleanly_on_a_full_disk() {
         return;
     };
     let data = copy_folder(&testdata("mnist-small"), &tmp.path().join("data"));
-    let data = data.to_str().unwrap();
     // A trained MNIST-sized network on the real disk, for export, dump and analyze.
     let good = tmp.path().join("good");
-    let o = run(&[
-        "train",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        data,
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        good.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    train_mnist(&data, &good, "1");
+    let data = data.to_str().unwrap();
     let model = good.join("seed-0/model.onnx");
     let model = model.to_str().unwrap();
     let tiny = |name: &str| disk.dir.join(name).to_str().unwrap().to_string();

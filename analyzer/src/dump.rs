@@ -244,7 +244,9 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
     };
     drop(bytes);
     let mut writer = DumpWriter::create(&opts.out, header)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Computed>(2);
+    // A rendezvous channel: one chunk computed while one is written, so memory stays at two
+    // chunks however many sequences there are (a queue only filled up during long dumps).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Computed>(0);
     let thread = std::thread::spawn(move || -> epc_exporter::Result<DumpWriter> {
         for c in rx {
             writer.write(&DumpChunk {

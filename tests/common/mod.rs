@@ -103,6 +103,27 @@ pub fn train_digits(out: &Path, seeds: &str, epochs: &str) -> Output {
     o
 }
 
+/// `epc train` of one seed on the MNIST files in `data` for `epochs` epochs on the CPU into
+/// `out`; asserts that it succeeded.
+pub fn train_mnist(data: &Path, out: &Path, epochs: &str) -> Output {
+    let o = run(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--epochs",
+        epochs,
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
 /// Reads and parses a JSON file.
 pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

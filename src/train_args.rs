@@ -1,7 +1,7 @@
-//! `epc train`.
+//! The options of `epc train`, parsed by `epc` (so that `epc train --help` and bad flags need
+//! no libtorch) and by `epc-train`, which does the training.
 
-use crate::progress::Progress;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use epc_core::config::{DeviceChoice, FinalWeights, Loss, RunConfig, Schedule};
 use epc_core::data::DatasetKind;
@@ -16,124 +16,125 @@ use std::path::PathBuf;
 pub struct TrainArgs {
     /// Data set [default: digits, embedded in the binary]
     #[arg(long, value_enum)]
-    dataset: Option<DatasetKind>,
+    pub dataset: Option<DatasetKind>,
     /// Folder with the data set's files (MNIST/Fashion-MNIST: the four IDX files, .gz or raw;
     /// CIFAR-10: data_batch_1..5.bin and test_batch.bin). Missing MNIST files are downloaded
     /// into ~/.cache/epc/datasets (see EPC_MIRRORS, EPC_CACHE_DIR).
     #[arg(long)]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// Objective: l1-pre (the paper's model), l1-post or l1-post-l2w (controls) [default: l1-pre]
     #[arg(long, value_enum)]
-    loss: Option<Loss>,
+    pub loss: Option<Loss>,
     /// Maximum number of epochs [default: 200]; 0 writes and exports the untrained network
     /// (the baseline of the published figures)
     #[arg(long)]
-    epochs: Option<usize>,
+    pub epochs: Option<usize>,
     /// Stop an instance after this many epochs without validation improvement
     /// (the best weights are restored); without it every epoch runs.
     #[arg(long)]
-    patience: Option<usize>,
+    pub patience: Option<usize>,
     /// Smallest drop of the validation loss that counts as an improvement [default: 0]
     #[arg(long)]
-    min_delta: Option<f64>,
+    pub min_delta: Option<f64>,
     /// Comma-separated seeds, one instance each (e.g. 0,1,2) [default: 0]
     #[arg(long, value_delimiter = ',', conflicts_with = "instances")]
-    seeds: Option<Vec<u64>>,
+    pub seeds: Option<Vec<u64>>,
     /// Train K instances with seeds 0..K-1 (batched into one computation)
     #[arg(long)]
-    instances: Option<u64>,
+    pub instances: Option<u64>,
     /// auto picks CUDA, then MPS, then CPU [default: auto]
     #[arg(long, value_enum)]
-    device: Option<DeviceChoice>,
+    pub device: Option<DeviceChoice>,
     /// Adam learning rate [default: 1e-4]
     #[arg(long)]
-    lr: Option<f64>,
+    pub lr: Option<f64>,
     /// Learning-rate schedule: constant (the paper), cosine (optional linear warm-up, then a
     /// cosine decay to --min-lr) or step (times --step-factor every --step-every epochs)
     /// [default: constant]
     #[arg(long, value_enum)]
-    lr_schedule: Option<ScheduleKind>,
+    pub lr_schedule: Option<ScheduleKind>,
     /// Final learning rate of a cosine schedule [default: lr / 100]
     #[arg(long)]
-    min_lr: Option<f64>,
+    pub min_lr: Option<f64>,
     /// Warm-up epochs of a cosine schedule [default: 0]
     #[arg(long)]
-    warmup_epochs: Option<usize>,
+    pub warmup_epochs: Option<usize>,
     /// Epochs of a cosine schedule's decay [default: the epochs after the warm-up]
     #[arg(long)]
-    decay_epochs: Option<usize>,
+    pub decay_epochs: Option<usize>,
     /// Epochs between the decays of a step schedule [default: 10]
     #[arg(long)]
-    step_every: Option<usize>,
+    pub step_every: Option<usize>,
     /// Factor of each decay of a step schedule [default: 0.1]
     #[arg(long)]
-    step_factor: Option<f64>,
+    pub step_factor: Option<f64>,
     /// Early stopping judges the mean of the last N validation losses [default: 1]
     #[arg(long)]
-    smoothing: Option<usize>,
+    pub smoothing: Option<usize>,
     /// Early stopping never stops before this epoch [default: the end of a cosine schedule's
     /// decay; 0 otherwise]
     #[arg(long)]
-    min_epochs: Option<usize>,
+    pub min_epochs: Option<usize>,
     /// Adam's first-moment decay [default: 0.9]
     #[arg(long)]
-    adam_beta1: Option<f64>,
+    pub adam_beta1: Option<f64>,
     /// Adam's second-moment decay [default: 0.999]
     #[arg(long)]
-    adam_beta2: Option<f64>,
+    pub adam_beta2: Option<f64>,
     /// Adam's epsilon [default: 1e-8]
     #[arg(long)]
-    adam_eps: Option<f64>,
+    pub adam_eps: Option<f64>,
     /// Coefficient of the weight term of l1-post-l2w [default: 3708, the published value]
     #[arg(long)]
-    l2_coefficient: Option<f64>,
+    pub l2_coefficient: Option<f64>,
     /// Seed of the validation split (shared by all instances) [default: 0]
     #[arg(long)]
-    split_seed: Option<u64>,
+    pub split_seed: Option<u64>,
     /// Sequences per batch [default: 32]
     #[arg(long)]
-    batch_size: Option<usize>,
+    pub batch_size: Option<usize>,
     /// Frames per sequence [default: 10]
     #[arg(long)]
-    seq_len: Option<usize>,
+    pub seq_len: Option<usize>,
     /// Class order: ascending (predictable) or random (the control) [default: ascending]
     #[arg(long, value_enum)]
-    order: Option<ClassOrder>,
+    pub order: Option<ClassOrder>,
     /// Fraction of the training split held out for validation [default: 0.1]
     #[arg(long)]
-    val_fraction: Option<f64>,
+    pub val_fraction: Option<f64>,
     /// Which weights become the final model: best (the lowest validation loss) or last (the
     /// published code's choice) [default: best]
     #[arg(long, value_enum)]
-    final_weights: Option<FinalWeights>,
+    pub final_weights: Option<FinalWeights>,
     /// TOML file with any of the config's sections (see configs/ in the repository)
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Run folder; each instance goes to RUN_DIR/seed-<n>/
     #[arg(long, required_unless_present = "resume")]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Continue a killed or interrupted run from its checkpoints; with --epochs larger than
     /// the run's, train it further (recorded in each config's `changes`). Every other setting
     /// comes from the run.
     #[arg(long, conflicts_with_all = ["out", "config", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "val_fraction", "final_weights"])]
-    resume: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
     /// Do not write model.onnx for each instance at the end
     #[arg(long)]
-    no_export: bool,
+    pub no_export: bool,
     /// Plain log lines instead of a progress bar
     #[arg(long)]
-    plain: bool,
+    pub plain: bool,
     /// libtorch CPU threads (0: 1 thread for networks of at most 256 units, else all cores)
     #[arg(long, default_value_t = 0)]
-    threads: usize,
+    pub threads: usize,
     /// Instances stacked into one batched computation (0: all of them; 1: one after another,
     /// less memory at once); never changes the result
     #[arg(long, default_value_t = 0)]
-    batch_instances: usize,
+    pub batch_instances: usize,
 }
 
 impl TrainArgs {
-    fn resolve(&self) -> Result<RunConfig> {
+    /// The run's config: the defaults, then `--config`, then the flags.
+    pub fn resolve(&self) -> Result<RunConfig> {
         let mut c = match &self.config {
             Some(p) => RunConfig::from_toml_file(p)?,
             None => RunConfig::default(),
@@ -228,7 +229,8 @@ impl TrainArgs {
         })
     }
 
-    fn seeds(&self, cfg: &RunConfig) -> Result<Vec<u64>> {
+    /// The seeds to train: `--seeds`, else `0..--instances`, else the config's seed.
+    pub fn seeds(&self, cfg: &RunConfig) -> Result<Vec<u64>> {
         Ok(match (&self.seeds, self.instances) {
             (Some(s), _) => s.clone(),
             (None, Some(0)) => bail!("--instances must be at least 1"),
@@ -240,67 +242,11 @@ impl TrainArgs {
 
 /// The kinds of learning-rate schedule (their parameters have flags of their own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ScheduleKind {
+pub enum ScheduleKind {
     /// The paper's constant rate.
     Constant,
     /// Warm-up, then cosine decay.
     Cosine,
     /// Decay by a factor every few epochs.
     Step,
-}
-
-/// Runs `epc train`.
-pub fn run(args: TrainArgs) -> Result<()> {
-    let options = epc_trainer::RunOptions {
-        export_onnx: !args.no_export,
-        threads: args.threads,
-        batch_instances: args.batch_instances,
-    };
-    let mut progress = Progress::new(!args.plain && crate::interactive());
-    let run_dir = args
-        .resume
-        .clone()
-        .or_else(|| args.out.clone())
-        .expect("clap requires one");
-    let _ = crate::INTERRUPT_HINT.set(format!(
-        "{} keeps the checkpoint of the last finished epoch: continue with `epc train --resume {}`",
-        run_dir.display(),
-        run_dir.display()
-    ));
-    let outcomes = if let Some(dir) = &args.resume {
-        epc_trainer::resume(dir, args.epochs, &options, &mut progress)
-            .with_context(|| format!("resuming {}", dir.display()))?
-    } else {
-        let config = args.resolve()?;
-        let seeds = args.seeds(&config)?;
-        let out = args.out.clone().expect("clap requires --out");
-        let req = epc_trainer::TrainRequest {
-            config,
-            seeds,
-            out,
-            options,
-        };
-        epc_trainer::train(&req, &mut progress)?
-    };
-    let judged = if progress.has_validation() {
-        "validation"
-    } else {
-        "training"
-    };
-    for o in &outcomes {
-        println!(
-            "seed {}: {} epochs on {}, best {judged} loss {:.6} at epoch {}{} -> {}",
-            o.seed,
-            o.epochs_trained,
-            o.device,
-            o.best_val_loss,
-            o.best_epoch,
-            o.stopped
-                .as_ref()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default(),
-            o.dir.display()
-        );
-    }
-    Ok(())
 }
