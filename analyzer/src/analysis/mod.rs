@@ -1,0 +1,11 @@
+//! The analyses of SPEC.md sections 5 and 6 as functions of arrays (no I/O, no ONNX).
+//!
+//! Arrays are time-major like the engine's: `[steps, seqs, units]`; labels are `[seqs, steps]`.
+
+mod energy;
+mod lesions;
+mod units;
+
+pub use energy::*;
+pub use lesions::*;
+pub use units::*;
