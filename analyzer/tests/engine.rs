@@ -61,6 +61,16 @@ fn matches_reference_forward_with_and_without_mask() {
         ) == 0.0
     );
 
+    // The same frames in a non-standard layout (each step's rows not contiguous) take the
+    // gathering path and give the same numbers as the directly handed-over standard layout.
+    let mut seq_major = ndarray::Array3::<f32>::zeros((23, 10, n));
+    seq_major.assign(&x.view().permuted_axes([1, 0, 2]));
+    let strided = seq_major.view().permuted_axes([1, 0, 2]);
+    assert!(strided.as_slice().is_none());
+    let acts_strided = model.run(strided, None).unwrap();
+    assert_eq!(max_diff(&acts_strided.preact, &acts.preact), 0.0);
+    assert_eq!(max_diff(&acts_strided.act, &acts.act), 0.0);
+
     let mut mask = vec![1.0f32; n];
     for i in [0, 3, 4, 11] {
         mask[i] = 0.0;

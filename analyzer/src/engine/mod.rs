@@ -311,12 +311,22 @@ impl StepModel {
             h[..rb * n_state].fill(0.0);
             for t in 0..steps {
                 let xs = x.slice(s![t, start..start + b, ..]);
-                for (row, xr) in xbuf.chunks_exact_mut(n_in).zip(xs.rows()) {
-                    for (d, &v) in row.iter_mut().zip(xr.iter()) {
-                        *d = v;
+                // A standard-layout input is handed over as it is; others (and padded
+                // batches) are gathered into the staging buffer.
+                let direct = xs.as_slice().filter(|_| rb == b);
+                if direct.is_none() {
+                    match xs.as_slice() {
+                        Some(src) => xbuf[..b * n_in].copy_from_slice(src),
+                        None => {
+                            for (row, xr) in xbuf.chunks_exact_mut(n_in).zip(xs.rows()) {
+                                for (d, &v) in row.iter_mut().zip(xr.iter()) {
+                                    *d = v;
+                                }
+                            }
+                        }
                     }
+                    xbuf[b * n_in..rb * n_in].fill(0.0);
                 }
-                xbuf[b * n_in..rb * n_in].fill(0.0);
                 if let Some(m) = mask {
                     for row in h[..rb * n_state].chunks_exact_mut(n_state) {
                         for (v, &k) in row.iter_mut().zip(m) {
@@ -324,8 +334,9 @@ impl StepModel {
                         }
                     }
                 }
-                let xt = TensorRef::from_array_view(([rb, n_in], &xbuf[..rb * n_in]))
-                    .map_err(|e| self.run_error(e))?;
+                let xt =
+                    TensorRef::from_array_view(([rb, n_in], direct.unwrap_or(&xbuf[..rb * n_in])))
+                        .map_err(|e| self.run_error(e))?;
                 let ht = TensorRef::from_array_view(([rb, n_state], &h[..rb * n_state]))
                     .map_err(|e| self.run_error(e))?;
                 let path = self.path.clone();
