@@ -6,6 +6,7 @@
 pub mod cmd_analyze;
 pub mod cmd_dump;
 pub mod cmd_export;
+pub mod cmd_sweep;
 mod engine_args;
 pub mod train_args;
 
@@ -44,6 +45,21 @@ pub fn finish(outcome: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The trainer binary: `epc-train` beside this executable (an error that says how to build it
+/// when it is missing).
+pub fn trainer_path() -> anyhow::Result<std::path::PathBuf> {
+    let me = std::env::current_exe()?;
+    let path = me.with_file_name(format!("epc-train{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        anyhow::bail!(
+            "epc train needs {} (the trainer, which links libtorch); build it with \
+             `cargo build --release` (feature `train`, on by default)",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 /// What to tell the user after an interruption (set by the command that knows, e.g. how to

@@ -6,9 +6,8 @@
 //! `epc-train`, the binary beside it that links libtorch.
 
 use clap::{Parser, Subcommand};
-use epc::{cmd_analyze, cmd_dump, cmd_export, train_args};
+use epc::{cmd_analyze, cmd_dump, cmd_export, cmd_sweep, train_args};
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Emergent predictive coding toolkit.
@@ -34,6 +33,8 @@ enum Command {
     Dump(cmd_dump::DumpArgs),
     /// Analyse one or more models: energy, prediction/error units, lesions, figures, report.
     Analyze(Box<cmd_analyze::AnalyzeArgs>),
+    /// Train a grid of runs from a plan file into a study folder (and analyse them).
+    Sweep(cmd_sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,27 +45,14 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd_export::run(a),
         Command::Dump(a) => cmd_dump::run(a),
         Command::Analyze(a) => cmd_analyze::run(*a),
+        Command::Sweep(a) => cmd_sweep::run(a),
     })
-}
-
-/// The trainer binary: `epc-train` beside this executable.
-fn trainer_path() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let path = me.with_file_name(format!("epc-train{}", std::env::consts::EXE_SUFFIX));
-    if !path.is_file() {
-        anyhow::bail!(
-            "epc train needs {} (the trainer, which links libtorch); build it with \
-             `cargo build --release` (feature `train`, on by default)",
-            path.display()
-        );
-    }
-    Ok(path)
 }
 
 /// Replaces this process by `epc-train` with the flags that followed `train` (already checked
 /// by clap here), so that signals (Ctrl-C, Slurm's SIGTERM) and the exit code are the trainer's.
 fn become_trainer() -> anyhow::Result<()> {
-    let path = trainer_path()?;
+    let path = epc::trainer_path()?;
     let rest: Vec<OsString> = std::env::args_os()
         .skip(1)
         .skip_while(|a| a != "train")

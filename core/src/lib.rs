@@ -6,6 +6,7 @@
 //! - [`config`]: the run configuration, resolved and recorded with every artifact;
 //! - [`contract`]: names and rules of the ONNX step-model interface (`step-v1`);
 //! - [`run`]: the run folder, its file names and its typed files (the one owner of its layout);
+//! - [`study`]: plan files, their grid of cells and the study folder (`epc sweep`);
 //! - [`fsutil`]: atomic writes (temp file, then rename).
 //!
 //! Like every epc library it prints nothing: notes (a download starting, say) go to the
@@ -20,6 +21,7 @@ pub mod fsutil;
 pub mod interrupt;
 pub mod run;
 pub mod sequence;
+pub mod study;
 
 pub use error::{Error, Result};
 

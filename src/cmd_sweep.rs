@@ -1,0 +1,281 @@
+//! `epc sweep`: train every cell of a plan's grid into a study folder, one `epc-train` process
+//! per cell, skipping finished cells and resuming interrupted ones; then analyse them together.
+
+use crate::train_args::TrainArgs;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use epc_core::study::{Cell, CellStatus, Plan, StudyDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Options of `epc sweep`.
+#[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "A plan (TOML):\n  config = \"../configs/fast-digits.toml\"   # base config (paths: relative to the plan)\n  seeds = [0, 1]                           # instances of every cell\n  [grid]                                   # axes: epc train flags and their values\n  loss = [\"l1-pre\", \"l1-post\"]\n  [set]                                    # flags shared by every cell\n  epochs = 100\n  [analyze]                                # analyse all cells at the end\n  args = [\"--no-figures\"]\n\nRunning the same command again skips finished cells and resumes interrupted ones.\nExamples:\n  epc sweep plans/digits-losses.toml --out studies/losses\n  epc sweep status studies/losses"
+)]
+pub struct SweepArgs {
+    /// What else to do with a study
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    /// The plan file (TOML; see below)
+    #[arg(required = true)]
+    pub plan: Option<PathBuf>,
+    /// The study folder: plan.toml, cells/NAME/ (one run folder per cell), logs/, report/
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// List the cells and their `epc train` commands without running anything
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `epc sweep` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SweepAction {
+    /// Where each cell of a study stands: done, running, interrupted, failed (why) or waiting
+    Status {
+        /// The study folder
+        study: PathBuf,
+    },
+}
+
+/// Parses a cell's flags as `epc train` would, so that a bad plan fails before any training.
+#[derive(Parser, Debug)]
+#[command(name = "epc train")]
+struct TrainFlags {
+    #[command(flatten)]
+    _args: TrainArgs,
+}
+
+/// Runs `epc sweep`.
+pub fn run(args: SweepArgs) -> Result<()> {
+    if let Some(SweepAction::Status { study }) = args.action {
+        return status(&study);
+    }
+    let plan_path = args.plan.expect("clap requires the plan");
+    let out = args.out.expect("clap requires --out");
+    let plan = Plan::from_file(&plan_path)?;
+    let cells = plan
+        .cells()
+        .with_context(|| format!("{}", plan_path.display()))?;
+    let study = StudyDir::new(&out);
+    for cell in &cells {
+        let mut argv = vec!["epc train".to_string()];
+        argv.extend(cell.train_args.iter().cloned());
+        argv.extend(["--out".into(), study.cell(&cell.name).display().to_string()]);
+        if let Err(e) = TrainFlags::try_parse_from(&argv) {
+            let msg = e.to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            bail!("{}, cell {}: {first}", plan_path.display(), cell.name);
+        }
+    }
+    if args.dry_run {
+        for cell in &cells {
+            println!("{}: epc train {}", cell.name, cell.train_args.join(" "));
+        }
+        return Ok(());
+    }
+    study.create_or_check(&plan, &plan_path)?;
+    let _ = crate::INTERRUPT_HINT.set(format!(
+        "finished cells of {} are kept; the same `epc sweep` command continues the rest",
+        out.display()
+    ));
+    let trainer = crate::trainer_path()?;
+    let mut failed = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let tag = format!("cell {}/{} {}", i + 1, cells.len(), cell.name);
+        let resume = match study.status(cell)? {
+            CellStatus::Done => {
+                eprintln!("epc: {tag}: done, skipped");
+                continue;
+            }
+            CellStatus::Running => bail!("{tag} is being trained by another process"),
+            CellStatus::Failed(why) => {
+                eprintln!("epc: {tag}: failed earlier ({why}); delete its folder to retrain it");
+                failed.push(cell.name.clone());
+                continue;
+            }
+            CellStatus::Partial { .. } => true,
+            CellStatus::Waiting => false,
+        };
+        let log = study.log(&cell.name);
+        eprintln!(
+            "epc: {tag}: {} (log: {})",
+            if resume { "resuming" } else { "training" },
+            log.display()
+        );
+        let started = Instant::now();
+        let ok = train_cell(&trainer, &study, cell, resume, &log)?;
+        if ok {
+            eprintln!(
+                "epc: {tag}: done in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        } else {
+            eprintln!("epc: {tag}: failed: {}", last_line(&log));
+            failed.push(cell.name.clone());
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} cells failed ({}); see {}",
+            failed.len(),
+            cells.len(),
+            failed.join(", "),
+            study.path().join("logs").display()
+        );
+    }
+    if let Some(analysis) = &plan.analyze {
+        analyze(&study, &plan, &cells, &analysis.args)?;
+    }
+    eprintln!("epc: study {}: {} cells done", out.display(), cells.len());
+    Ok(())
+}
+
+/// Trains or resumes one cell in an `epc-train` process whose output goes to `log`; true when
+/// it succeeded. A stop signal is passed on to the trainer, which keeps its last epoch.
+fn train_cell(
+    trainer: &Path,
+    study: &StudyDir,
+    cell: &Cell,
+    resume: bool,
+    log: &Path,
+) -> Result<bool> {
+    let dir = study.cell(&cell.name);
+    let mut cmd = Command::new(trainer);
+    if resume {
+        cmd.arg("--resume").arg(&dir);
+    } else {
+        cmd.args(&cell.train_args).arg("--out").arg(&dir);
+    }
+    cmd.arg("--plain");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("{}", log.display()))?;
+    cmd.stdout(Stdio::from(file.try_clone()?))
+        .stderr(Stdio::from(file));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", trainer.display()))?;
+    let status = wait_forwarding_signals(&mut child)?;
+    if let Some(signal) = epc_core::interrupt::requested() {
+        return Err(epc_core::Error::Interrupted { signal }.into());
+    }
+    Ok(status.success())
+}
+
+/// Waits for `child`; when this process is asked to stop, the child is asked too (once).
+fn wait_forwarding_signals(child: &mut Child) -> Result<std::process::ExitStatus> {
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if let (Some(sig), false) = (epc_core::interrupt::requested(), forwarded) {
+            forwarded = true;
+            let pid = rustix::process::Pid::from_raw(child.id() as i32);
+            let signal = rustix::process::Signal::from_named_raw(sig);
+            if let (Some(pid), Some(signal)) = (pid, signal) {
+                // The child may already have it (a terminal's Ctrl-C reaches the whole group);
+                // a second one would end it at once, so only a child that did not get it does.
+                std::thread::sleep(Duration::from_millis(200));
+                if child.try_wait()?.is_none() {
+                    let _ = rustix::process::kill_process(pid, signal);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The last non-empty line of a log (why a cell failed).
+fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "no output".into())
+}
+
+/// `epc analyze` over every cell, grouped by the plan's axes, into `STUDY/report`.
+fn analyze(study: &StudyDir, plan: &Plan, cells: &[Cell], extra: &[String]) -> Result<()> {
+    let me = std::env::current_exe()?;
+    let mut cmd = Command::new(me);
+    cmd.arg("analyze");
+    for cell in cells {
+        cmd.arg("--model").arg(study.cell(&cell.name));
+    }
+    let keys: Vec<String> = plan.grid.keys().filter_map(|k| group_key(k)).collect();
+    if !keys.is_empty() {
+        cmd.arg("--group-by").arg(keys.join(","));
+    }
+    if let Some(d) = &plan.data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    cmd.args(extra).arg("--out").arg(study.report());
+    eprintln!(
+        "epc: analysing {} cells into {}",
+        cells.len(),
+        study.report().display()
+    );
+    let status = cmd.status().context("starting epc analyze")?;
+    if !status.success() {
+        bail!("the analysis of {} failed", study.path().display());
+    }
+    Ok(())
+}
+
+/// The `--group-by` key of a plan axis (`None` where the analysis cannot tell the cells apart
+/// by it, such as a training-only option).
+fn group_key(axis: &str) -> Option<String> {
+    Some(match axis {
+        "loss" | "dataset" | "order" | "architecture" => axis.to_string(),
+        "lr" => "config.optim.lr".into(),
+        "epochs" => "config.train.epochs".into(),
+        "lr-schedule" => "config.optim.schedule.kind".into(),
+        "min-lr" => "config.optim.schedule.min_lr".into(),
+        "val-fraction" => "config.data.val_fraction".into(),
+        "patience" => "config.train.patience".into(),
+        "final-weights" => "config.train.final_weights".into(),
+        _ => return None,
+    })
+}
+
+/// `epc sweep status STUDY`: one line per cell.
+fn status(root: &Path) -> Result<()> {
+    let study = StudyDir::new(root);
+    let plan_file = study.plan_file();
+    if !plan_file.exists() {
+        bail!("{} is not a study folder (no plan.toml)", root.display());
+    }
+    let plan = Plan::from_file(&plan_file)?;
+    let cells = plan.cells()?;
+    let mut done = 0;
+    for cell in &cells {
+        let s = study.status(cell)?;
+        done += usize::from(s == CellStatus::Done);
+        println!("{}\t{s}", cell.name);
+    }
+    println!(
+        "{done} of {} cells done; report: {}",
+        cells.len(),
+        if study.report().join("summary.json").exists() {
+            study.report().display().to_string()
+        } else {
+            "not yet".into()
+        }
+    );
+    Ok(())
+}
