@@ -6,12 +6,16 @@
 #   scripts/setup.sh          CPU ONNX Runtime
 #   scripts/setup.sh --gpu    onnxruntime-gpu instead (CUDA inference), in its own venv;
 #                             export EPC_ORT_GPU=1 so that scripts/env.sh points there too
+#   scripts/setup.sh --slurm  also Debian's slurm-wlm and munge (a one-node test cluster for
+#                             tests/slurm.rs; needs root or sudo; CI uses it)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+want_slurm=0
 for arg in "$@"; do
   case "$arg" in
     --gpu) export EPC_ORT_GPU=1 ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    --slurm) want_slurm=1 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -19,6 +23,18 @@ done
 source "$here/env.sh"
 say() { echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }
+
+if [ "${want_slurm:-0}" = 1 ]; then
+  if command -v sbatch >/dev/null && command -v slurmctld >/dev/null && command -v munged >/dev/null; then
+    say "slurm-wlm and munge already installed"
+  else
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    say "installing slurm-wlm and munge from Debian"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq slurm-wlm munge >/dev/null
+  fi
+fi
 
 stamp="$EPC_VENV/.epc-setup-complete"
 if [ -f "$stamp" ]; then

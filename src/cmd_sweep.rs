@@ -29,6 +29,13 @@ pub struct SweepArgs {
     /// List the cells and their `epc train` commands without running anything
     #[arg(long)]
     pub dry_run: bool,
+    /// Submit the cells as a Slurm job array (one array task per unfinished cell) instead of
+    /// running them here; a shared file system between the nodes is assumed
+    #[arg(long)]
+    pub slurm: bool,
+    /// The jobs' resources (with --slurm)
+    #[command(flatten)]
+    pub slurm_options: crate::sweep_slurm::SlurmOptions,
 }
 
 /// `epc sweep` subcommands.
@@ -38,6 +45,26 @@ pub enum SweepAction {
     Status {
         /// The study folder
         study: PathBuf,
+    },
+    /// Submit the unfinished cells of a study to Slurm again (cancelled or failed tasks resume
+    /// from their checkpoints), with the options of the first submission
+    Resubmit {
+        /// The study folder
+        study: PathBuf,
+    },
+    /// Analyse every cell of a study into STUDY/report (what the dependent Slurm job runs)
+    Analyze {
+        /// The study folder
+        study: PathBuf,
+    },
+    /// Train one cell of a study (what each Slurm array task runs)
+    #[command(hide = true)]
+    Cell {
+        /// The study folder
+        study: PathBuf,
+        /// The cell's index in the plan's grid
+        #[arg(long)]
+        index: usize,
     },
 }
 
@@ -51,8 +78,16 @@ struct TrainFlags {
 
 /// Runs `epc sweep`.
 pub fn run(args: SweepArgs) -> Result<()> {
-    if let Some(SweepAction::Status { study }) = args.action {
-        return status(&study);
+    match args.action {
+        Some(SweepAction::Status { study }) => return status(&study),
+        Some(SweepAction::Resubmit { study }) => return crate::sweep_slurm::resubmit(&study),
+        Some(SweepAction::Analyze { study }) => {
+            let (study, plan, cells) = open(&study)?;
+            let extra = plan.analyze.clone().unwrap_or_default().args;
+            return analyze(&study, &plan, &cells, &extra);
+        }
+        Some(SweepAction::Cell { study, index }) => return run_cell(&study, index),
+        None => {}
     }
     let plan_path = args.plan.expect("clap requires the plan");
     let out = args.out.expect("clap requires --out");
@@ -82,6 +117,9 @@ pub fn run(args: SweepArgs) -> Result<()> {
         return Ok(());
     }
     study.create_or_check(&plan, &plan_path)?;
+    if args.slurm {
+        return crate::sweep_slurm::submit(&study, &plan, &cells, &args.slurm_options);
+    }
     let _ = crate::INTERRUPT_HINT.set(format!(
         "finished cells of {} are kept; the same `epc sweep` command continues the rest",
         out.display()
@@ -210,7 +248,12 @@ fn last_line(log: &Path) -> String {
 }
 
 /// `epc analyze` over every cell, grouped by the plan's axes, into `STUDY/report`.
-fn analyze(study: &StudyDir, plan: &Plan, cells: &[Cell], extra: &[String]) -> Result<()> {
+pub(crate) fn analyze(
+    study: &StudyDir,
+    plan: &Plan,
+    cells: &[Cell],
+    extra: &[String],
+) -> Result<()> {
     let me = std::env::current_exe()?;
     let mut cmd = Command::new(me);
     cmd.arg("analyze");
@@ -255,13 +298,7 @@ fn group_key(axis: &str) -> Option<String> {
 
 /// `epc sweep status STUDY`: one line per cell.
 fn status(root: &Path) -> Result<()> {
-    let study = StudyDir::new(root);
-    let plan_file = study.plan_file();
-    if !plan_file.exists() {
-        bail!("{} is not a study folder (no plan.toml)", root.display());
-    }
-    let plan = Plan::from_file(&plan_file)?;
-    let cells = plan.cells()?;
+    let (study, _, cells) = open(root)?;
     let mut done = 0;
     for cell in &cells {
         let s = study.status(cell)?;
@@ -277,5 +314,42 @@ fn status(root: &Path) -> Result<()> {
             "not yet".into()
         }
     );
+    crate::sweep_slurm::print_jobs(&study);
+    Ok(())
+}
+
+/// A study folder, its plan and its cells.
+pub(crate) fn open(root: &Path) -> Result<(StudyDir, Plan, Vec<Cell>)> {
+    let study = StudyDir::new(root);
+    let plan_file = study.plan_file();
+    if !plan_file.exists() {
+        bail!("{} is not a study folder (no plan.toml)", root.display());
+    }
+    let plan = Plan::from_file(&plan_file)?;
+    let cells = plan.cells()?;
+    Ok((study, plan, cells))
+}
+
+/// `epc sweep cell STUDY --index I`: trains (or resumes) one cell; done cells succeed at once.
+fn run_cell(root: &Path, index: usize) -> Result<()> {
+    let (study, _, cells) = open(root)?;
+    let Some(cell) = cells.get(index) else {
+        bail!(
+            "{} has {} cells; there is no cell {index}",
+            root.display(),
+            cells.len()
+        );
+    };
+    let resume = match study.status(cell)? {
+        CellStatus::Done => return Ok(()),
+        CellStatus::Running => bail!("cell {} is being trained by another process", cell.name),
+        CellStatus::Failed(why) => bail!("cell {} failed earlier: {why}", cell.name),
+        CellStatus::Partial { .. } => true,
+        CellStatus::Waiting => false,
+    };
+    let log = study.log(&cell.name);
+    if !train_cell(&crate::trainer_path()?, &study, cell, resume, &log)? {
+        bail!("cell {} failed: {}", cell.name, last_line(&log));
+    }
     Ok(())
 }
