@@ -12,12 +12,16 @@ use std::path::PathBuf;
 /// Options of `epc analyze`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Writes DIR/summary.json, CSV tables, figures (PNG and SVG) and DIR/report.md.\nThe output folder is written whole or not at all.\n\nExamples:\n  epc analyze --model runs/demo/seed-0/model.onnx --out reports/one\n  epc analyze --model runs/mnist --dataset mnist --data-dir DIR --out reports/mnist   # every seed-*"
+    after_help = "Writes DIR/summary.json, CSV tables, figures (PNG and SVG) and DIR/report.md.\nThe output folder is written whole or not at all.\n\nExamples:\n  epc analyze --model runs/demo/seed-0/model.onnx --out reports/one\n  epc analyze --model runs/mnist --dataset mnist --data-dir DIR --out reports/mnist   # every seed-*\n  epc analyze --study studies/losses                   # every finished cell of a study"
 )]
 pub struct AnalyzeArgs {
     /// An ONNX model (step-v1), or a run folder whose seed-*/model.onnx are all taken; repeat for several
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "study")]
     model: Vec<PathBuf>,
+    /// A study folder (`epc sweep`): every finished cell, grouped by the plan's axes, into
+    /// STUDY/report unless --out says otherwise
+    #[arg(long, conflicts_with = "model")]
+    study: Option<PathBuf>,
     /// Data set [default: the first model's epc.dataset, else digits]
     #[arg(long, value_enum)]
     dataset: Option<DatasetKind>,
@@ -47,8 +51,8 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     no_figures: bool,
     /// Output folder: new, empty, or an earlier report (which is replaced whole)
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "study")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -67,9 +71,28 @@ fn expand_models(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Runs `epc analyze`.
-pub fn run(args: AnalyzeArgs) -> Result<()> {
+pub fn run(mut args: AnalyzeArgs) -> Result<()> {
+    if let Some(study) = &args.study {
+        let found = crate::cmd_sweep::finished_cells(study)?;
+        args.model = found.cells;
+        if args.out.is_none() {
+            args.out = Some(found.report);
+        }
+        if args.data_dir.is_none() {
+            args.data_dir = found.data_dir;
+        }
+        if args.group_by == GroupBy::Auto {
+            if let Some(keys) = found.group_by {
+                args.group_by = keys.parse()?;
+            }
+        }
+    }
+    let out = args
+        .out
+        .clone()
+        .expect("clap requires --out without --study");
     let models = expand_models(&args.model)?;
-    let mut opts = AnalysisOptions::new(models, args.dataset, args.out.clone());
+    let mut opts = AnalysisOptions::new(models, args.dataset, out.clone());
     opts.data_dir = args.data_dir.clone();
     opts.engine = args.engine.options(ep_given());
     opts.seed = args.seed;
@@ -96,7 +119,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     }
     println!(
         "report: {} ({:.1} s)",
-        args.out.join("report.md").display(),
+        out.join("report.md").display(),
         t0.elapsed().as_secs_f64()
     );
     Ok(())

@@ -318,6 +318,39 @@ fn status(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What `epc analyze --study` takes from a study.
+pub(crate) struct FinishedCells {
+    /// The run folders of the finished cells.
+    pub cells: Vec<PathBuf>,
+    /// `STUDY/report`.
+    pub report: PathBuf,
+    /// The plan's data folder.
+    pub data_dir: Option<PathBuf>,
+    /// The `--group-by` keys of the plan's axes, where there are any.
+    pub group_by: Option<String>,
+}
+
+/// The finished cells of a study (an error when none is finished yet).
+pub(crate) fn finished_cells(root: &Path) -> Result<FinishedCells> {
+    let (study, plan, cells) = open(root)?;
+    let mut done = Vec::new();
+    for cell in &cells {
+        if study.status(cell)? == CellStatus::Done {
+            done.push(study.cell(&cell.name));
+        }
+    }
+    if done.is_empty() {
+        bail!("no cell of {} has finished yet", root.display());
+    }
+    let keys: Vec<String> = plan.grid.keys().filter_map(|k| group_key(k)).collect();
+    Ok(FinishedCells {
+        cells: done,
+        report: study.report(),
+        data_dir: plan.data_dir.clone(),
+        group_by: (!keys.is_empty()).then(|| keys.join(",")),
+    })
+}
+
 /// A study folder, its plan and its cells.
 pub(crate) fn open(root: &Path) -> Result<(StudyDir, Plan, Vec<Cell>)> {
     let study = StudyDir::new(root);

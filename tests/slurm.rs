@@ -141,7 +141,9 @@ impl Drop for Cluster {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
             let o = self.cmd("squeue").arg("-h").output();
-            if o.map_or(true, |o| String::from_utf8_lossy(&o.stdout).trim().is_empty()) {
+            if o.map_or(true, |o| {
+                String::from_utf8_lossy(&o.stdout).trim().is_empty()
+            }) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(200));

@@ -75,6 +75,18 @@ fn a_study_trains_every_cell_skips_finished_ones_and_refuses_another_plan() {
     assert!(text.contains("loss=l1-post\tdone"), "{text}");
     assert!(text.contains("2 of 2 cells done"), "{text}");
 
+    // `epc analyze --study` finds the finished cells and the grouping by itself.
+    std::fs::remove_dir_all(study.join("report")).unwrap();
+    let o = epc()
+        .args(["analyze", "--no-figures", "--bootstrap", "200", "--study"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = read_json(&study.join("report/summary.json"));
+    assert_eq!(again["group_by"], serde_json::json!(["loss"]));
+    assert_eq!(again["energy"], summary["energy"]);
+
     // Another plan into the same study would mix runs: refused, nothing touched.
     let other = tmp.path().join("other");
     std::fs::create_dir(&other).unwrap();
