@@ -31,8 +31,10 @@ if [ "${want_slurm:-0}" = 1 ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     say "installing slurm-wlm and munge from Debian"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq slurm-wlm munge >/dev/null
+    # Only the Slurm test needs them (it skips without them), so a failed install warns.
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq slurm-wlm munge >/dev/null; }; then
+      say "warning: could not install slurm-wlm and munge; tests/slurm.rs will be skipped"
+    fi
   fi
 fi
 
