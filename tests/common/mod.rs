@@ -85,43 +85,30 @@ pub fn python() -> String {
     std::env::var("EPC_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// Trains the embedded digits on CPU (`seeds` comma-separated) into `out`, asserting success.
-pub fn train_digits(out: &Path, seeds: &str, epochs: &str) -> Output {
-    let o = run(&[
-        "train",
-        "--epochs",
-        epochs,
-        "--seeds",
-        seeds,
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+/// `epc train ARGS --epochs E --device cpu --plain --out OUT`, asserting success.
+fn train_cpu(args: &[&str], out: &Path, epochs: &str) -> Output {
+    let mut all = vec!["train"];
+    all.extend_from_slice(args);
+    all.extend(["--epochs", epochs, "--device", "cpu", "--plain", "--out"]);
+    all.push(out.to_str().unwrap());
+    let o = run(&all);
     assert!(o.status.success(), "{}", stderr(&o));
     o
+}
+
+/// Trains the embedded digits on CPU (`seeds` comma-separated) into `out`, asserting success.
+pub fn train_digits(out: &Path, seeds: &str, epochs: &str) -> Output {
+    train_cpu(&["--seeds", seeds], out, epochs)
 }
 
 /// `epc train` of one seed on the MNIST files in `data` for `epochs` epochs on the CPU into
 /// `out`; asserts that it succeeded.
 pub fn train_mnist(data: &Path, out: &Path, epochs: &str) -> Output {
-    let o = run(&[
-        "train",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--epochs",
+    train_cpu(
+        &["--dataset", "mnist", "--data-dir", data.to_str().unwrap()],
+        out,
         epochs,
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    o
+    )
 }
 
 /// Reads and parses a JSON file.
