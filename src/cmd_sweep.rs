@@ -292,6 +292,8 @@ fn group_key(axis: &str) -> Option<String> {
         "val-fraction" => "config.data.val_fraction".into(),
         "patience" => "config.train.patience".into(),
         "final-weights" => "config.train.final_weights".into(),
+        "entropy" => "config.sequence.entropy".into(),
+        "order-seed" => "config.sequence.order_seed".into(),
         _ => return None,
     })
 }

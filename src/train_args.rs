@@ -96,9 +96,16 @@ pub struct TrainArgs {
     /// Frames per sequence [default: 10]
     #[arg(long)]
     pub seq_len: Option<usize>,
-    /// Class order: ascending (predictable) or random (the control) [default: ascending]
+    /// Class order: ascending (the paper), random (the control), permutation (a fixed random
+    /// cycle, --order-seed) or markov (--entropy bits of uncertainty per step) [default: ascending]
     #[arg(long, value_enum)]
     pub order: Option<ClassOrder>,
+    /// Seed of the class cycle of `--order permutation` [default: 0]
+    #[arg(long)]
+    pub order_seed: Option<u64>,
+    /// Conditional entropy in bits of `--order markov`: 0 (ascending) to 3.32 (random)
+    #[arg(long)]
+    pub entropy: Option<f64>,
     /// Fraction of the training split held out for validation [default: 0.1]
     #[arg(long)]
     pub val_fraction: Option<f64>,
@@ -115,7 +122,7 @@ pub struct TrainArgs {
     /// Continue a killed or interrupted run from its checkpoints; with --epochs larger than
     /// the run's, train it further (recorded in each config's `changes`). Every other setting
     /// comes from the run.
-    #[arg(long, conflicts_with_all = ["out", "config", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "val_fraction", "final_weights"])]
+    #[arg(long, conflicts_with_all = ["out", "config", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "val_fraction", "final_weights"])]
     pub resume: Option<PathBuf>,
     /// Do not write model.onnx for each instance at the end
     #[arg(long)]
@@ -166,6 +173,10 @@ impl TrainArgs {
         set!(c.sequence.batch_size, self.batch_size);
         set!(c.sequence.length, self.seq_len);
         set!(c.sequence.order, self.order);
+        set!(c.sequence.order_seed, self.order_seed);
+        if self.entropy.is_some() {
+            c.sequence.entropy = self.entropy;
+        }
         set!(c.data.val_fraction, self.val_fraction);
         set!(c.train.final_weights, self.final_weights);
         set!(c.train.smoothing, self.smoothing);

@@ -1,8 +1,8 @@
 //! The seeded sampler of image sequences (SPEC.md section 2).
 //!
 //! A sequence runs through the classes in ascending order with wrap-around from a
-//! start class; each frame is an exemplar of its class drawn without replacement
-//! within an epoch. Every epoch's draw depends only on `(seed, epoch)`, so a resumed
+//! start class (or another [`ClassOrder`]); each frame is an exemplar of its class drawn
+//! without replacement within an epoch. Every epoch's draw depends only on `(seed, epoch)`, so a resumed
 //! run sees exactly the sequences an uninterrupted run would.
 
 use crate::data::Images;
@@ -30,10 +30,50 @@ pub enum ClassOrder {
     Ascending,
     /// Each frame's class drawn uniformly at random: the control in which nothing is predictable.
     Random,
+    /// A fixed random cycle through the classes (seeded by `order_seed`): as predictable as
+    /// ascending, without the classes' numeric order.
+    Permutation,
+    /// Markov transitions: the next class in ascending order with probability p, any other
+    /// class otherwise, p chosen so that the conditional entropy is `entropy` bits (0: the
+    /// ascending stream; log2(10) = 3.32: the random control).
+    Markov,
+}
+
+/// log2(10): the conditional entropy of the random order, in bits.
+pub const MAX_ENTROPY_BITS: f64 = std::f64::consts::LOG2_10;
+
+/// The conditional entropy (bits) of a Markov step that goes to the ascending successor with
+/// probability `p` and to each of the 9 other classes with probability (1 - p) / 9.
+pub fn markov_entropy(p: f64) -> f64 {
+    let others = (1.0 - p) / (NUM_CLASSES - 1) as f64;
+    let term = |q: f64| if q > 0.0 { -q * q.log2() } else { 0.0 };
+    term(p) + (NUM_CLASSES - 1) as f64 * term(others)
+}
+
+/// The probability of the ascending successor that gives `bits` of conditional entropy
+/// (in [0.1, 1]; the entropy falls monotonically over that range).
+pub fn markov_successor_probability(bits: f64) -> f64 {
+    let (mut lo, mut hi) = (1.0 / NUM_CLASSES as f64, 1.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if markov_entropy(mid) > bits {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The class cycle of [`ClassOrder::Permutation`] for `seed`: a seeded shuffle of 0..9.
+pub fn class_permutation(seed: u64) -> [usize; NUM_CLASSES] {
+    let mut perm: [usize; NUM_CLASSES] = std::array::from_fn(|i| i);
+    perm.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    perm
 }
 
 /// Settings of the sequences; every field has the paper's default.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SequenceConfig {
     /// Frames per sequence (10).
@@ -48,6 +88,10 @@ pub struct SequenceConfig {
     pub shuffle: bool,
     /// Replace the frame at this 0-based index by an exemplar of a random other class.
     pub distractor_at: Option<usize>,
+    /// Seed of the class cycle of the `permutation` order.
+    pub order_seed: u64,
+    /// Conditional entropy (bits) of the `markov` order, 0 to log2(10).
+    pub entropy: Option<f64>,
 }
 
 impl Default for SequenceConfig {
@@ -59,6 +103,8 @@ impl Default for SequenceConfig {
             start_class: None,
             shuffle: true,
             distractor_at: None,
+            order_seed: 0,
+            entropy: None,
         }
     }
 }
@@ -75,6 +121,25 @@ impl SequenceConfig {
             return Err(Error::Config(format!(
                 "start class {c} is not a class 0..9"
             )));
+        }
+        match (self.order, self.entropy) {
+            (ClassOrder::Markov, None) => {
+                return Err(Error::Config(
+                    "the markov order needs an entropy in bits (0 to 3.32)".into(),
+                ))
+            }
+            (ClassOrder::Markov, Some(h)) if !(0.0..=MAX_ENTROPY_BITS + 1e-9).contains(&h) => {
+                return Err(Error::Config(format!(
+                    "entropy {h} bits is outside 0 to log2(10) = 3.32"
+                )))
+            }
+            (ClassOrder::Markov, _) | (_, None) => {}
+            (order, Some(_)) => {
+                return Err(Error::Config(format!(
+                    "an entropy is a setting of the markov order, not of the {} order",
+                    format!("{order:?}").to_lowercase()
+                )))
+            }
         }
         if let Some(p) = self.distractor_at.filter(|&p| p >= self.length) {
             return Err(Error::Config(format!(
@@ -137,6 +202,12 @@ impl SequenceSampler {
         }
         let mut next = [0usize; NUM_CLASSES];
         let mut out = Vec::new();
+        let cycle = class_permutation(self.cfg.order_seed);
+        let mut place = [0usize; NUM_CLASSES];
+        for (i, &c) in cycle.iter().enumerate() {
+            place[c] = i;
+        }
+        let stay = self.cfg.entropy.map_or(1.0, markov_successor_probability);
         'draw: loop {
             let start = match self.cfg.start_class {
                 Some(c) => c as usize,
@@ -146,11 +217,22 @@ impl SequenceSampler {
                 frames: Vec::with_capacity(self.cfg.length),
                 labels: Vec::with_capacity(self.cfg.length),
             };
+            let mut prev = start;
             for t in 0..self.cfg.length {
                 let mut class = match self.cfg.order {
                     ClassOrder::Ascending => (start + t) % NUM_CLASSES,
                     ClassOrder::Random => rng.gen_range(0..NUM_CLASSES),
+                    ClassOrder::Permutation => cycle[(place[start] + t) % NUM_CLASSES],
+                    ClassOrder::Markov if t == 0 => start,
+                    ClassOrder::Markov => {
+                        if rng.gen::<f64>() < stay {
+                            (prev + 1) % NUM_CLASSES
+                        } else {
+                            (prev + 1 + rng.gen_range(1..NUM_CLASSES)) % NUM_CLASSES
+                        }
+                    }
                 };
+                prev = class;
                 if self.cfg.distractor_at == Some(t) {
                     class = (class + rng.gen_range(1..NUM_CLASSES)) % NUM_CLASSES;
                 }
