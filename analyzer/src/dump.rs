@@ -98,7 +98,7 @@ pub struct DumpOutcome {
 }
 
 /// The units a lesion silences (empty when intact): the prediction units as `analyze` finds
-/// them, or as many random other units with the seed `analyze` uses for the first model.
+/// them, or as many random other units drawn with the seed `analyze` uses for this model.
 pub fn lesioned_units(
     model: &mut StepModel,
     test: &Images,
@@ -118,7 +118,7 @@ pub fn lesioned_units(
     let pred = prediction_units_of(model, test, seed)?;
     Ok(match lesion {
         Lesion::Prediction => pred,
-        _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, model.path())?),
+        _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, model.sha256())),
     })
 }
 
@@ -208,7 +208,6 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
     let mask =
         (opts.lesion != Lesion::None).then(|| analysis::lesion_mask(&lesioned, model.n_state()));
     let total: usize = sets.iter().map(SeqSpec::len).sum();
-    let bytes = std::fs::read(&opts.model).map_err(|e| Error::io(&opts.model, e))?;
     let meta: Vec<(String, String)> = model
         .metadata()
         .iter()
@@ -225,7 +224,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         lesion_mask: mask.clone(),
         attrs: DumpAttributes {
             model_path: opts.model.display().to_string(),
-            model_sha256: data::fetch::sha256_hex(&bytes),
+            model_sha256: model.sha256().to_string(),
             contract: model
                 .metadata()
                 .get(epc_core::contract::META_CONTRACT)
@@ -242,7 +241,6 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
             lesion: format!("{} ({} units)", opts.lesion, lesioned.len()),
         },
     };
-    drop(bytes);
     let mut writer = DumpWriter::create(&opts.out, header)?;
     // A rendezvous channel: one chunk computed while one is written, so memory stays at two
     // chunks however many sequences there are (a queue only filled up during long dumps).

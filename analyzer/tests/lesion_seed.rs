@@ -69,11 +69,18 @@ fn random_lesion_follows_the_model_not_its_position() {
     };
     let outcome = epc_analyzer::dump(&dopts).unwrap();
     assert_eq!(outcome.lesioned, only_b);
-    let mask = epc_exporter::h5::read_dump(&dump)
-        .unwrap()
-        .header
-        .lesion_mask
+    let header = epc_exporter::h5::read_dump(&dump).unwrap().header;
+    // The recorded digest is the model file's (checked with coreutils, independently).
+    let o = std::process::Command::new("sha256sum")
+        .arg(&b)
+        .output()
         .unwrap();
+    let digest = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        header.attrs.model_sha256,
+        digest.split_whitespace().next().unwrap()
+    );
+    let mask = header.lesion_mask.unwrap();
     let silenced: Vec<usize> = (0..mask.len()).filter(|&i| mask[i] == 0.0).collect();
     assert_eq!(silenced, only_b);
 }

@@ -37,6 +37,7 @@ pub struct Activations {
 /// A loaded step model, ready to run batches of sequences.
 pub struct StepModel {
     path: PathBuf,
+    sha256: String,
     session: Session,
     provider: ExecutionProvider,
     n_in: usize,
@@ -78,7 +79,10 @@ impl StepModel {
                 "the engine's batch size must be positive".into(),
             ));
         }
-        let file = ModelFile::read(path).map_err(Error::model_file)?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let sha256 = epc_core::data::fetch::sha256_hex(&bytes);
+        let file = ModelFile::from_bytes(path, &bytes).map_err(Error::model_file)?;
+        drop(bytes);
         let mut notes = Vec::new();
         let w = match file.initializer_f32(contract::INITIALIZER_W) {
             Initializer::Tensor(t) => Some(t),
@@ -115,6 +119,7 @@ impl StepModel {
         let (n_in, n_state) = (iface.n_in, iface.n_state);
         let mut model = StepModel {
             path: path.to_path_buf(),
+            sha256,
             session: created.session,
             provider: created.provider,
             n_in,
@@ -224,6 +229,11 @@ impl StepModel {
         &self.path
     }
 
+    /// The SHA-256 (hex) of the model file as it was loaded.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
     /// The execution provider the session actually runs on.
     pub fn provider(&self) -> ExecutionProvider {
         self.provider
@@ -313,9 +323,10 @@ impl StepModel {
                 let xs = x.slice(s![t, start..start + b, ..]);
                 // A standard-layout input is handed over as it is; others (and padded
                 // batches) are gathered into the staging buffer.
-                let direct = xs.as_slice().filter(|_| rb == b);
+                let contiguous = xs.as_slice();
+                let direct = contiguous.filter(|_| rb == b);
                 if direct.is_none() {
-                    match xs.as_slice() {
+                    match contiguous {
                         Some(src) => xbuf[..b * n_in].copy_from_slice(src),
                         None => {
                             for (row, xr) in xbuf.chunks_exact_mut(n_in).zip(xs.rows()) {

@@ -21,13 +21,12 @@ use epc_core::NUM_CLASSES;
 use passes::{LesionedClassPass, SequencePass};
 
 /// The seed of a model's random lesion: the analysis seed mixed with the model file's
-/// SHA-256, so that a model gets the same random units wherever it stands in an analysis (alone,
-/// in a group, compared with other runs) and in `epc dump --lesion random`.
-pub(crate) fn lesion_seed(seed: u64, model_path: &std::path::Path) -> Result<u64> {
-    let bytes = std::fs::read(model_path).map_err(|e| Error::io(model_path, e))?;
-    let digest = epc_core::data::fetch::sha256_hex(&bytes);
-    let model_key = u64::from_str_radix(&digest[..16], 16).expect("hex digest");
-    Ok(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key)
+/// SHA-256 (hex, [`StepModel::sha256`]), so that a model gets the same random units wherever it
+/// stands in an analysis (alone, in a group, compared with other runs) and in
+/// `epc dump --lesion random`.
+pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
+    let model_key = u64::from_str_radix(&model_sha256[..16], 16).expect("hex digest");
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key
 }
 
 /// An error unless the model takes frames of the images' size.
@@ -196,7 +195,7 @@ pub(crate) fn analyze_model(
             &pred_units,
             n,
             pred_units.len(),
-            lesion_seed(seed, model.path())?,
+            lesion_seed(seed, model.sha256()),
         );
         let class_units: Vec<usize> = (0..n)
             .filter(|&i| pred[(ctx.target + NUM_CLASSES - 1) % NUM_CLASSES][i])
