@@ -1,7 +1,7 @@
 //! `epc sweep`: train every cell of a plan's grid into a study folder, one `epc-train` process
 //! per cell, skipping finished cells and resuming interrupted ones; then analyse them together.
 
-use crate::train_args::TrainArgs;
+use crate::train_args::TrainCommand;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use epc_core::study::{Cell, CellStatus, Plan, StudyDir};
@@ -68,23 +68,15 @@ pub enum SweepAction {
     },
 }
 
-/// Parses a cell's flags as `epc train` would, so that a bad plan fails before any training.
-#[derive(Parser, Debug)]
-#[command(name = "epc train")]
-struct TrainFlags {
-    #[command(flatten)]
-    _args: TrainArgs,
-}
-
 /// Runs `epc sweep`.
 pub fn run(args: SweepArgs) -> Result<()> {
     match args.action {
         Some(SweepAction::Status { study }) => return status(&study),
         Some(SweepAction::Resubmit { study }) => return crate::sweep_slurm::resubmit(&study),
         Some(SweepAction::Analyze { study }) => {
-            let (study, plan, cells) = open(&study)?;
-            let extra = plan.analyze.clone().unwrap_or_default().args;
-            return analyze(&study, &plan, &cells, &extra);
+            let (study, plan, _) = open(&study)?;
+            let extra = plan.analyze.unwrap_or_default().args;
+            return analyze(&study, &extra);
         }
         Some(SweepAction::Cell { study, index }) => return run_cell(&study, index),
         None => {}
@@ -100,7 +92,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         let mut argv = vec!["epc train".to_string()];
         argv.extend(cell.train_args.iter().cloned());
         argv.extend(["--out".into(), study.cell(&cell.name).display().to_string()]);
-        if let Err(e) = TrainFlags::try_parse_from(&argv) {
+        if let Err(e) = TrainCommand::try_parse_from(&argv) {
             let msg = e.to_string();
             let first = msg
                 .lines()
@@ -170,7 +162,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         );
     }
     if let Some(analysis) = &plan.analyze {
-        analyze(&study, &plan, &cells, &analysis.args)?;
+        analyze(&study, &analysis.args)?;
     }
     eprintln!("epc: study {}: {} cells done", out.display(), cells.len());
     Ok(())
@@ -247,33 +239,22 @@ fn last_line(log: &Path) -> String {
         .unwrap_or_else(|| "no output".into())
 }
 
-/// `epc analyze` over every cell, grouped by the plan's axes, into `STUDY/report`.
-pub(crate) fn analyze(
-    study: &StudyDir,
-    plan: &Plan,
-    cells: &[Cell],
-    extra: &[String],
-) -> Result<()> {
+/// `epc analyze --study` over the study (every cell, grouped by the plan's axes, into
+/// `STUDY/report`), with the plan's extra analysis flags.
+fn analyze(study: &StudyDir, extra: &[String]) -> Result<()> {
     let me = std::env::current_exe()?;
-    let mut cmd = Command::new(me);
-    cmd.arg("analyze");
-    for cell in cells {
-        cmd.arg("--model").arg(study.cell(&cell.name));
-    }
-    let keys: Vec<String> = plan.grid.keys().filter_map(|k| group_key(k)).collect();
-    if !keys.is_empty() {
-        cmd.arg("--group-by").arg(keys.join(","));
-    }
-    if let Some(d) = &plan.data_dir {
-        cmd.arg("--data-dir").arg(d);
-    }
-    cmd.args(extra).arg("--out").arg(study.report());
     eprintln!(
-        "epc: analysing {} cells into {}",
-        cells.len(),
+        "epc: analysing {} into {}",
+        study.path().display(),
         study.report().display()
     );
-    let status = cmd.status().context("starting epc analyze")?;
+    let status = Command::new(me)
+        .arg("analyze")
+        .arg("--study")
+        .arg(study.path())
+        .args(extra)
+        .status()
+        .context("starting epc analyze")?;
     if !status.success() {
         bail!("the analysis of {} failed", study.path().display());
     }

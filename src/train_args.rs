@@ -2,11 +2,21 @@
 //! no libtorch) and by `epc-train`, which does the training.
 
 use anyhow::{bail, Result};
-use clap::Args;
+use clap::{Args, Parser};
 use epc_core::config::{DeviceChoice, FinalWeights, Loss, RunConfig, Schedule};
 use epc_core::data::DatasetKind;
 use epc_core::sequence::ClassOrder;
 use std::path::PathBuf;
+
+/// `epc train` as a whole command line: what `epc-train` parses, and what `epc sweep` checks
+/// each cell's flags against before anything runs.
+#[derive(Parser, Debug)]
+#[command(name = "epc train", version)]
+pub struct TrainCommand {
+    /// The options.
+    #[command(flatten)]
+    pub args: TrainArgs,
+}
 
 /// Options of `epc train`. Flags override the `--config` file, which overrides the defaults.
 #[derive(Args, Debug)]

@@ -68,8 +68,6 @@ fn default_seeds() -> Vec<u64> {
 pub struct Cell {
     /// Folder name under `STUDY/cells/` (`loss=l1-pre,lr=0.001`; `all` for an empty grid).
     pub name: String,
-    /// The axis values of this cell, in axis order.
-    pub values: Vec<(String, String)>,
     /// `epc train` arguments (without `--out`).
     pub train_args: Vec<String>,
 }
@@ -193,7 +191,6 @@ impl Plan {
             }
             cells.push(Cell {
                 name,
-                values,
                 train_args: args,
             });
         }
@@ -332,10 +329,7 @@ impl StudyDir {
         Ok(if least == usize::MAX {
             CellStatus::Done
         } else {
-            CellStatus::Partial {
-                epochs: least.min(of),
-                of,
-            }
+            CellStatus::Partial { epochs: least, of }
         })
     }
 }

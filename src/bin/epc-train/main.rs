@@ -5,21 +5,13 @@ mod progress;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use epc::train_args::TrainArgs;
+use epc::train_args::{TrainArgs, TrainCommand};
 use progress::Progress;
 use std::process::ExitCode;
 
-/// Train the energy-efficient RNN (one instance per seed) with libtorch; see `epc train --help`.
-#[derive(Parser, Debug)]
-#[command(name = "epc train", version)]
-struct Cli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
-
 fn main() -> ExitCode {
     epc::start_process(epc_trainer::guard::catching);
-    let cli = Cli::parse();
+    let cli = TrainCommand::parse();
     epc::finish(run(cli.args))
 }
 
