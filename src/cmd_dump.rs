@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Options of `epc dump`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "The file follows the epc-dump-v2 schema (see the README): datasets input, preact, act\n[steps, sequences, units] float32 (those chosen with --arrays), labels and frames\n[sequences, steps] int32, sequence_set [sequences], optional lesion_mask, and attributes\nnaming the model (SHA-256), data set, the sequence sets drawn, and seed. Activations are\nwritten as they are computed: memory does not grow with the number of sequences.\n\nExamples:\n  epc dump --model runs/demo/seed-0/model.onnx --out acts.h5\n  epc dump --model M.onnx --sequences published --arrays act --out sets.h5\n  epc dump --model M.onnx --sequences-file designed.csv --compression none --out d.h5"
+    after_help = "The file follows the epc-dump-v2 schema (see the README): datasets input, preact, act\n(and a step-v2 model's drive_in, drive_rec, transmission) [steps, sequences, units] float32\n(those chosen with --arrays), labels and frames\n[sequences, steps] int32, sequence_set [sequences], optional lesion_mask, and attributes\nnaming the model (SHA-256), data set, the sequence sets drawn, seed and the unit layout\n(layout_json; unit_pixel, unit_layer, unit_population per unit). Activations are\nwritten as they are computed: memory does not grow with the number of sequences.\n\nExamples:\n  epc dump --model runs/demo/seed-0/model.onnx --out acts.h5\n  epc dump --model M.onnx --sequences published --arrays act --out sets.h5\n  epc dump --model M.onnx --sequences-file designed.csv --compression none --out d.h5"
 )]
 pub struct DumpArgs {
     /// The ONNX model (step-v1 contract)
@@ -47,7 +47,8 @@ pub struct DumpArgs {
     /// per line), .npy or HDF5 (dataset `sequences`)
     #[arg(long)]
     sequences_file: Option<PathBuf>,
-    /// The activation datasets to write, comma-separated: input, preact, act
+    /// The activation datasets to write, comma-separated: input, preact, act, and for step-v2
+    /// models with those outputs drive_in, drive_rec, transmission
     #[arg(long, default_value = "input,preact,act")]
     arrays: String,
     /// none, gzip (level 1) or gzip-N (N = 1..9)

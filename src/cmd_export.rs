@@ -3,6 +3,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use epc_core::run::RunDir;
+use epc_exporter::ExportFormat;
 use std::path::PathBuf;
 
 /// Options of `epc export`.
@@ -11,12 +12,16 @@ pub struct ExportArgs {
     /// An instance folder (RUN_DIR/seed-<n>) or a run folder (exports every seed-* inside)
     run: PathBuf,
     /// Output file (one instance only) [default: <instance>/model.onnx, or
-    /// model.sequence.onnx with --sequence]
+    /// model.sequence.onnx with --sequence, model.v2.onnx with --contract step-v2]
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the whole-sequence model (ONNX Scan; input x [steps, batch, n]) instead of the step model
-    #[arg(long)]
+    #[arg(long, conflicts_with = "contract")]
     sequence: bool,
+    /// Step contract of the model: step-v1 (model.onnx) or step-v2 (model.v2.onnx: the same
+    /// network with its states and populations in the metadata; docs/CONTRACT.md)
+    #[arg(long, value_parser = ["step-v1", "step-v2"])]
+    contract: Option<String>,
 }
 
 /// Runs `epc export`.
@@ -30,7 +35,12 @@ pub fn run(args: ExportArgs) -> Result<()> {
         );
     }
     for d in dirs {
-        let path = epc_exporter::export_run(&d, args.out.as_deref(), args.sequence)?;
+        let format = match (args.sequence, args.contract.as_deref()) {
+            (true, _) => ExportFormat::SequenceV1,
+            (false, Some("step-v2")) => ExportFormat::StepV2,
+            _ => ExportFormat::StepV1,
+        };
+        let path = epc_exporter::export_run_as(&d, args.out.as_deref(), format)?;
         println!("{}", path.display());
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! started by `epc train`.
 
 pub mod cmd_analyze;
+pub mod cmd_check;
 pub mod cmd_dump;
 pub mod cmd_export;
 pub mod cmd_sweep;

@@ -6,7 +6,7 @@
 //! `epc-train`, the binary beside it that links libtorch.
 
 use clap::{Parser, Subcommand};
-use epc::{cmd_analyze, cmd_dump, cmd_export, cmd_sweep, train_args};
+use epc::{cmd_analyze, cmd_check, cmd_dump, cmd_export, cmd_sweep, train_args};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -15,7 +15,8 @@ use std::process::ExitCode;
 /// Pipeline: `epc train` fits networks (one folder per seed), `epc export` writes them as
 /// ONNX step models, `epc dump` writes activations as HDF5, and `epc analyze` finds
 /// prediction and error units, runs lesion studies and draws the paper's figures for any
-/// ONNX model that follows epc's step-v1 contract.
+/// ONNX model that follows epc's step contract (v1, or v2 for gated and multi-layer
+/// networks; `epc check-model` tells, docs/CONTRACT.md explains).
 #[derive(Parser, Debug)]
 #[command(name = "epc", version, about, long_about)]
 struct Cli {
@@ -33,6 +34,8 @@ enum Command {
     Dump(cmd_dump::DumpArgs),
     /// Analyse one or more models: energy, prediction/error units, lesions, figures, report.
     Analyze(Box<cmd_analyze::AnalyzeArgs>),
+    /// Check ONNX models against the step contract (v1 or v2), one line per violation.
+    CheckModel(cmd_check::CheckArgs),
     /// Train a grid of runs from a plan file into a study folder (and analyse them).
     Sweep(cmd_sweep::SweepArgs),
 }
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd_dump::run(a),
         Command::Analyze(a) => cmd_analyze::run(*a),
         Command::Sweep(a) => cmd_sweep::run(a),
+        Command::CheckModel(a) => cmd_check::run(a),
     })
 }
 

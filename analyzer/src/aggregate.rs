@@ -400,11 +400,7 @@ pub(crate) fn summary(
         input_variance,
         input_variance_ci,
         lesion: LesionSummary {
-            size: per_model(results, |r| {
-                r.lesion
-                    .as_ref()
-                    .map(|_| analysis::any_class(&r.pred).len())
-            }),
+            size: per_model(results, |r| r.lesion.as_ref().map(|l| l.size)),
             random_units: per_model(results, |r| Some(r.lesion.as_ref()?.random_units.clone())),
             class_units: per_model(results, |r| Some(r.lesion.as_ref()?.class_units.clone())),
             prediction: lesion_pred,
@@ -416,6 +412,7 @@ pub(crate) fn summary(
         internal_drive,
         postsynaptic,
         postsynaptic_ci,
+        populations: per_model(results, |r| r.populations.clone()),
         notes,
         elapsed_s: 0.0,
     }

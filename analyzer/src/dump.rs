@@ -108,18 +108,60 @@ pub fn lesioned_units(
     if lesion == Lesion::None {
         return Ok(Vec::new());
     }
-    let n = model.n_state();
-    if model.n_units() != n {
+    let lesionable = if model.version() == crate::engine::Version::V1 {
+        let n = model.n_state();
+        if model.n_units() != n {
+            return Err(Error::model(
+                model.path(),
+                "lesions need as many units as state entries",
+            ));
+        }
+        (0..n).collect()
+    } else {
+        model.layout().lesionable_units()
+    };
+    if lesionable.is_empty() {
         return Err(Error::model(
             model.path(),
-            "lesions need as many units as state entries",
+            "no population owns state, so no unit can be lesioned",
         ));
     }
-    let pred = prediction_units_of(model, test, seed)?;
+    let pred: Vec<usize> = prediction_units_of(model, test, seed)?
+        .into_iter()
+        .filter(|u| lesionable.binary_search(u).is_ok())
+        .collect();
     Ok(match lesion {
         Lesion::Prediction => pred,
-        _ => analysis::random_units(&pred, n, pred.len(), lesion_seed(seed, model.sha256())),
+        _ => analysis::random_units_from(
+            &lesionable,
+            &pred,
+            pred.len(),
+            lesion_seed(seed, model.sha256()),
+        ),
     })
+}
+
+/// Sets the layout attributes of a dump: the layout as JSON and, per unit, its pixel (-1:
+/// none), layer and population.
+fn set_layout_attributes(model: &StepModel, attrs: &mut DumpAttributes) -> Result<()> {
+    let l = model.layout();
+    let n = model.n_units();
+    let (mut pixel, mut layer, mut population) = (vec![-1; n], vec![0; n], vec![0; n]);
+    for (k, p) in l.populations.iter().enumerate() {
+        for (i, u) in p.range().enumerate() {
+            if let Some([p0, _]) = p.pixels {
+                pixel[u] = (p0 + i) as i32;
+            }
+            layer[u] = p.layer as i32;
+            population[u] = k as i32;
+        }
+    }
+    attrs.layout_json = serde_json::to_string(l)
+        .map_err(|e| Error::Input(format!("cannot serialise the layout: {e}")))?;
+    attrs.unit_pixel = pixel;
+    attrs.unit_layer = layer;
+    attrs.unit_population = population;
+    Ok(())
 }
 
 /// The user's sequences of `path`, checked against the split.
@@ -185,6 +227,8 @@ struct Computed {
     x: Array3<f32>,
     preact: Array3<f32>,
     act: Array3<f32>,
+    /// The chosen step-v2 outputs.
+    extra: Vec<(&'static str, Array3<f32>)>,
     labels: Array2<i32>,
     frames: Array2<i32>,
     set: Vec<i32>,
@@ -205,8 +249,15 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
     let steps = sets[0].info.config.length;
     let lesioned = lesioned_units(&mut model, &test, opts.seed, opts.lesion)?;
     let units = model.n_units();
-    let mask =
-        (opts.lesion != Lesion::None).then(|| analysis::lesion_mask(&lesioned, model.n_state()));
+    let mask = (opts.lesion != Lesion::None).then(|| model.layout().lesion_mask(&lesioned));
+    for name in opts.arrays.extra_names() {
+        if !model.optional_outputs().contains(&name) {
+            return Err(Error::model(
+                model.path(),
+                format!("--arrays asks for {name}, but the model has no output `{name}` (a step-v2 model's optional output)"),
+            ));
+        }
+    }
     let total: usize = sets.iter().map(SeqSpec::len).sum();
     let meta: Vec<(String, String)> = model
         .metadata()
@@ -214,7 +265,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let infos: Vec<SetInfo> = sets.iter().map(|s| s.info.clone()).collect();
-    let header = DumpHeader {
+    let mut header = DumpHeader {
         steps,
         sequences: total,
         n_in: model.n_in(),
@@ -239,22 +290,30 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
             toolkit_version: epc_core::TOOLKIT_VERSION.into(),
             created_utc: epc_exporter::utc_now(),
             lesion: format!("{} ({} units)", opts.lesion, lesioned.len()),
+            ..DumpAttributes::default()
         },
     };
+    set_layout_attributes(&model, &mut header.attrs)?;
+    let chosen = opts.arrays.extra_names();
     let mut writer = DumpWriter::create(&opts.out, header)?;
     // A rendezvous channel: one chunk computed while one is written, so memory stays at two
     // chunks however many sequences there are (a queue only filled up during long dumps).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Computed>(0);
     let thread = std::thread::spawn(move || -> epc_exporter::Result<DumpWriter> {
         for c in rx {
-            writer.write(&DumpChunk {
-                input: c.x.view(),
-                preact: c.preact.view(),
-                act: c.act.view(),
-                labels: c.labels.view(),
-                frames: c.frames.view(),
-                set: &c.set,
-            })?;
+            let extra: Vec<(&str, ndarray::ArrayView3<f32>)> =
+                c.extra.iter().map(|(n, a)| (*n, a.view())).collect();
+            writer.write_with(
+                &DumpChunk {
+                    input: c.x.view(),
+                    preact: c.preact.view(),
+                    act: c.act.view(),
+                    labels: c.labels.view(),
+                    frames: c.frames.view(),
+                    set: &c.set,
+                },
+                &extra,
+            )?;
         }
         Ok(writer)
     });
@@ -264,14 +323,31 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
                 epc_core::interrupt::check()?;
                 let x = frames(&test, seqs, steps);
                 let acts = model.run(x.view(), mask.as_deref())?;
+                let crate::engine::Activations {
+                    preact,
+                    act,
+                    drive_in,
+                    drive_rec,
+                    transmission,
+                } = acts;
+                let extra: Vec<(&'static str, Array3<f32>)> = [
+                    ("drive_in", drive_in),
+                    ("drive_rec", drive_rec),
+                    ("transmission", transmission),
+                ]
+                .into_iter()
+                .filter(|(n, _)| chosen.contains(n))
+                .filter_map(|(n, a)| Some((n, a?)))
+                .collect();
                 let ints = |f: fn(&Sequence) -> Vec<i32>| {
                     Array2::from_shape_vec((seqs.len(), steps), seqs.iter().flat_map(f).collect())
                         .expect("every sequence has the same length")
                 };
                 let chunk = Computed {
                     x,
-                    preact: acts.preact,
-                    act: acts.act,
+                    preact,
+                    act,
+                    extra,
                     labels: ints(|s| s.labels.iter().map(|&l| i32::from(l)).collect()),
                     frames: ints(|s| s.frames.iter().map(|&f| f as i32).collect()),
                     set: vec![set_index as i32; seqs.len()],

@@ -155,6 +155,63 @@ pub struct Group {
     pub lesion_effect: Option<Interval>,
 }
 
+/// Energy curves by measure name (`pre`, `ap`, `st`, `ec`).
+pub type Curves = BTreeMap<String, Vec<f64>>;
+
+/// One population of a multi-population (step-v2) model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PopulationSummary {
+    /// Its name in `epc.populations`.
+    pub name: String,
+    /// Its layer (0 nearest the input).
+    pub layer: usize,
+    /// Its units `[start, end)`.
+    pub units: [usize; 2],
+    /// Whether its units have pixels as receptive fields.
+    pub pixels: bool,
+    /// Whether its units own state (a lesion can silence them).
+    pub lesionable: bool,
+    /// Energy curves over its units, intact, on the test set.
+    pub energy: Curves,
+    /// How many of its units are prediction units (any class).
+    pub prediction_units: usize,
+    /// How many of its units are error units (any class).
+    pub error_units: usize,
+    /// Its units by type (e1, e2, p1, p2, h1, h2, unspecified).
+    pub unit_types: BTreeMap<String, usize>,
+}
+
+/// A lesion within one layer: its lesionable prediction units, and as many random lesionable
+/// non-prediction units of the same layer, silenced; energy over the headline units.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LayerLesion {
+    /// The layer.
+    pub layer: usize,
+    /// Lesionable units in the layer.
+    pub lesionable_units: usize,
+    /// The prediction units silenced.
+    pub prediction_units: Vec<usize>,
+    /// The random control's units.
+    pub random_units: Vec<usize>,
+    /// Headline energy with the prediction units silenced (empty when there are none).
+    pub prediction: Curves,
+    /// Headline energy with the random units silenced (empty when there are none).
+    pub random: Curves,
+}
+
+/// The analyses of a multi-population model by population and by layer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PopulationReport {
+    /// The populations the headline energy (`energy` of the summary) averages over.
+    pub energy_populations: Vec<String>,
+    /// Energy curves over all units.
+    pub all_units: Curves,
+    /// Each population.
+    pub populations: Vec<PopulationSummary>,
+    /// Lesions within each layer (models with more than one layer).
+    pub layer_lesions: Vec<LayerLesion>,
+}
+
 /// Everything `summary.json` holds (its schema; see the README).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
@@ -211,6 +268,10 @@ pub struct Summary {
     /// With several models: group (`prediction`, `error`) → mean and bootstrap 95% CI
     /// across the models that have the group.
     pub postsynaptic_ci: Option<BTreeMap<String, CiCurve>>,
+    /// Per model with more than one population (step-v2): the breakdown by population and
+    /// layer. Absent for models of one population (every step-v1 model).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub populations: BTreeMap<String, PopulationReport>,
     /// Analyses skipped, and what was drawn on small test splits.
     pub notes: Vec<String>,
     /// Wall time of the analysis in seconds.

@@ -2,8 +2,9 @@
 //! (the trainer's initial weights of seed 0; the timing does not depend on the values).
 //!
 //! - `inference/ort_step/B`: the `step-v1` model through ONNX Runtime with the analyzer's
-//!   engine ([`StepModel::run`], engine batch size B, so one session run per step; the
-//!   engine's copies of the frames in and of `preact` and `act` out are included);
+//!   engine ([`StepModel::run_into`], engine batch size B, so one session run per step; the
+//!   engine's copies of `preact` and `act` out into arrays reused across iterations, as the
+//!   analysis reuses them across chunks, are included);
 //! - `inference/tch/B`: `model::forward` without gradients on tensors already on the device
 //!   (it returns the preactivations; the activations are computed on the way);
 //! - `inference/ort_scan/B`: the `sequence-v1` (`Scan`) model through ONNX Runtime, one
@@ -18,7 +19,7 @@ use crate::{
     configure_threads, requested_threads, shared_data, sync, tch_device, write_meta, SCAN_CHILD,
 };
 use criterion::{black_box, BenchmarkId, Criterion};
-use epc_analyzer::{EngineOptions, StepModel};
+use epc_analyzer::{Activations, EngineOptions, StepModel};
 use epc_core::config::{Loss, RunConfig};
 use epc_core::contract;
 use epc_core::data::{self, DataSource, DatasetKind};
@@ -159,7 +160,11 @@ pub fn bench(c: &mut Criterion) {
                     Array3::from_shape_vec((STEPS, b, s.units), s.x[i].x.clone()).expect("shape");
                 (model, x)
             });
-            bench.iter(|| black_box(model.run(x.view(), None).expect("inference")));
+            let mut out = Activations::empty();
+            bench.iter(|| {
+                model.run_into(x.view(), None, &mut out).expect("inference");
+                black_box(&out);
+            });
         });
     }
     g.finish();

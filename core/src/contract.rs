@@ -1,4 +1,5 @@
-//! The ONNX interface that every analysable model follows ("step model", version 1).
+//! The ONNX interface that every analysable model follows ("step model", versions 1 and 2;
+//! docs/CONTRACT.md). Version 2's unit layout is [`crate::layout`].
 //!
 //! A step model maps `(x, h)` to `(preact, h_next[, act])`:
 //! - input `x`: float32 `[batch, n_in]`, the frame;
@@ -23,6 +24,14 @@ pub const OUTPUT_PREACT: &str = "preact";
 pub const OUTPUT_H_NEXT: &str = "h_next";
 /// Name of the optional activity output.
 pub const OUTPUT_ACT: &str = "act";
+/// Suffix of a step-v2 state tensor's output (`h` -> `h_next`).
+pub const NEXT_SUFFIX: &str = "_next";
+/// Name of the optional step-v2 input-drive output.
+pub const OUTPUT_DRIVE_IN: &str = "drive_in";
+/// Name of the optional step-v2 recurrent-drive output.
+pub const OUTPUT_DRIVE_REC: &str = "drive_rec";
+/// Name of the optional step-v2 synaptic-transmission output.
+pub const OUTPUT_TRANSMISSION: &str = "transmission";
 /// Name of the recurrent-weight initializer.
 pub const INITIALIZER_W: &str = "W";
 
@@ -30,6 +39,14 @@ pub const INITIALIZER_W: &str = "W";
 pub const META_CONTRACT: &str = "epc.contract";
 /// The step contract's value of [`META_CONTRACT`].
 pub const STEP_V1: &str = "step-v1";
+/// The step contract version 2 (named state tensors, populations; docs/CONTRACT.md).
+pub const STEP_V2: &str = "step-v2";
+/// Metadata key (step-v2): the state tensors as JSON.
+pub const META_STATES: &str = "epc.states";
+/// Metadata key (step-v2): the populations as JSON.
+pub const META_POPULATIONS: &str = "epc.populations";
+/// Metadata key (step-v2, optional): the populations the headline energy averages over.
+pub const META_ENERGY: &str = "epc.energy";
 /// The whole-sequence contract's value of [`META_CONTRACT`].
 pub const SEQUENCE_V1: &str = "sequence-v1";
 /// Metadata key: the training loss.

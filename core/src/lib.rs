@@ -4,7 +4,8 @@
 //!   digits, with checksums, optional mirror download and a seeded validation split;
 //! - [`sequence`]: the seeded sampler of class-ordered image sequences (SPEC section 2);
 //! - [`config`]: the run configuration, resolved and recorded with every artifact;
-//! - [`contract`]: names and rules of the ONNX step-model interface (`step-v1`);
+//! - [`contract`]: names and rules of the ONNX step-model interface (`step-v1`, `step-v2`);
+//! - [`layout`]: a step model's states and populations (receptive fields, lesionable state);
 //! - [`run`]: the run folder, its file names and its typed files (the one owner of its layout);
 //! - [`study`]: plan files, their grid of cells and the study folder (`epc sweep`);
 //! - [`fsutil`]: atomic writes (temp file, then rename).
@@ -19,6 +20,7 @@ pub mod data;
 pub mod error;
 pub mod fsutil;
 pub mod interrupt;
+pub mod layout;
 pub mod run;
 pub mod sequence;
 pub mod study;

@@ -28,6 +28,7 @@ const LAST_WEIGHTS_FILE: &str = "last.safetensors";
 const STATE_FILE: &str = "train_state.json";
 const STEP_MODEL_FILE: &str = "model.onnx";
 const SEQUENCE_MODEL_FILE: &str = "model.sequence.onnx";
+const STEP_V2_MODEL_FILE: &str = "model.v2.onnx";
 const INSTANCE_PREFIX: &str = "seed-";
 const LOCK_FILE: &str = ".epc-lock";
 
@@ -208,6 +209,11 @@ impl InstanceDir {
     /// `model.onnx`: the step-contract export.
     pub fn step_model(&self) -> PathBuf {
         self.path.join(STEP_MODEL_FILE)
+    }
+
+    /// `model.v2.onnx`: the step-v2 export (`epc export --contract step-v2`).
+    pub fn step_v2_model(&self) -> PathBuf {
+        self.path.join(STEP_V2_MODEL_FILE)
     }
 
     /// `model.sequence.onnx`: the whole-sequence export.

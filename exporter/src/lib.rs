@@ -19,7 +19,8 @@ mod run;
 
 pub use error::{Error, Result};
 pub use run::{
-    export_run, read_weights_safetensors, run_metadata, write_weights_safetensors, WEIGHTS_TENSOR,
+    export_run, export_run_as, read_weights_safetensors, run_metadata, write_weights_safetensors,
+    ExportFormat, WEIGHTS_TENSOR,
 };
 
 pub use epc_core::clock::{utc_now, utc_timestamp};

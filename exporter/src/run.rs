@@ -102,6 +102,31 @@ pub fn run_metadata(cfg: &RunConfig, epochs_trained: u64) -> Result<Vec<(String,
 /// model (or `sequence-v1` when `sequence`) to `out`, by default the instance's
 /// [`InstanceDir::step_model`] (or [`InstanceDir::sequence_model`]), atomically.
 pub fn export_run(instance: &InstanceDir, out: Option<&Path>, sequence: bool) -> Result<PathBuf> {
+    let format = if sequence {
+        ExportFormat::SequenceV1
+    } else {
+        ExportFormat::StepV1
+    };
+    export_run_as(instance, out, format)
+}
+
+/// Which contract an exported model follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// `step-v1` (default file `model.onnx`).
+    StepV1,
+    /// `step-v2`, the same network with its layout in the metadata (default `model.v2.onnx`).
+    StepV2,
+    /// `sequence-v1`, an ONNX Scan over the whole sequence (default `model.sequence.onnx`).
+    SequenceV1,
+}
+
+/// [`export_run`] in any [`ExportFormat`].
+pub fn export_run_as(
+    instance: &InstanceDir,
+    out: Option<&Path>,
+    format: ExportFormat,
+) -> Result<PathBuf> {
     let cfg = instance.read_config()?;
     match cfg.model.architecture {
         Architecture::Rnn => {}
@@ -116,15 +141,16 @@ pub fn export_run(instance: &InstanceDir, out: Option<&Path>, sequence: bool) ->
         units,
         metadata: run_metadata(&cfg, epochs)?,
     };
-    let out = match out {
-        Some(p) => p.to_path_buf(),
-        None if sequence => instance.sequence_model(),
-        None => instance.step_model(),
+    let out = match (out, format) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, ExportFormat::StepV1) => instance.step_model(),
+        (None, ExportFormat::StepV2) => instance.step_v2_model(),
+        (None, ExportFormat::SequenceV1) => instance.sequence_model(),
     };
-    if sequence {
-        onnx::write_sequence_model(&spec, &out)?;
-    } else {
-        onnx::write_step_model(&spec, &out)?;
+    match format {
+        ExportFormat::StepV1 => onnx::write_step_model(&spec, &out)?,
+        ExportFormat::StepV2 => onnx::write_step_v2_model(&spec, &out)?,
+        ExportFormat::SequenceV1 => onnx::write_sequence_model(&spec, &out)?,
     }
     Ok(out)
 }

@@ -71,6 +71,11 @@ fn a_dump_without_lesion_mask_and_with_n_in_unlike_units_round_trips_and_overwri
         serde_json::json!([4, 37, 5])
     );
     assert_eq!(r["datasets"]["act"]["shape"], serde_json::json!([4, 37, 3]));
+    // The unit layout: per-unit int32 attributes (the layout JSON is tested with a step-v2
+    // model's dump in tests/contract_v2.rs).
+    assert_eq!(r["attrs"]["unit_pixel"], serde_json::json!([0, -1, 7]));
+    assert_eq!(r["attr_types"]["unit_layer"], "int32");
+    assert_eq!(r["attrs"]["unit_population"], serde_json::json!([0, 1, 2]));
     assert_eq!(
         r["datasets"]["act"]["chunks"],
         serde_json::json!([1, 37, 3])

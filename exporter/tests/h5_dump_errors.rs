@@ -105,11 +105,14 @@ fn a_chunk_of_the_wrong_shape_is_refused() {
     assert_eq!(e, format!("{shown}: 2 of 6 sequences written"));
     assert_eq!(listing(dir.path()), Vec::<String>::new());
 
-    // A lesion mask that does not fit the units: refused before any file exists.
+    // A lesion mask that does not fit the state: refused before any file exists.
     let mut h = d.header.clone();
     h.lesion_mask = Some(vec![1.0; 3]);
     let e = DumpWriter::create(&p, h).unwrap_err().to_string();
-    assert_eq!(e, format!("{shown}: lesion mask of 3 entries for 5 units"));
+    assert_eq!(
+        e,
+        format!("{shown}: lesion mask of 3 entries for 5 state entries")
+    );
     assert_eq!(listing(dir.path()), Vec::<String>::new());
 }
 
@@ -307,7 +310,10 @@ fn files_that_are_no_readable_dump_are_refused_naming_them() {
         ": inconsistent shapes: act [4, 7, 5], labels [6, 4]"
     );
     assert_eq!(err("widths.h5"), ": preact and act have different widths");
-    assert_eq!(err("mask.h5"), ": lesion_mask has 6 entries for 5 units");
+    assert_eq!(
+        err("mask.h5"),
+        ": lesion_mask has 6 entries for 5 state entries"
+    );
     assert_eq!(err("nolabels.h5"), ": dataset labels is missing");
     assert!(err("noseed.h5").starts_with(": HDF5: cannot read attribute seed"));
     // The good one still reads.

@@ -35,15 +35,24 @@ fn h5py_sees_every_attribute_shape_dtype_and_number_of_the_schema() {
         "lesion": "prediction units (äöü, 予測)",
         "arrays": "input,preact,act",
         "compression": "gzip-1",
+        "unit_pixel": [0, -1, 7],
+        "unit_layer": [0, 1, 1],
+        "unit_population": [0, 1, 2],
     });
     assert_eq!(r["attrs"], want_attrs);
     assert_eq!(
         r["attrs"]["seed"].as_u64(),
         Some(18_446_744_073_709_551_610)
     );
-    // Strings come back as Python str (variable-length UTF-8), the seed as numpy uint64.
+    // Strings come back as Python str (variable-length UTF-8), the seed as numpy uint64,
+    // the per-unit layout as int32 arrays.
     for (k, t) in r["attr_types"].as_object().unwrap() {
-        assert_eq!(t, if k == "seed" { "uint64" } else { "str" }, "{k}");
+        let want = match k.as_str() {
+            "seed" => "uint64",
+            "unit_pixel" | "unit_layer" | "unit_population" => "int32",
+            _ => "str",
+        };
+        assert_eq!(t, want, "{k}");
     }
     // The sets are JSON that parses back.
     let sets: serde_json::Value =
@@ -188,6 +197,7 @@ fn a_version_1_dump_written_by_h5py_is_read() {
             toolkit_version: "0.0.9".into(),
             created_utc: "2025-01-02T03:04:05Z".into(),
             lesion: "none (Ω)".into(),
+            ..DumpAttributes::default()
         }
     );
     assert_eq!(back.input, Some(input.clone()));

@@ -9,7 +9,12 @@ use epc_exporter::h5::{read_dump, Arrays, Compression};
 use serde_json::json;
 
 fn arrays(input: bool, preact: bool, act: bool) -> Arrays {
-    Arrays { input, preact, act }
+    Arrays {
+        input,
+        preact,
+        act,
+        ..Arrays::NONE
+    }
 }
 
 #[test]
@@ -26,18 +31,22 @@ fn arrays_parse_lists_and_names_what_is_wrong() {
     assert_eq!(a, arrays(true, false, true));
     assert_eq!(a.names(), ["input", "act"]);
     assert_eq!(Arrays::ALL.names(), ["input", "preact", "act"]);
+    let v2 = Arrays::parse("transmission,act,drive_in").unwrap();
+    assert_eq!(v2.names(), ["act", "drive_in", "transmission"]);
+    assert_eq!(v2.extra_names(), ["drive_in", "transmission"]);
 
     let e = Arrays::parse("act,hidden").unwrap_err().to_string();
     assert_eq!(
         e,
-        "invalid array list: unknown array \"hidden\" (choose from input, preact, act)"
+        "invalid array list: unknown array \"hidden\" (choose from input, preact, act, drive_in, drive_rec, transmission)"
     );
     let e = Arrays::parse("Act").unwrap_err().to_string();
     assert!(e.contains("unknown array \"Act\""), "{e}");
     for empty in ["", " , ,", ","] {
         let e = Arrays::parse(empty).unwrap_err().to_string();
         assert_eq!(
-            e, "invalid array list: name at least one of input, preact, act",
+            e,
+            "invalid array list: name at least one of input, preact, act, drive_in, drive_rec, transmission",
             "{empty:?}"
         );
     }

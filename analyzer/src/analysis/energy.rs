@@ -13,9 +13,10 @@ pub const MEASURES: [&str; 4] = ["pre", "ap", "st", "ec"];
 pub struct EnergyCurves {
     /// `pre`: mean |a|.
     pub pre: Vec<f64>,
-    /// `ap`: mean relu(a).
+    /// `ap`: mean relu(a) (step-v2: mean |act|).
     pub ap: Vec<f64>,
-    /// `st`: mean over units j of sum_i relu(a_i)|W_ij| (only with W).
+    /// `st`: mean over units j of sum_i relu(a_i)|W_ij| (only with W; step-v2: the mean of the
+    /// `transmission` output where the model has it).
     pub st: Option<Vec<f64>>,
     /// `ec` = ap/3 + 2 st/3 (only with W).
     pub ec: Option<Vec<f64>>,
@@ -48,14 +49,20 @@ pub fn energy_curves(preact: ArrayView3<f32>, w: Option<ArrayView2<f32>>) -> Ene
     sums.finish()
 }
 
-/// [`energy_curves`] summed chunk by chunk (the sequences of a set in several runs).
+/// [`energy_curves`] summed chunk by chunk (the sequences of a set in several runs), per unit,
+/// so that the curves of any group of units (a population, a layer, the headline units of a
+/// step-v2 model) come from the same sums.
 #[derive(Debug, Clone)]
 pub struct EnergySums {
+    steps: usize,
     units: usize,
     /// weight[i] = sum_j |W_ij|: everything unit i transmits per unit of activity.
     weight: Option<Vec<f64>>,
+    /// Whether `st` comes from a per-unit `transmission` output ([`EnergySums::add_outputs`]).
+    transmission: bool,
+    /// Per step and unit (`[t * units + u]`): sums of |a|, of the activity and of `st`.
     abs: Vec<f64>,
-    relu: Vec<f64>,
+    ap: Vec<f64>,
     st: Vec<f64>,
     seqs: usize,
 }
@@ -70,55 +77,116 @@ impl EnergySums {
                 .collect()
         });
         Self {
+            steps,
             units,
             weight,
-            abs: vec![0.0; steps],
-            relu: vec![0.0; steps],
-            st: vec![0.0; steps],
+            transmission: false,
+            abs: vec![0.0; steps * units],
+            ap: vec![0.0; steps * units],
+            st: vec![0.0; steps * units],
             seqs: 0,
         }
     }
 
-    /// Adds the preactivations `[steps, seqs, units]` of a chunk of sequences.
+    /// Empty sums for a model whose `st` is its `transmission` output (step-v2): `ap` is then
+    /// mean |act| and `st` mean `transmission`, added with [`EnergySums::add_outputs`].
+    pub fn with_transmission(steps: usize, units: usize) -> Self {
+        let mut s = Self::new(steps, units, None);
+        s.transmission = true;
+        s
+    }
+
+    /// Adds the preactivations `[steps, seqs, units]` of a chunk of sequences (the paper's
+    /// definitions: `ap` = relu(a), `st` from `W`).
     pub fn add(&mut self, preact: ArrayView3<f32>) {
-        for t in 0..self.abs.len() {
+        for t in 0..self.steps {
             let a = preact.index_axis(Axis(0), t);
-            let (mut sa, mut sr, mut ss) = (0.0f64, 0.0f64, 0.0f64);
+            let range = t * self.units..(t + 1) * self.units;
+            let (abs, ap, st) = (
+                &mut self.abs[range.clone()],
+                &mut self.ap[range.clone()],
+                &mut self.st[range],
+            );
             for row in a.rows() {
-                let (mut ra, mut rr, mut rs) = (0.0f32, 0.0f32, 0.0f64);
-                match &self.weight {
-                    Some(c) => {
-                        for (&v, &ci) in row.iter().zip(c) {
-                            ra += v.abs();
-                            let r = v.max(0.0);
-                            rr += r;
-                            rs += f64::from(r) * ci;
-                        }
-                    }
-                    None => {
-                        for &v in row.iter() {
-                            ra += v.abs();
-                            rr += v.max(0.0);
-                        }
+                for (u, &v) in row.iter().enumerate() {
+                    abs[u] += f64::from(v.abs());
+                    ap[u] += f64::from(v.max(0.0));
+                }
+                if let Some(c) = &self.weight {
+                    for ((s, &v), &ci) in st.iter_mut().zip(row.iter()).zip(c) {
+                        *s += f64::from(v.max(0.0)) * ci;
                     }
                 }
-                sa += f64::from(ra);
-                sr += f64::from(rr);
-                ss += rs;
             }
-            self.abs[t] += sa;
-            self.relu[t] += sr;
-            self.st[t] += ss;
         }
         self.seqs += preact.dim().1;
     }
 
-    /// The curves of everything added.
+    /// Adds a step-v2 chunk: |preact|, |act| and, where the sums were made
+    /// [`EnergySums::with_transmission`], the `transmission` output (else `st` from `W` on the
+    /// activity, as [`EnergySums::add`] does on relu(a)).
+    pub fn add_outputs(
+        &mut self,
+        preact: ArrayView3<f32>,
+        act: ArrayView3<f32>,
+        transmission: Option<ArrayView3<f32>>,
+    ) {
+        for t in 0..self.steps {
+            let range = t * self.units..(t + 1) * self.units;
+            let (abs, ap, st) = (
+                &mut self.abs[range.clone()],
+                &mut self.ap[range.clone()],
+                &mut self.st[range],
+            );
+            let a = preact.index_axis(Axis(0), t);
+            let h = act.index_axis(Axis(0), t);
+            for (ra, rh) in a.rows().into_iter().zip(h.rows()) {
+                for ((x, y), (&va, &vh)) in abs.iter_mut().zip(ap.iter_mut()).zip(ra.iter().zip(rh))
+                {
+                    *x += f64::from(va.abs());
+                    *y += f64::from(vh.abs());
+                }
+                if let (Some(c), false) = (&self.weight, self.transmission) {
+                    for ((s, &v), &ci) in st.iter_mut().zip(rh.iter()).zip(c) {
+                        *s += f64::from(v.abs()) * ci;
+                    }
+                }
+            }
+            if let (true, Some(tr)) = (self.transmission, transmission.as_ref()) {
+                for row in tr.index_axis(Axis(0), t).rows() {
+                    for (s, &v) in st.iter_mut().zip(row.iter()) {
+                        *s += f64::from(v);
+                    }
+                }
+            }
+        }
+        self.seqs += preact.dim().1;
+    }
+
+    /// True when the sums have an `st` measure.
+    fn has_st(&self) -> bool {
+        self.transmission || self.weight.is_some()
+    }
+
+    /// The curves of everything added, over all units.
     pub fn finish(&self) -> EnergyCurves {
-        let count = (self.seqs * self.units).max(1) as f64;
-        let mean = |v: &[f64]| v.iter().map(|x| x / count).collect::<Vec<f64>>();
-        let (pre, ap, st) = (mean(&self.abs), mean(&self.relu), mean(&self.st));
-        let (st, ec) = if self.weight.is_some() {
+        self.finish_over(&(0..self.units).collect::<Vec<_>>())
+    }
+
+    /// The curves of everything added, over the given units.
+    pub fn finish_over(&self, units: &[usize]) -> EnergyCurves {
+        let count = (self.seqs * units.len()).max(1) as f64;
+        let mean = |v: &[f64]| -> Vec<f64> {
+            (0..self.steps)
+                .map(|t| {
+                    let row = &v[t * self.units..(t + 1) * self.units];
+                    units.iter().map(|&u| row[u]).sum::<f64>() / count
+                })
+                .collect()
+        };
+        let (pre, ap) = (mean(&self.abs), mean(&self.ap));
+        let (st, ec) = if self.has_st() {
+            let st = mean(&self.st);
             let ec = ap
                 .iter()
                 .zip(&st)

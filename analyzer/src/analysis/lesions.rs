@@ -8,7 +8,23 @@ use rand_chacha::ChaCha8Rng;
 /// `count` random units out of `0..n` that are not in `exclude`, seeded, ascending.
 /// Takes all of them where fewer are left.
 pub fn random_units(exclude: &[usize], n: usize, count: usize, seed: u64) -> Vec<usize> {
-    let mut pool: Vec<usize> = (0..n).filter(|i| !exclude.contains(i)).collect();
+    random_units_from(&(0..n).collect::<Vec<_>>(), exclude, count, seed)
+}
+
+/// [`random_units`] drawn from `candidates` (ascending) instead of all units: the lesionable
+/// units of a step-v2 model, or those of one layer. With `candidates = 0..n` it draws exactly
+/// what [`random_units`] draws.
+pub fn random_units_from(
+    candidates: &[usize],
+    exclude: &[usize],
+    count: usize,
+    seed: u64,
+) -> Vec<usize> {
+    let mut pool: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|i| !exclude.contains(i))
+        .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     pool.shuffle(&mut rng);
     pool.truncate(count);

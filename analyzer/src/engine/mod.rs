@@ -1,38 +1,31 @@
-//! Runs step-v1 ONNX models (see [`epc_core::contract`]) through ONNX Runtime, in batches.
+//! Runs step models (step-v1 and step-v2, docs/CONTRACT.md) through ONNX Runtime, in batches.
 //!
-//! [`StepModel::load`] checks the model's interface up front (`check`), resolves sizes the file
-//! leaves open (PyTorch's exporter writes symbolic or unnamed dimensions) with one probe step,
-//! reads the recurrent weights `W` and the metadata from the file (through the exporter's ONNX
-//! reader), and picks an execution provider (`providers`). [`StepModel::run`] then runs many
-//! sequences at once, `batch_size` at a time, with `h_0 = 0` and an optional lesion mask
-//! applied to the state before every step.
+//! [`StepModel::open`] checks the model's interface up front (`check`), resolves sizes the
+//! file leaves open (PyTorch's exporter writes symbolic or unnamed dimensions) with probe
+//! steps, reads the recurrent weights `W`, the metadata and the unit [`Layout`], and picks an
+//! execution provider (`providers`); every contract violation is collected, one line each.
+//! [`StepModel::run`] then runs many sequences at once, `batch_size` at a time, from the zero
+//! state, with an optional lesion mask applied to the state before every step (`run`).
 
 mod check;
 mod providers;
+mod run;
 mod runtime;
 
+pub use check::Version;
 pub use providers::{EngineOptions, ExecutionProvider};
+pub use run::Activations;
 pub use runtime::runtime_version;
 
-use crate::error::one_line;
 use crate::{Error, Result};
 use epc_core::contract;
+use epc_core::layout::{Layout, StateSpec};
 use epc_exporter::onnx::{Initializer, ModelFile};
-use ndarray::{s, Array2, Array3, ArrayView3};
+use ndarray::Array2;
 use ort::session::Session;
-use ort::value::TensorRef;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-
-/// Preactivations and activities of a run, both `[steps, seqs, units]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Activations {
-    /// The preactivation `a_t` (`preact`).
-    pub preact: Array3<f32>,
-    /// The activity (`act`, or `h_next` where the model has no `act` output).
-    pub act: Array3<f32>,
-}
 
 /// A loaded step model, ready to run batches of sequences.
 pub struct StepModel {
@@ -40,40 +33,55 @@ pub struct StepModel {
     sha256: String,
     session: Session,
     provider: ExecutionProvider,
+    version: Version,
     n_in: usize,
-    n_state: usize,
     n_units: usize,
+    states: Vec<StateSpec>,
     fixed_batch: Option<usize>,
     has_act: bool,
+    optional: Vec<&'static str>,
     weights: Option<Array2<f32>>,
     metadata: BTreeMap<String, String>,
+    layout: Layout,
     batch_size: usize,
     notes: Vec<String>,
+    prepared: Vec<run::Prepared>,
 }
 
 impl fmt::Debug for StepModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StepModel")
             .field("path", &self.path)
+            .field("contract", &self.version)
             .field("provider", &self.provider)
             .field("n_in", &self.n_in)
-            .field("n_state", &self.n_state)
+            .field("states", &self.states)
             .field("n_units", &self.n_units)
             .field("has_w", &self.weights.is_some())
             .finish()
     }
 }
 
-/// Shapes of preact, h_next and (where present) act from a probe step.
-type ProbeShapes = (Vec<usize>, Vec<usize>, Option<Vec<usize>>);
+/// A model file that could be read but breaks the contract: every violation, one line each.
+pub type Violations = Vec<String>;
 
 impl StepModel {
-    /// Loads and checks a step-v1 model.
+    /// Loads and checks a step model (v1 or v2).
     ///
-    /// Errors (one line, naming the file) for a file that is not ONNX, a missing or mistyped
-    /// input or output, sizes that do not fit together, a failed probe step, or an execution
-    /// provider that was named explicitly but cannot start.
+    /// Errors (one line, naming the file) for a file that is not ONNX, any contract violation
+    /// (all of them, joined by `; `), a failed probe step, or an execution provider that was
+    /// named explicitly but cannot start.
     pub fn load(path: &Path, opts: &EngineOptions) -> Result<StepModel> {
+        Self::open(path, opts)?.map_err(|v| Error::model(path, v.join("; ")))
+    }
+
+    /// Loads a step model and checks it against its contract: `Ok(Err(violations))` for a
+    /// model that can be read but breaks the contract (what `epc check-model` lists); `Err`
+    /// for a file that cannot be read as ONNX at all, or a provider that cannot start.
+    pub fn open(
+        path: &Path,
+        opts: &EngineOptions,
+    ) -> Result<std::result::Result<StepModel, Violations>> {
         if opts.batch_size == 0 {
             return Err(Error::Input(
                 "the engine's batch size must be positive".into(),
@@ -97,131 +105,90 @@ impl StepModel {
         };
         let metadata: BTreeMap<String, String> = file.metadata().into_iter().collect();
         drop(file);
-        if let Some(c) = metadata.get(contract::META_CONTRACT) {
-            if c != contract::STEP_V1 {
-                return Err(Error::model(
-                    path,
-                    format!(
-                        "metadata {} = {c:?}; this engine runs {:?} models",
-                        contract::META_CONTRACT,
-                        contract::STEP_V1
-                    ),
-                ));
-            }
+        if let Err(e) = check::version(&metadata) {
+            return Ok(Err(vec![e]));
         }
-        let created = providers::create_session(path, opts)?;
+        let created = match providers::create_session(path, opts) {
+            Ok(c) => c,
+            Err(Error::Model { reason, .. }) => return Ok(Err(vec![reason])),
+            Err(e) => return Err(e),
+        };
         notes.extend(created.notes);
-        let iface = check::interface(
-            path,
+        let iface = match check::interface(
             &created.session,
+            &metadata,
             w.as_ref().and_then(|t| t.dims.first().copied()),
-        )?;
-        let (n_in, n_state) = (iface.n_in, iface.n_state);
+        ) {
+            Ok(i) => i,
+            Err(v) => return Ok(Err(v)),
+        };
         let mut model = StepModel {
             path: path.to_path_buf(),
             sha256,
             session: created.session,
             provider: created.provider,
-            n_in,
-            n_state,
+            version: iface.version,
+            n_in: iface.n_in,
             n_units: iface.n_units.unwrap_or(0),
+            states: iface.states,
             fixed_batch: iface.fixed_batch,
             has_act: iface.has_act,
+            optional: iface.optional,
             weights: None,
             metadata,
+            layout: Layout::step_v1(0, 0, 0),
             batch_size: opts.batch_size,
             notes,
+            prepared: Vec::new(),
         };
-        // Probe one step of zeros: confirms the sizes and reads n_units where it is symbolic.
-        let b = iface.fixed_batch.unwrap_or(1);
-        let xs = vec![0.0f32; b * n_in];
-        let hs = vec![0.0f32; b * n_state];
-        let (pre_shape, hn_shape, act_shape) = model.step_shapes(&xs, &hs, b).map_err(|e| {
-            Error::model(
-                path,
-                format!("probe step with x [{b}, {n_in}] and h [{b}, {n_state}] failed: {e}"),
-            )
-        })?;
-        if pre_shape.len() != 2 || pre_shape[0] != b {
-            return Err(Error::model(
-                path,
-                format!(
-                    "probe step: output preact has shape {pre_shape:?}, expected [{b}, n_units]"
-                ),
-            ));
+        let mut problems = model.probe();
+        if !problems.is_empty() {
+            return Ok(Err(problems));
         }
-        if hn_shape != [b, n_state] {
-            return Err(Error::model(
-                path,
-                format!(
-                    "probe step: output h_next has shape {hn_shape:?}, expected [{b}, {n_state}]"
-                ),
-            ));
-        }
-        if let Some(a) = act_shape {
-            if a != pre_shape {
-                return Err(Error::model(
-                    path,
-                    format!("probe step: output act has shape {a:?} but preact has {pre_shape:?}"),
-                ));
+        let n_units = model.n_units;
+        match model.version {
+            Version::V1 => {
+                model.layout = Layout::step_v1(model.n_in, model.states[0].size, n_units);
+                if !model.has_act && model.states[0].size != n_units {
+                    problems.push(format!(
+                        "without an `act` output, h_next must have as many entries as preact ({} vs {n_units})",
+                        model.states[0].size
+                    ));
+                }
+            }
+            Version::V2 => {
+                match Layout::from_metadata(
+                    &model.metadata,
+                    model.states.clone(),
+                    model.n_in,
+                    n_units,
+                ) {
+                    Ok(l) => model.layout = l,
+                    Err(v) => problems.extend(v),
+                }
             }
         }
-        if model.n_units != 0 && model.n_units != pre_shape[1] {
-            return Err(Error::model(
-                path,
-                format!(
-                    "output preact declares {} units but the probe step gave {}",
-                    model.n_units, pre_shape[1]
-                ),
-            ));
-        }
-        model.n_units = pre_shape[1];
         if let Some(t) = w {
-            if t.dims != [n_state, model.n_units] {
-                return Err(Error::model(
-                    path,
-                    format!("initializer W has dims {:?}; the contract needs [n_state, n_units] = [{n_state}, {}]", t.dims, model.n_units),
+            let rows = model.states[0].size;
+            let want = match model.version {
+                Version::V1 => [rows, n_units],
+                Version::V2 => [n_units, n_units],
+            };
+            if t.dims == want {
+                model.weights =
+                    Some(Array2::from_shape_vec((want[0], want[1]), t.data).expect("dims checked"));
+            } else {
+                problems.push(format!(
+                    "initializer W has dims {:?}; the contract needs {want:?}",
+                    t.dims
                 ));
             }
-            model.weights = Some(
-                Array2::from_shape_vec((n_state, model.n_units), t.data).expect("dims checked"),
-            );
         }
-        Ok(model)
-    }
-
-    /// Runs one step and returns the shapes of preact, h_next and act (no data copied).
-    fn step_shapes(
-        &mut self,
-        x: &[f32],
-        h: &[f32],
-        b: usize,
-    ) -> std::result::Result<ProbeShapes, String> {
-        let xt = TensorRef::from_array_view(([b, self.n_in], x)).map_err(|e| e.to_string())?;
-        let ht = TensorRef::from_array_view(([b, self.n_state], h)).map_err(|e| e.to_string())?;
-        let outputs = self
-            .session
-            .run(ort::inputs![contract::INPUT_X => xt, contract::INPUT_H => ht])
-            .map_err(|e| one_line(e.to_string()))?;
-        let shape_of = |name: &str| -> std::result::Result<Vec<usize>, String> {
-            let v = outputs
-                .get(name)
-                .ok_or_else(|| format!("no output `{name}`"))?;
-            let (shape, _) = v
-                .try_extract_tensor::<f32>()
-                .map_err(|e| one_line(e.to_string()))?;
-            Ok(shape.iter().map(|&d| d.max(0) as usize).collect())
-        };
-        let act = if self.has_act {
-            Some(shape_of(contract::OUTPUT_ACT)?)
+        if problems.is_empty() {
+            Ok(Ok(model))
         } else {
-            None
-        };
-        Ok((
-            shape_of(contract::OUTPUT_PREACT)?,
-            shape_of(contract::OUTPUT_H_NEXT)?,
-            act,
-        ))
+            Ok(Err(problems))
+        }
     }
 
     /// The model file.
@@ -234,6 +201,11 @@ impl StepModel {
         &self.sha256
     }
 
+    /// The contract the model follows.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
     /// The execution provider the session actually runs on.
     pub fn provider(&self) -> ExecutionProvider {
         self.provider
@@ -244,9 +216,9 @@ impl StepModel {
         self.n_in
     }
 
-    /// State entries (`h` is `[batch, n_state]`).
+    /// State entries over all state tensors (the length of a lesion mask).
     pub fn n_state(&self) -> usize {
-        self.n_state
+        self.layout.state_len()
     }
 
     /// Units reported in `preact` and `act`.
@@ -259,10 +231,35 @@ impl StepModel {
         self.has_act
     }
 
-    /// The recurrent weights `W` `[n_state, n_units]`, read from the file's initializer of that
-    /// name; `None` where the model has none.
+    /// The optional per-unit outputs (`drive_in`, `drive_rec`, `transmission`) the model has.
+    pub fn optional_outputs(&self) -> &[&'static str] {
+        &self.optional
+    }
+
+    /// The model's unit layout (for a step-v1 model, the one [`Layout::step_v1`] implies).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The recurrent weights `W` (`[n_state, n_units]` for step-v1, `[n_units, n_units]` for
+    /// step-v2), read from the file's initializer of that name; `None` where the model has none.
     pub fn recurrent_weights(&self) -> Option<&Array2<f32>> {
         self.weights.as_ref()
+    }
+
+    /// True for the paper's kind of network, whatever the contract version: one population,
+    /// unit i fed by pixel i and owning entry i of the only state tensor, which has one entry
+    /// per unit. The analyses that read `W` as unit-to-unit weights or take `preact - x` as
+    /// the internal drive apply to such models only.
+    pub fn paper_shaped(&self) -> bool {
+        let n = self.n_units;
+        let l = &self.layout;
+        l.states.len() == 1
+            && l.states[0].size == n
+            && self.n_in == n
+            && l.populations.len() == 1
+            && l.populations[0].pixels == Some([0, n])
+            && l.populations[0].state.get(&l.states[0].name) == Some(&[0, n])
     }
 
     /// What loading noticed but did not refuse (an unusable `W`, a provider that fell back to
@@ -279,131 +276,5 @@ impl StepModel {
     /// Sequences per run.
     pub fn batch_size(&self) -> usize {
         self.batch_size
-    }
-
-    /// Runs `x` (`[steps, seqs, n_in]`) from `h_0 = 0`, `batch_size` sequences at a time.
-    ///
-    /// `mask` (`[n_state]`), where given, multiplies the state before every step (a lesion).
-    pub fn run(&mut self, x: ArrayView3<f32>, mask: Option<&[f32]>) -> Result<Activations> {
-        let (steps, seqs, n_in) = x.dim();
-        if n_in != self.n_in {
-            return Err(Error::model(
-                &self.path,
-                format!(
-                    "frames have {n_in} values but the model takes {}",
-                    self.n_in
-                ),
-            ));
-        }
-        if let Some(m) = mask {
-            if m.len() != self.n_state {
-                return Err(Error::model(
-                    &self.path,
-                    format!(
-                        "lesion mask has {} entries but the state has {}",
-                        m.len(),
-                        self.n_state
-                    ),
-                ));
-            }
-        }
-        let n_units = self.n_units;
-        let n_state = self.n_state;
-        let mut preact = Array3::<f32>::zeros((steps, seqs, n_units));
-        let mut act = Array3::<f32>::zeros((steps, seqs, n_units));
-        let chunk = self.fixed_batch.unwrap_or(self.batch_size);
-        let mut xbuf = vec![0.0f32; chunk * n_in];
-        let mut h = vec![0.0f32; chunk * n_state];
-        let mut start = 0;
-        while start < seqs {
-            let b = chunk.min(seqs - start);
-            let rb = self.fixed_batch.unwrap_or(b); // rows sent: padded to a fixed batch size
-            h[..rb * n_state].fill(0.0);
-            for t in 0..steps {
-                let xs = x.slice(s![t, start..start + b, ..]);
-                // A standard-layout input is handed over as it is; others (and padded
-                // batches) are gathered into the staging buffer.
-                let contiguous = xs.as_slice();
-                let direct = contiguous.filter(|_| rb == b);
-                if direct.is_none() {
-                    match contiguous {
-                        Some(src) => xbuf[..b * n_in].copy_from_slice(src),
-                        None => {
-                            for (row, xr) in xbuf.chunks_exact_mut(n_in).zip(xs.rows()) {
-                                for (d, &v) in row.iter_mut().zip(xr.iter()) {
-                                    *d = v;
-                                }
-                            }
-                        }
-                    }
-                    xbuf[b * n_in..rb * n_in].fill(0.0);
-                }
-                if let Some(m) = mask {
-                    for row in h[..rb * n_state].chunks_exact_mut(n_state) {
-                        for (v, &k) in row.iter_mut().zip(m) {
-                            *v *= k;
-                        }
-                    }
-                }
-                let xt =
-                    TensorRef::from_array_view(([rb, n_in], direct.unwrap_or(&xbuf[..rb * n_in])))
-                        .map_err(|e| self.run_error(e))?;
-                let ht = TensorRef::from_array_view(([rb, n_state], &h[..rb * n_state]))
-                    .map_err(|e| self.run_error(e))?;
-                let path = self.path.clone();
-                let err = |e: ort::Error| Error::ort(&path, "inference failed", e);
-                let outputs = self
-                    .session
-                    .run(ort::inputs![contract::INPUT_X => xt, contract::INPUT_H => ht])
-                    .map_err(err)?;
-                let take = |name: &str, width: usize| -> Result<&[f32]> {
-                    let v = outputs.get(name).ok_or_else(|| {
-                        Error::model(&path, format!("the run returned no output `{name}`"))
-                    })?;
-                    let (shape, data) = v.try_extract_tensor::<f32>().map_err(err)?;
-                    if shape.len() != 2 || shape[0] as usize != rb || shape[1] as usize != width {
-                        return Err(Error::model(
-                            &path,
-                            format!(
-                                "output `{name}` has shape {:?}, expected [{rb}, {width}]",
-                                &shape[..]
-                            ),
-                        ));
-                    }
-                    Ok(&data[..b * width])
-                };
-                let p = take(contract::OUTPUT_PREACT, n_units)?;
-                fill_rows(&mut preact, t, start, b, p);
-                let hn = take(contract::OUTPUT_H_NEXT, n_state)?;
-                if self.has_act {
-                    fill_rows(&mut act, t, start, b, take(contract::OUTPUT_ACT, n_units)?);
-                } else {
-                    if n_state != n_units {
-                        return Err(Error::model(
-                            &path,
-                            "without an `act` output, h_next must have as many entries as preact",
-                        ));
-                    }
-                    fill_rows(&mut act, t, start, b, hn);
-                }
-                h[..b * n_state].copy_from_slice(hn);
-            }
-            start += b;
-        }
-        Ok(Activations { preact, act })
-    }
-
-    fn run_error(&self, e: ort::Error) -> Error {
-        Error::ort(&self.path, "cannot build an input tensor", e)
-    }
-}
-
-fn fill_rows(dst: &mut Array3<f32>, t: usize, start: usize, b: usize, src: &[f32]) {
-    let mut view = dst.slice_mut(s![t, start..start + b, ..]);
-    let width = view.ncols();
-    for (mut row, chunk) in view.rows_mut().into_iter().zip(src.chunks_exact(width)) {
-        row.as_slice_mut()
-            .expect("rows of a standard array are contiguous")
-            .copy_from_slice(chunk);
     }
 }

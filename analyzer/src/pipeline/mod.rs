@@ -9,13 +9,16 @@
 
 mod context;
 mod passes;
+mod populations;
 
 pub(crate) use context::{weighted_mean, Context};
 
 use crate::analysis::{self, EnergyCurves, InputVariance, UnitType};
 use crate::engine::StepModel;
-use crate::summary::{DriveSummary, ModelInfo, Postsynaptic};
+use crate::engine::Version;
+use crate::summary::{DriveSummary, ModelInfo, PopulationReport, Postsynaptic};
 use crate::{Error, Result};
+use epc_core::contract;
 use epc_core::data::Images;
 use epc_core::NUM_CLASSES;
 use passes::{LesionedClassPass, SequencePass};
@@ -86,6 +89,8 @@ pub(crate) struct InternalDrive {
 
 /// The lesion study of one model.
 pub(crate) struct LesionResult {
+    /// How many prediction units were silenced (those that own state).
+    pub size: usize,
     /// The random non-prediction units silenced.
     pub random_units: Vec<usize>,
     pub prediction: EnergyCurves,
@@ -103,12 +108,16 @@ pub(crate) struct ModelResult {
     pub pred: Vec<Vec<bool>>,
     pub err: Vec<Vec<bool>>,
     pub types: Vec<UnitType>,
+    /// The types by pixel, where every pixel is one unit's receptive field (the unit map).
+    pub pixel_types: Option<Vec<UnitType>>,
     pub input_variance: Option<InputVariance>,
     pub lesion: Option<LesionResult>,
     pub drive: Option<DriveSummary>,
     pub images: Option<DriveImages>,
     pub internal: Option<InternalDrive>,
     pub postsynaptic: Option<Postsynaptic>,
+    /// The breakdown by population and layer (models with more than one population).
+    pub populations: Option<PopulationReport>,
 }
 
 /// Runs every analysis on one model.
@@ -122,16 +131,33 @@ pub(crate) fn analyze_model(
     check_fit(model, ctx.images)?;
     let dim = ctx.shape.len();
     let n = model.n_units();
-    let square = n == model.n_state();
-    let pixel_mapped = n == dim;
+    let v1 = model.version() == Version::V1;
+    let layout = model.layout().clone();
+    // The analyses that take `preact - x` as the internal drive and read `W` unit to unit
+    // (drive figures, Fig 4B/4C, connection lesion, postsynaptic drive) need the paper's shape;
+    // step-v1 keeps its historical rules (square state; units = pixels for the drives).
+    let square = if v1 {
+        n == model.n_state()
+    } else {
+        model.paper_shaped()
+    };
+    let pixel_mapped = if v1 { n == dim } else { model.paper_shaped() };
     let w = model.recurrent_weights().cloned();
-    if w.is_none() {
+    if w.is_none()
+        && !model
+            .optional_outputs()
+            .contains(&contract::OUTPUT_TRANSMISSION)
+    {
         notes.push(format!(
-            "{name}: no initializer W, so st, ec, the connection lesion and the postsynaptic drive are omitted"
+            "{name}: no initializer W (nor a transmission output), so st and ec are omitted, and with them the connection lesion and the postsynaptic drive"
         ));
     }
     if !pixel_mapped {
-        notes.push(format!("{name}: {n} units but {dim} pixels, so the drive images, unit map and input variance are omitted"));
+        if v1 {
+            notes.push(format!("{name}: {n} units but {dim} pixels, so the drive images, unit map and input variance are omitted"));
+        } else {
+            notes.push(format!("{name}: a {} model of {} population(s): the drive figures, the connection lesion and the postsynaptic drive (which assume the paper's one pixel-mapped population) are omitted", model.version().name(), layout.populations.len()));
+        }
     }
     let info = ModelInfo {
         name: name.clone(),
@@ -167,8 +193,10 @@ pub(crate) fn analyze_model(
         })
         .collect();
     let types = analysis::classify(&pred, &err);
-    let input_variance =
-        pixel_mapped.then(|| analysis::input_variance(&types, &pred, &err, &ctx.class_var));
+    let pixel_view = PixelView::new(v1, &layout, dim, n, &types, &pred, &err);
+    let input_variance = pixel_view
+        .as_ref()
+        .map(|p| analysis::input_variance(&p.types, &p.pred, &p.err, &ctx.class_var));
     let pred_units = analysis::any_class(&pred);
     let err_units = analysis::any_class(&err);
 
@@ -177,7 +205,16 @@ pub(crate) fn analyze_model(
         .as_ref()
         .filter(|_| square)
         .map(|w| analysis::connection_lesion_removed(w.view(), &pred_units, &err_units));
-    let (energy, connection) = passes::test_energy(model, ctx, w.as_ref(), removed.as_ref())?;
+    let (sums, connection) = passes::test_energy(model, ctx, w.as_ref(), removed.as_ref())?;
+    let headline = if v1 {
+        (0..n).collect()
+    } else {
+        layout.energy_units()
+    };
+    let energy = sums.finish_over(&headline);
+    let mut populations = (layout.populations.len() > 1)
+        .then(|| populations::breakdown(&layout, &sums, &pred_units, &err_units, &types));
+    drop(sums);
 
     let mut drive = class_pass.drive.map(|intact| DriveSummary {
         intact,
@@ -190,26 +227,37 @@ pub(crate) fn analyze_model(
         prediction: None,
         class: None,
     });
-    let lesion = if square {
-        let random = analysis::random_units(
+    let lesionable: Vec<usize> = match (v1, square) {
+        (true, true) => (0..n).collect(),
+        (true, false) => Vec::new(),
+        (false, _) => layout.lesionable_units(),
+    };
+    let lesion = if !lesionable.is_empty() {
+        let lesioned: Vec<usize> = pred_units
+            .iter()
+            .copied()
+            .filter(|u| lesionable.binary_search(u).is_ok())
+            .collect();
+        let random = analysis::random_units_from(
+            &lesionable,
             &pred_units,
-            n,
-            pred_units.len(),
+            lesioned.len(),
             lesion_seed(seed, model.sha256()),
         );
-        let class_units: Vec<usize> = (0..n)
+        let class_units: Vec<usize> = lesionable
+            .iter()
+            .copied()
             .filter(|&i| pred[(ctx.target + NUM_CLASSES - 1) % NUM_CLASSES][i])
             .collect();
-        let mp = analysis::lesion_mask(&pred_units, n);
-        let mr = analysis::lesion_mask(&random, n);
+        let mp = layout.lesion_mask(&lesioned);
+        let mr = layout.lesion_mask(&random);
         let wv = w.as_ref().map(|w| w.view());
-        let prediction = passes::lesioned_energy(model, ctx, &mp, wv)?;
-        let random_energy = passes::lesioned_energy(model, ctx, &mr, wv)?;
+        let prediction = passes::lesioned_energy(model, ctx, &mp, wv)?.finish_over(&headline);
+        let random_energy = passes::lesioned_energy(model, ctx, &mr, wv)?.finish_over(&headline);
         if pixel_mapped {
             let lp = LesionedClassPass::run(model, ctx, &mp, true)?;
             let lr = LesionedClassPass::run(model, ctx, &mr, false)?;
-            let lc =
-                LesionedClassPass::run(model, ctx, &analysis::lesion_mask(&class_units, n), true)?;
+            let lc = LesionedClassPass::run(model, ctx, &layout.lesion_mask(&class_units), true)?;
             if let Some(d) = drive.as_mut() {
                 d.prediction_lesion = Some(lp.drive);
                 d.random_lesion = Some(lr.drive);
@@ -223,7 +271,24 @@ pub(crate) fn analyze_model(
                 g.class = lc.grid;
             }
         }
+        if let Some(p) = populations.as_mut().filter(|_| layout.layers().len() > 1) {
+            p.layer_lesions = populations::layer_lesions(
+                model,
+                ctx,
+                &pred_units,
+                lesion_seed(seed, model.sha256()),
+            )?;
+        }
+        if lesioned.len() < pred_units.len() {
+            notes.push(format!(
+                "{name}: {} of its {} prediction units own no state and cannot be lesioned; the lesion silences the other {}",
+                pred_units.len() - lesioned.len(),
+                pred_units.len(),
+                lesioned.len()
+            ));
+        }
         Some(LesionResult {
+            size: lesioned.len(),
             random_units: random,
             prediction,
             random: random_energy,
@@ -231,10 +296,14 @@ pub(crate) fn analyze_model(
             class_units,
         })
     } else {
-        notes.push(format!(
-            "{name}: {n} units but {} state entries, so the lesion study is omitted",
-            model.n_state()
-        ));
+        notes.push(if v1 {
+            format!(
+                "{name}: {n} units but {} state entries, so the lesion study is omitted",
+                model.n_state()
+            )
+        } else {
+            format!("{name}: no population owns state, so the lesion study is omitted")
+        });
         None
     };
     let postsynaptic = match (&w, square) {
@@ -252,6 +321,7 @@ pub(crate) fn analyze_model(
         energy,
         pred,
         err,
+        pixel_types: pixel_view.map(|p| p.types),
         types,
         input_variance,
         lesion,
@@ -259,7 +329,49 @@ pub(crate) fn analyze_model(
         images,
         internal,
         postsynaptic,
+        populations,
     })
+}
+
+/// Unit types and unit sets re-indexed by pixel (`[pixel]`), for the unit map and the input
+/// variance: step-v1 models whose units are the pixels, and step-v2 models in which every
+/// pixel is the receptive field of exactly one unit.
+struct PixelView {
+    types: Vec<UnitType>,
+    pred: Vec<Vec<bool>>,
+    err: Vec<Vec<bool>>,
+}
+
+impl PixelView {
+    fn new(
+        v1: bool,
+        layout: &epc_core::layout::Layout,
+        dim: usize,
+        n: usize,
+        types: &[UnitType],
+        pred: &[Vec<bool>],
+        err: &[Vec<bool>],
+    ) -> Option<Self> {
+        let map: Vec<usize> = if v1 {
+            (n == dim).then(|| (0..n).collect())?
+        } else {
+            layout
+                .pixel_units(dim)
+                .into_iter()
+                .collect::<Option<Vec<_>>>()?
+        };
+        let pick = |flags: &[Vec<bool>]| -> Vec<Vec<bool>> {
+            flags
+                .iter()
+                .map(|f| map.iter().map(|&u| f[u]).collect())
+                .collect()
+        };
+        Some(Self {
+            types: map.iter().map(|&u| types[u]).collect(),
+            pred: pick(pred),
+            err: pick(err),
+        })
+    }
 }
 
 /// Fig 4C as published: the postsynaptic drive h_i * sum_j W_ij of the state after the target

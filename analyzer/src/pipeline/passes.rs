@@ -3,10 +3,11 @@
 
 use super::{Context, DriveGrid, DriveImages};
 use crate::analysis::{self, DriveCurves, EnergyCurves, EnergySums};
-use crate::engine::{Activations, StepModel};
+use crate::engine::{Activations, StepModel, Version};
 use crate::sequences::{frames, SeqSpec, DISTRACTOR_AT, STEPS};
 use crate::stats::Moments;
 use crate::Result;
+use epc_core::contract;
 use epc_core::data::Images;
 use epc_core::sequence::Sequence;
 use epc_core::NUM_CLASSES;
@@ -24,11 +25,12 @@ fn each_chunk(
     mut f: impl FnMut(&[Sequence], &Array3<f32>, &Activations),
 ) -> Result<()> {
     let chunk = model.batch_size();
+    let mut acts = Activations::empty();
     for seqs in spec.seqs.chunks(chunk) {
         // A stop signal ends the analysis here; its staged output folder is removed.
         epc_core::interrupt::check()?;
         let x = frames(images, seqs, steps);
-        let acts = model.run(x.view(), mask)?;
+        model.run_into(x.view(), mask, &mut acts)?;
         f(seqs, &x, &acts);
     }
     Ok(())
@@ -226,47 +228,89 @@ pub(super) fn distractor_moments(model: &mut StepModel, ctx: &Context) -> Result
     Ok(out)
 }
 
-/// The energy curves of the intact model on the test set and, with `removed` (the weights the
-/// connection lesion cuts), of the connection lesion (`st` then uses the lesioned weights).
+/// How a model's energy is summed: the paper's definitions on `preact` (step-v1), or the
+/// step-v2 outputs (`ap` from `act`, `st` from `transmission` where the model has it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EnergyMode {
+    v2: bool,
+    transmission: bool,
+}
+
+impl EnergyMode {
+    pub fn of(model: &StepModel) -> Self {
+        Self {
+            v2: model.version() == Version::V2,
+            transmission: model
+                .optional_outputs()
+                .contains(&contract::OUTPUT_TRANSMISSION),
+        }
+    }
+
+    fn sums(self, n: usize, w: Option<ArrayView2<f32>>) -> EnergySums {
+        if self.transmission {
+            EnergySums::with_transmission(STEPS, n)
+        } else {
+            EnergySums::new(STEPS, n, w)
+        }
+    }
+
+    fn add(self, sums: &mut EnergySums, acts: &Activations) {
+        if self.v2 {
+            sums.add_outputs(
+                acts.preact.view(),
+                acts.act.view(),
+                acts.transmission.as_ref().map(|t| t.view()),
+            );
+        } else {
+            sums.add(acts.preact.view());
+        }
+    }
+}
+
+/// The per-unit energy sums of the intact model on the test set and, with `removed` (the
+/// weights the connection lesion cuts), the curves of the connection lesion (`st` then uses
+/// the lesioned weights).
 pub(super) fn test_energy(
     model: &mut StepModel,
     ctx: &Context,
     w: Option<&Array2<f32>>,
     removed: Option<&Array2<f32>>,
-) -> Result<(EnergyCurves, Option<EnergyCurves>)> {
+) -> Result<(EnergySums, Option<EnergyCurves>)> {
     let n = model.n_units();
-    let mut intact = EnergySums::new(STEPS, n, w.map(|w| w.view()));
+    let mode = EnergyMode::of(model);
+    let mut intact = mode.sums(n, w.map(|w| w.view()));
     let cut = w.zip(removed).map(|(w, r)| w - r);
     let mut connection = cut
         .as_ref()
         .map(|c| EnergySums::new(STEPS, n, Some(c.view())));
     each_chunk(model, ctx.images, &ctx.test, STEPS, None, |_, x, acts| {
-        intact.add(acts.preact.view());
+        mode.add(&mut intact, acts);
         if let (Some(sums), Some(c)) = (connection.as_mut(), cut.as_ref()) {
             let a = analysis::connection_lesioned(x.view(), acts.act.view(), c.view());
             sums.add(a.view());
         }
     })?;
-    Ok((intact.finish(), connection.map(|c| c.finish())))
+    Ok((intact, connection.map(|c| c.finish())))
 }
 
-/// The energy curves of the model on the test set with `mask` on the state.
+/// The per-unit energy sums of the model on the test set with `mask` on the state.
 pub(super) fn lesioned_energy(
     model: &mut StepModel,
     ctx: &Context,
     mask: &[f32],
     w: Option<ArrayView2<f32>>,
-) -> Result<EnergyCurves> {
-    let mut sums = EnergySums::new(STEPS, model.n_units(), w);
+) -> Result<EnergySums> {
+    let mode = EnergyMode::of(model);
+    let mut sums = mode.sums(model.n_units(), w);
     each_chunk(
         model,
         ctx.images,
         &ctx.test,
         STEPS,
         Some(mask),
-        |_, _, acts| sums.add(acts.preact.view()),
+        |_, _, acts| mode.add(&mut sums, acts),
     )?;
-    Ok(sums.finish())
+    Ok(sums)
 }
 
 /// What a lesioned run over the shuffled sets gives (pixel-mapped models).

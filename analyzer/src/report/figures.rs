@@ -96,8 +96,12 @@ pub(super) fn draw_all(
     energy(dir, s, &mut figs)?;
     let first = &results[0];
     drives(dir, s, first, shape, &mut figs)?;
-    if first.types.len() == shape.len() {
-        plot::type_map(dir, "fig3a_unit_types", &first.types, shape)?;
+    if let Some(types) = first
+        .pixel_types
+        .as_ref()
+        .filter(|t| t.len() == shape.len())
+    {
+        plot::type_map(dir, "fig3a_unit_types", types, shape)?;
         figs.push(Figure {
             stem: "fig3a_unit_types",
             title: "Fig 3A: unit types",

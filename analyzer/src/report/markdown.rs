@@ -129,6 +129,7 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
         }
         r.push('\n');
     }
+    r.push_str(&super::populations::section(s));
     let _ = writeln!(r, "\n## Figures\n");
     for f in figs {
         let _ = writeln!(

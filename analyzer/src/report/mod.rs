@@ -3,6 +3,7 @@
 
 mod figures;
 mod markdown;
+mod populations;
 mod tables;
 
 use crate::pipeline::{Context, ModelResult};
@@ -25,6 +26,7 @@ pub(crate) fn write(
 ) -> Result<()> {
     let dir = staged.path();
     tables::write_all(dir, summary, results)?;
+    populations::write_tables(dir, summary)?;
     let figs = if draw {
         figures::draw_all(dir, summary, results, ctx.shape)?
     } else {

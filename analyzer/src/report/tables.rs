@@ -8,13 +8,13 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 /// One CSV file being written.
-struct Table {
+pub(super) struct Table {
     path: PathBuf,
     writer: csv::Writer<std::fs::File>,
 }
 
 impl Table {
-    fn create(dir: &Path, name: &str, header: &[&str]) -> Result<Self> {
+    pub(super) fn create(dir: &Path, name: &str, header: &[&str]) -> Result<Self> {
         let path = dir.join(name);
         let writer = csv::Writer::from_path(&path).map_err(|e| csv_error(&path, e))?;
         let mut t = Self { path, writer };
@@ -24,13 +24,13 @@ impl Table {
         Ok(t)
     }
 
-    fn row(&mut self, fields: &[&dyn Display]) -> Result<()> {
+    pub(super) fn row(&mut self, fields: &[&dyn Display]) -> Result<()> {
         self.writer
             .write_record(fields.iter().map(|f| f.to_string()))
             .map_err(|e| csv_error(&self.path, e))
     }
 
-    fn finish(mut self) -> Result<()> {
+    pub(super) fn finish(mut self) -> Result<()> {
         self.writer.flush().map_err(|e| Error::io(&self.path, e))
     }
 }

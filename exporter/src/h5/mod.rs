@@ -12,7 +12,8 @@
 //! | `labels`         | int32   | `[sequences, steps]`         | the class of every frame                 |
 //! | `frames`         | int32   | `[sequences, steps]`         | the image of every frame (index into the split) |
 //! | `sequence_set`   | int32   | `[sequences]`                | which set each sequence belongs to (index into `sets_json`) |
-//! | `lesion_mask`    | float32 | `[units]` (lesioned runs)    | multiplier applied to `h` before each step: 0 = lesioned, 1 = intact |
+//! | `drive_in`, `drive_rec`, `transmission` | float32 | `[steps, sequences, units]` | a step-v2 model's optional outputs (if chosen) |
+//! | `lesion_mask`    | float32 | `[state entries]` (lesioned runs) | multiplier applied to the state (all state tensors in order; `h` for step-v1) before each step: 0 = lesioned, 1 = intact |
 //!
 //! The step-major datasets are chunked as `[1, min(256, sequences), width]`, the others by
 //! `min(256, sequences)` sequences; with gzip compression (the default, level 1) the shuffle
@@ -37,6 +38,10 @@
 //! | `lesion`              | string | description of the lesion (`none` when intact)               |
 //! | `arrays`              | string | the activation datasets written, comma-separated             |
 //! | `compression`         | string | `none` or `gzip-<level>`                                     |
+//! | `layout_json`         | string | the unit layout: states, populations, headline populations (docs/CONTRACT.md) |
+//! | `unit_pixel`          | int32 `[units]` | each unit's receptive-field pixel, -1 for none       |
+//! | `unit_layer`          | int32 `[units]` | each unit's layer                                    |
+//! | `unit_population`     | int32 `[units]` | each unit's population, an index into `layout_json`'s populations |
 //!
 //! Version 1 files (`epc-dump-v1`: always `input`, `preact` and `act`, no `frames` or
 //! `sequence_set`, the sequence settings in `sequence_json`) are still read.
@@ -101,6 +106,15 @@ pub struct DumpAttributes {
     pub created_utc: String,
     /// Description of the lesion (`none` when intact).
     pub lesion: String,
+    /// The model's unit layout as JSON (states, populations, headline populations;
+    /// docs/CONTRACT.md); empty when unknown.
+    pub layout_json: String,
+    /// Per unit, the pixel of its receptive field (-1: none); empty when unknown.
+    pub unit_pixel: Vec<i32>,
+    /// Per unit, its layer; empty when unknown.
+    pub unit_layer: Vec<i32>,
+    /// Per unit, its population (an index into the layout's populations); empty when unknown.
+    pub unit_population: Vec<i32>,
 }
 
 /// Which activation datasets a dump holds.
@@ -112,45 +126,90 @@ pub struct Arrays {
     pub preact: bool,
     /// The activities.
     pub act: bool,
+    /// The input drive (step-v2 models with a `drive_in` output).
+    pub drive_in: bool,
+    /// The recurrent drive (step-v2 models with a `drive_rec` output).
+    pub drive_rec: bool,
+    /// The synaptic transmission (step-v2 models with a `transmission` output).
+    pub transmission: bool,
 }
 
+/// The names [`Arrays::parse`] accepts, in schema order.
+pub const ARRAY_NAMES: [&str; 6] = [
+    "input",
+    "preact",
+    "act",
+    "drive_in",
+    "drive_rec",
+    "transmission",
+];
+
 impl Arrays {
-    /// All three.
+    /// None chosen.
+    pub const NONE: Arrays = Arrays {
+        input: false,
+        preact: false,
+        act: false,
+        drive_in: false,
+        drive_rec: false,
+        transmission: false,
+    };
+
+    /// The three every model has: input, preact and act.
     pub const ALL: Arrays = Arrays {
         input: true,
         preact: true,
         act: true,
+        ..Arrays::NONE
     };
+
+    fn flags(&self) -> [bool; 6] {
+        [
+            self.input,
+            self.preact,
+            self.act,
+            self.drive_in,
+            self.drive_rec,
+            self.transmission,
+        ]
+    }
 
     /// The names of the chosen datasets, in schema order.
     pub fn names(&self) -> Vec<&'static str> {
-        [
-            ("input", self.input),
-            ("preact", self.preact),
-            ("act", self.act),
-        ]
-        .into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(n, _)| n)
-        .collect()
+        ARRAY_NAMES
+            .into_iter()
+            .zip(self.flags())
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| n)
+            .collect()
     }
 
-    /// Parses a comma-separated list of `input`, `preact`, `act` (at least one).
+    /// The per-unit datasets chosen beyond `preact` and `act` (the step-v2 outputs).
+    pub fn extra_names(&self) -> Vec<&'static str> {
+        self.names()
+            .into_iter()
+            .filter(|n| !ARRAY_NAMES[..3].contains(n))
+            .collect()
+    }
+
+    /// Parses a comma-separated list of [`ARRAY_NAMES`] (at least one).
     pub fn parse(list: &str) -> Result<Arrays> {
-        let mut a = Arrays {
-            input: false,
-            preact: false,
-            act: false,
-        };
+        let mut a = Arrays::NONE;
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
                 "input" => a.input = true,
                 "preact" => a.preact = true,
                 "act" => a.act = true,
+                "drive_in" => a.drive_in = true,
+                "drive_rec" => a.drive_rec = true,
+                "transmission" => a.transmission = true,
                 other => {
                     return Err(Error::invalid(
                         "array list",
-                        format!("unknown array {other:?} (choose from input, preact, act)"),
+                        format!(
+                            "unknown array {other:?} (choose from {})",
+                            ARRAY_NAMES.join(", ")
+                        ),
                     ))
                 }
             }
@@ -158,7 +217,7 @@ impl Arrays {
         if a.names().is_empty() {
             return Err(Error::invalid(
                 "array list",
-                "name at least one of input, preact, act",
+                format!("name at least one of {}", ARRAY_NAMES.join(", ")),
             ));
         }
         Ok(a)
@@ -230,13 +289,30 @@ pub struct DumpHeader {
 }
 
 impl DumpHeader {
+    /// Entries a lesion mask must have: the state entries the layout (`layout_json`) declares,
+    /// else one per unit (a step-v1 model's state is its units).
+    pub fn mask_entries(&self) -> usize {
+        serde_json::from_str::<serde_json::Value>(&self.attrs.layout_json)
+            .ok()
+            .and_then(|v| {
+                v["states"].as_array().map(|s| {
+                    s.iter()
+                        .map(|x| x["size"].as_u64().unwrap_or(0) as usize)
+                        .sum()
+                })
+            })
+            .unwrap_or(self.units)
+    }
+
     /// An upper bound of the file's size: its uncompressed data and a megabyte of structure.
     pub fn size_bound(&self) -> u64 {
         let (s, q) = (self.steps as u64, self.sequences as u64);
         let width = u64::from(self.arrays.input)
             .saturating_mul(self.n_in as u64)
             .saturating_add(
-                (u64::from(self.arrays.preact) + u64::from(self.arrays.act))
+                (u64::from(self.arrays.preact)
+                    + u64::from(self.arrays.act)
+                    + self.arrays.extra_names().len() as u64)
                     .saturating_mul(self.units as u64),
             );
         let f32s = s.saturating_mul(q).saturating_mul(width);
@@ -280,6 +356,9 @@ pub struct ActivationDump {
     pub preact: Option<Vec<f32>>,
     /// Activities, row-major `[steps, sequences, units]`.
     pub act: Option<Vec<f32>>,
+    /// The step-v2 per-unit outputs that were written (`drive_in`, `drive_rec`,
+    /// `transmission`), each row-major `[steps, sequences, units]`.
+    pub extra: Vec<(String, Vec<f32>)>,
     /// Classes, row-major `[sequences, steps]`.
     pub labels: Vec<i32>,
     /// Image indices, row-major `[sequences, steps]` (`None` in version 1 files).

@@ -14,6 +14,16 @@ fn read_string_attr(file: &hdf5::File, path: &Path, name: &str) -> Result<String
         .map_err(|e| Error::hdf5(path, &format!("cannot read string attribute {name}"), e))
 }
 
+/// An int32 array attribute, or empty when the file has none (dumps of earlier versions).
+fn read_int_attr(file: &hdf5::File, path: &Path, name: &str) -> Result<Vec<i32>> {
+    match file.attr(name) {
+        Err(_) => Ok(Vec::new()),
+        Ok(a) => a
+            .read_raw::<i32>()
+            .map_err(|e| Error::hdf5(path, &format!("cannot read attribute {name}"), e)),
+    }
+}
+
 fn read_dataset<T: hdf5::H5Type>(
     file: &hdf5::File,
     path: &Path,
@@ -60,7 +70,7 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
     let (label_shape, labels) = read_dataset::<i32>(&file, path, "labels", 2)?
         .ok_or_else(|| Error::format(path, "dataset labels is missing"))?;
     let (sequences, steps) = (label_shape[0], label_shape[1]);
-    let mut arrays = Arrays::ALL;
+    let mut arrays = Arrays::NONE;
     let mut widths = (0, 0);
     let mut step_major = |name: &str, on: &mut bool| -> Result<Option<Vec<f32>>> {
         let got = read_dataset::<f32>(&file, path, name, 3)?;
@@ -91,6 +101,20 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
     let input = step_major("input", &mut arrays.input)?;
     let preact = step_major("preact", &mut arrays.preact)?;
     let act = step_major("act", &mut arrays.act)?;
+    let mut extra = Vec::new();
+    for (name, on) in [
+        ("drive_in", &mut arrays.drive_in),
+        ("drive_rec", &mut arrays.drive_rec),
+        ("transmission", &mut arrays.transmission),
+    ] {
+        let mut found = false;
+        if !v1 {
+            if let Some(data) = step_major(name, &mut found)? {
+                extra.push((name.to_string(), data));
+            }
+        }
+        *on = found;
+    }
     let frames = read_dataset::<i32>(&file, path, "frames", 2)?;
     let set = read_dataset::<i32>(&file, path, "sequence_set", 1)?;
     if frames.as_ref().is_some_and(|f| f.0 != label_shape)
@@ -102,14 +126,6 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
         ));
     }
     let lesion_mask = read_dataset::<f32>(&file, path, "lesion_mask", 1)?.map(|m| m.1);
-    if let Some(m) = &lesion_mask {
-        if widths.1 != 0 && m.len() != widths.1 {
-            return Err(Error::format(
-                path,
-                format!("lesion_mask has {} entries for {} units", m.len(), widths.1),
-            ));
-        }
-    }
     let seed = file
         .attr("seed")
         .and_then(|a| a.read_scalar::<u64>())
@@ -137,22 +153,44 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
         toolkit_version: read_string_attr(&file, path, "toolkit_version")?,
         created_utc: read_string_attr(&file, path, "created_utc")?,
         lesion: read_string_attr(&file, path, "lesion")?,
+        layout_json: if file.attr("layout_json").is_ok() {
+            read_string_attr(&file, path, "layout_json")?
+        } else {
+            String::new()
+        },
+        unit_pixel: read_int_attr(&file, path, "unit_pixel")?,
+        unit_layer: read_int_attr(&file, path, "unit_layer")?,
+        unit_population: read_int_attr(&file, path, "unit_population")?,
     };
+    let header = DumpHeader {
+        steps,
+        sequences,
+        n_in: widths.0,
+        units: widths.1,
+        arrays,
+        compression,
+        lesion_mask,
+        attrs,
+    };
+    if let Some(m) = &header.lesion_mask {
+        if header.units != 0 && m.len() != header.mask_entries() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "lesion_mask has {} entries for {} state entries",
+                    m.len(),
+                    header.mask_entries()
+                ),
+            ));
+        }
+    }
     Ok(ActivationDump {
         format,
-        header: DumpHeader {
-            steps,
-            sequences,
-            n_in: widths.0,
-            units: widths.1,
-            arrays,
-            compression,
-            lesion_mask,
-            attrs,
-        },
+        header,
         input,
         preact,
         act,
+        extra,
         labels,
         frames: frames.map(|f| f.1),
         sequence_set: set.map(|s| s.1),

@@ -14,6 +14,8 @@ struct Datasets {
     input: Option<hdf5::Dataset>,
     preact: Option<hdf5::Dataset>,
     act: Option<hdf5::Dataset>,
+    /// The chosen step-v2 outputs, by name.
+    extra: Vec<(&'static str, hdf5::Dataset)>,
     labels: hdf5::Dataset,
     frames: hdf5::Dataset,
     set: hdf5::Dataset,
@@ -84,14 +86,27 @@ fn layout(file: &hdf5::File, path: &Path, h: &DumpHeader) -> Result<Datasets> {
         input: step_major("input", h.n_in, h.arrays.input)?,
         preact: step_major("preact", h.units, h.arrays.preact)?,
         act: step_major("act", h.units, h.arrays.act)?,
+        extra: h
+            .arrays
+            .extra_names()
+            .into_iter()
+            .map(|n| Ok((n, step_major(n, h.units, true)?.expect("chosen"))))
+            .collect::<Result<Vec<_>>>()?,
         labels: create_dataset::<i32>(file, path, "labels", &[q, s], &[cq, s.max(1)], h)?,
         frames: create_dataset::<i32>(file, path, "frames", &[q, s], &[cq, s.max(1)], h)?,
         set: create_dataset::<i32>(file, path, "sequence_set", &[q], &[cq], h)?,
     };
     if let Some(mask) = &h.lesion_mask {
-        create_dataset::<f32>(file, path, "lesion_mask", &[h.units], &[h.units.max(1)], h)?
-            .write_raw(mask)
-            .map_err(|e| Error::hdf5(path, "cannot write dataset lesion_mask", e))?;
+        create_dataset::<f32>(
+            file,
+            path,
+            "lesion_mask",
+            &[mask.len()],
+            &[mask.len().max(1)],
+            h,
+        )?
+        .write_raw(mask)
+        .map_err(|e| Error::hdf5(path, "cannot write dataset lesion_mask", e))?;
     }
     let a = &h.attrs;
     let arrays = h.arrays.names().join(",");
@@ -113,6 +128,22 @@ fn layout(file: &hdf5::File, path: &Path, h: &DumpHeader) -> Result<Datasets> {
     ] {
         write_string_attr(file, path, name, value)?;
     }
+    if !a.layout_json.is_empty() {
+        write_string_attr(file, path, "layout_json", &a.layout_json)?;
+    }
+    for (name, values) in [
+        ("unit_pixel", &a.unit_pixel),
+        ("unit_layer", &a.unit_layer),
+        ("unit_population", &a.unit_population),
+    ] {
+        if !values.is_empty() {
+            file.new_attr::<i32>()
+                .shape(values.len())
+                .create(name)
+                .and_then(|attr| attr.write_raw(values))
+                .map_err(|e| Error::hdf5(path, &format!("cannot write attribute {name}"), e))?;
+        }
+    }
     file.new_attr::<u64>()
         .create("seed")
         .and_then(|attr| attr.write_scalar(&a.seed))
@@ -125,13 +156,13 @@ impl DumpWriter {
     /// it goes, then creates the temporary file with every dataset and attribute.
     pub fn create(path: &Path, header: DumpHeader) -> Result<Self> {
         if let Some(mask) = &header.lesion_mask {
-            if mask.len() != header.units {
+            if mask.len() != header.mask_entries() {
                 return Err(Error::format(
                     path,
                     format!(
-                        "lesion mask of {} entries for {} units",
+                        "lesion mask of {} entries for {} state entries",
                         mask.len(),
-                        header.units
+                        header.mask_entries()
                     ),
                 ));
             }
@@ -183,6 +214,16 @@ impl DumpWriter {
 
     /// Appends the next `chunk.set.len()` sequences.
     pub fn write(&mut self, chunk: &DumpChunk) -> Result<()> {
+        self.write_with(chunk, &[])
+    }
+
+    /// [`DumpWriter::write`] with the chosen step-v2 outputs (`extra`: name and
+    /// `[steps, b, units]` view, one for each of the header's [`super::Arrays::extra_names`]).
+    pub fn write_with(
+        &mut self,
+        chunk: &DumpChunk,
+        extra: &[(&str, ndarray::ArrayView3<f32>)],
+    ) -> Result<()> {
         let b = chunk.set.len();
         let h = &self.header;
         let (s, start) = (h.steps, self.written);
@@ -206,11 +247,20 @@ impl DumpWriter {
         };
         let path = self.path.clone();
         let result = (|| -> Result<()> {
-            for (name, d, a, width) in [
-                ("input", &ds.input, chunk.input, h.n_in),
-                ("preact", &ds.preact, chunk.preact, h.units),
-                ("act", &ds.act, chunk.act, h.units),
-            ] {
+            let mut all = vec![
+                ("input", ds.input.as_ref(), chunk.input, h.n_in),
+                ("preact", ds.preact.as_ref(), chunk.preact, h.units),
+                ("act", ds.act.as_ref(), chunk.act, h.units),
+            ];
+            for (name, d) in &ds.extra {
+                let view = extra
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.view())
+                    .ok_or_else(|| Error::format(&path, format!("chunk has no {name}")))?;
+                all.push((name, Some(d), view, h.units));
+            }
+            for (name, d, a, width) in all {
                 if let Some(d) = d {
                     if a.dim() != (s, b, width) {
                         return Err(bad(name));

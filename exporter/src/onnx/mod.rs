@@ -24,8 +24,8 @@ pub use reader::{FloatTensor, Initializer, ModelFile};
 use crate::error::{Error, Result};
 use builder::{Attr, Dim, GraphBuilder};
 use epc_core::contract::{
-    INITIALIZER_W, INPUT_H, INPUT_X, META_CONTRACT, OUTPUT_ACT, OUTPUT_H_NEXT, OUTPUT_PREACT,
-    SEQUENCE_V1, STEP_V1,
+    INITIALIZER_W, INPUT_H, INPUT_X, META_CONTRACT, META_POPULATIONS, META_STATES, OUTPUT_ACT,
+    OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC, OUTPUT_H_NEXT, OUTPUT_PREACT, SEQUENCE_V1, STEP_V1, STEP_V2,
 };
 use std::path::Path;
 
@@ -92,6 +92,18 @@ const STEPS: Dim = Dim::Sym("steps");
 
 /// The serialised `step-v1` model of `spec` (see the [module docs](self)).
 pub fn step_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
+    step_bytes(spec, false)
+}
+
+/// The serialised `step-v2` model of `spec` (docs/CONTRACT.md): the same step as step-v1, with
+/// the state `h` declared in `epc.states`, one population `units` (unit i fed by pixel i, owning
+/// `h[i]`) in `epc.populations`, and the optional outputs `drive_in` (`x`) and `drive_rec`
+/// (`h W`). The analyzer gives it the same numbers as the step-v1 model.
+pub fn step_v2_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
+    step_bytes(spec, true)
+}
+
+fn step_bytes(spec: &ModelSpec, v2: bool) -> Result<Vec<u8>> {
     spec.check()?;
     let n = spec.units;
     let units = Dim::Fixed(n);
@@ -106,13 +118,13 @@ pub fn step_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
             "MatMul",
             "recurrent_drive",
             &[INPUT_H, INITIALIZER_W],
-            &["hW"],
+            &[OUTPUT_DRIVE_REC],
             vec![],
         )
         .node(
             "Add",
             "preactivation",
-            &["hW", INPUT_X],
+            &[OUTPUT_DRIVE_REC, INPUT_X],
             &[OUTPUT_PREACT],
             vec![],
         )
@@ -133,10 +145,45 @@ pub fn step_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
         .output(OUTPUT_PREACT, &[BATCH, units])
         .output(OUTPUT_H_NEXT, &[BATCH, units])
         .output(OUTPUT_ACT, &[BATCH, units]);
+    let metadata = if v2 {
+        g.node(
+            "Identity",
+            "input_drive",
+            &[INPUT_X],
+            &[OUTPUT_DRIVE_IN],
+            vec![],
+        )
+        .output(OUTPUT_DRIVE_IN, &[BATCH, units])
+        .output(OUTPUT_DRIVE_REC, &[BATCH, units]);
+        let mut m = spec.metadata_with_contract(STEP_V2);
+        m.insert(
+            1,
+            (
+                META_STATES.to_string(),
+                format!(r#"[{{"name":"{INPUT_H}","size":{n}}}]"#),
+            ),
+        );
+        m.insert(
+            2,
+            (
+                META_POPULATIONS.to_string(),
+                format!(
+                    r#"[{{"name":"units","units":[0,{n}],"layer":0,"pixels":[0,{n}],"state":{{"{INPUT_H}":[0,{n}]}}}}]"#
+                ),
+            ),
+        );
+        m
+    } else {
+        spec.metadata_with_contract(STEP_V1)
+    };
     builder::model_bytes(
         g.build(),
-        &spec.metadata_with_contract(STEP_V1),
-        "epc step model (contract step-v1)",
+        &metadata,
+        if v2 {
+            "epc step model (contract step-v2)"
+        } else {
+            "epc step model (contract step-v1)"
+        },
     )
     .map_err(|reason| Error::invalid("model", reason))
 }
@@ -228,6 +275,13 @@ pub fn sequence_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
 /// Writes the `step-v1` model of `spec` to `path` atomically (temp file, then rename).
 pub fn write_step_model(spec: &ModelSpec, path: &Path) -> Result<()> {
     let bytes = step_model_bytes(spec).map_err(|e| e.at(path))?;
+    crate::error::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// Writes the `step-v2` model of `spec` to `path` atomically (temp file, then rename).
+pub fn write_step_v2_model(spec: &ModelSpec, path: &Path) -> Result<()> {
+    let bytes = step_v2_model_bytes(spec).map_err(|e| e.at(path))?;
     crate::error::write_atomic(path, &bytes)?;
     Ok(())
 }

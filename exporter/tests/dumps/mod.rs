@@ -35,6 +35,10 @@ pub fn attrs() -> DumpAttributes {
         toolkit_version: "0.1.0".into(),
         created_utc: epc_exporter::utc_now(),
         lesion: "prediction units (äöü, 予測)".into(),
+        layout_json: String::new(),
+        unit_pixel: vec![0, -1, 7],
+        unit_layer: vec![0, 1, 1],
+        unit_population: vec![0, 1, 2],
     }
 }
 
@@ -178,6 +182,7 @@ pub fn expected(d: &Data) -> ActivationDump {
         input: a.input.then(|| flat(&d.input)),
         preact: a.preact.then(|| flat(&d.preact)),
         act: a.act.then(|| flat(&d.act)),
+        extra: Vec::new(),
         labels: d.labels.iter().copied().collect(),
         frames: Some(d.frames.iter().copied().collect()),
         sequence_set: Some(d.set.clone()),
@@ -219,7 +224,10 @@ out = {"attrs": {}, "attr_types": {}, "datasets": {}}
 with h5py.File(sys.argv[1], "r") as f:
     for k, v in f.attrs.items():
         out["attr_types"][k] = type(v).__name__ if isinstance(v, str) else str(v.dtype)
-        out["attrs"][k] = v.decode() if isinstance(v, bytes) else (v if isinstance(v, str) else int(v))
+        if isinstance(v, np.ndarray) and v.ndim > 0:
+            out["attrs"][k] = [int(x) for x in v]
+        else:
+            out["attrs"][k] = v.decode() if isinstance(v, bytes) else (v if isinstance(v, str) else int(v))
     for name, ds in f.items():
         a = ds[()]
         out["datasets"][name] = {
