@@ -1,4 +1,4 @@
-//! `epc-analyzer`: runs step-v1 ONNX models through ONNX Runtime and reproduces the analyses of
+//! `epc-analyzer`: runs step-v1 and step-v2 ONNX models through ONNX Runtime and reproduces the analyses of
 //! Ali et al. (2022): energy curves, prediction and error units, the unit taxonomy, lesions,
 //! internal and postsynaptic drive, with figures and a report; and writes activation dumps.
 //!

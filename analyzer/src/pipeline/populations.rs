@@ -52,8 +52,9 @@ pub(super) fn breakdown(
     }
 }
 
-/// Within each layer: the layer's lesionable prediction units silenced, and as many random
-/// lesionable non-prediction units of the same layer; energy over the headline units.
+/// Within each layer that has lesionable units: the layer's lesionable prediction units
+/// silenced, and as many random lesionable non-prediction units of the same layer (fewer where
+/// the layer has fewer); energy over the headline units.
 pub(super) fn layer_lesions(
     model: &mut StepModel,
     ctx: &Context,
@@ -70,6 +71,9 @@ pub(super) fn layer_lesions(
             .into_iter()
             .filter(|u| lesionable.contains(u))
             .collect();
+        if pool.is_empty() {
+            continue; // a layer whose units own no state cannot be lesioned
+        }
         let pred: Vec<usize> = pool
             .iter()
             .copied()

@@ -92,7 +92,7 @@ const STEPS: Dim = Dim::Sym("steps");
 
 /// The serialised `step-v1` model of `spec` (see the [module docs](self)).
 pub fn step_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
-    step_bytes(spec, false)
+    step_bytes(spec, None)
 }
 
 /// The serialised `step-v2` model of `spec` (docs/CONTRACT.md): the same step as step-v1, with
@@ -100,10 +100,23 @@ pub fn step_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
 /// `h[i]`) in `epc.populations`, and the optional outputs `drive_in` (`x`) and `drive_rec`
 /// (`h W`). The analyzer gives it the same numbers as the step-v1 model.
 pub fn step_v2_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
-    step_bytes(spec, true)
+    let n = spec.units;
+    step_bytes(
+        spec,
+        Some(&format!(
+            r#"[{{"name":"units","units":[0,{n}],"layer":0,"pixels":[0,{n}],"state":{{"{INPUT_H}":[0,{n}]}}}}]"#
+        )),
+    )
 }
 
-fn step_bytes(spec: &ModelSpec, v2: bool) -> Result<Vec<u8>> {
+/// [`step_v2_model_bytes`] with other populations (`epc.populations` as JSON; the state is
+/// still the one tensor `h`): the same network seen as, say, two layers (benchmarks, tests).
+pub fn step_v2_model_bytes_with(spec: &ModelSpec, populations_json: &str) -> Result<Vec<u8>> {
+    step_bytes(spec, Some(populations_json))
+}
+
+/// The step graph; `v2` holds the populations of a step-v2 model.
+fn step_bytes(spec: &ModelSpec, v2: Option<&str>) -> Result<Vec<u8>> {
     spec.check()?;
     let n = spec.units;
     let units = Dim::Fixed(n);
@@ -145,7 +158,7 @@ fn step_bytes(spec: &ModelSpec, v2: bool) -> Result<Vec<u8>> {
         .output(OUTPUT_PREACT, &[BATCH, units])
         .output(OUTPUT_H_NEXT, &[BATCH, units])
         .output(OUTPUT_ACT, &[BATCH, units]);
-    let metadata = if v2 {
+    let metadata = if let Some(populations) = v2 {
         g.node(
             "Identity",
             "input_drive",
@@ -163,15 +176,7 @@ fn step_bytes(spec: &ModelSpec, v2: bool) -> Result<Vec<u8>> {
                 format!(r#"[{{"name":"{INPUT_H}","size":{n}}}]"#),
             ),
         );
-        m.insert(
-            2,
-            (
-                META_POPULATIONS.to_string(),
-                format!(
-                    r#"[{{"name":"units","units":[0,{n}],"layer":0,"pixels":[0,{n}],"state":{{"{INPUT_H}":[0,{n}]}}}}]"#
-                ),
-            ),
-        );
+        m.insert(2, (META_POPULATIONS.to_string(), populations.to_string()));
         m
     } else {
         spec.metadata_with_contract(STEP_V1)
@@ -179,7 +184,7 @@ fn step_bytes(spec: &ModelSpec, v2: bool) -> Result<Vec<u8>> {
     builder::model_bytes(
         g.build(),
         &metadata,
-        if v2 {
+        if v2.is_some() {
             "epc step model (contract step-v2)"
         } else {
             "epc step model (contract step-v1)"
