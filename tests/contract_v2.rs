@@ -263,6 +263,13 @@ fn the_pytorch_examples_are_analysed_per_population() {
                 / 96.0;
             assert!((got - weighted).abs() < 1e-9, "{model} step {t}");
         }
+        // One population per layer here: each layer's summary is its population's.
+        let layers = rep["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 2);
+        for (l, p) in layers.iter().zip(pops) {
+            assert_eq!(l["energy"], p["energy"], "{model}");
+            assert_eq!(l["prediction_units"], p["prediction_units"], "{model}");
+        }
         // Unit counts add up: per population to the model's, types to each population's size.
         let count = |k: &str| s[k][model]["count"].as_u64().unwrap();
         let per_pop = |k: &str| pops.iter().map(|p| p[k].as_u64().unwrap()).sum::<u64>();

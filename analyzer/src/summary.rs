@@ -181,6 +181,21 @@ pub struct PopulationSummary {
     pub unit_types: BTreeMap<String, usize>,
 }
 
+/// One layer of a multi-population (step-v2) model: its populations together.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LayerSummary {
+    /// The layer (0 nearest the input).
+    pub layer: usize,
+    /// Its units.
+    pub units: usize,
+    /// Energy curves over its units, intact, on the test set.
+    pub energy: Curves,
+    /// How many of its units are prediction units (any class).
+    pub prediction_units: usize,
+    /// How many of its units are error units (any class).
+    pub error_units: usize,
+}
+
 /// A lesion within one layer: its lesionable prediction units, and as many random lesionable
 /// non-prediction units of the same layer, silenced; energy over the headline units.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -208,6 +223,8 @@ pub struct PopulationReport {
     pub all_units: Curves,
     /// Each population.
     pub populations: Vec<PopulationSummary>,
+    /// Each layer (its populations together).
+    pub layers: Vec<LayerSummary>,
     /// Lesions within each layer (models with more than one layer).
     pub layer_lesions: Vec<LayerLesion>,
 }

@@ -5,7 +5,7 @@ use super::passes;
 use super::Context;
 use crate::analysis::{self, EnergyCurves, EnergySums, UnitType, MEASURES};
 use crate::engine::StepModel;
-use crate::summary::{Curves, LayerLesion, PopulationReport, PopulationSummary};
+use crate::summary::{Curves, LayerLesion, LayerSummary, PopulationReport, PopulationSummary};
 use crate::Result;
 use epc_core::layout::Layout;
 
@@ -18,7 +18,7 @@ pub(crate) fn measure_map(c: &EnergyCurves) -> Curves {
 }
 
 /// Per population: its energy (from the intact sums), its prediction and error units and its
-/// unit types; and over all units.
+/// unit types; per layer the same over its populations; and over all units.
 pub(super) fn breakdown(
     layout: &Layout,
     intact: &EnergySums,
@@ -44,10 +44,26 @@ pub(super) fn breakdown(
             }
         })
         .collect();
+    let layers = layout
+        .layers()
+        .into_iter()
+        .map(|layer| {
+            let units = layout.layer_units(layer);
+            let count = |set: &[usize]| units.iter().filter(|u| set.contains(u)).count();
+            LayerSummary {
+                layer,
+                units: units.len(),
+                energy: measure_map(&intact.finish_over(&units)),
+                prediction_units: count(pred_units),
+                error_units: count(err_units),
+            }
+        })
+        .collect();
     PopulationReport {
         energy_populations: layout.energy.clone(),
         all_units: measure_map(&intact.finish()),
         populations,
+        layers,
         layer_lesions: Vec::new(),
     }
 }

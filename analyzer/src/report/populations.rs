@@ -71,6 +71,9 @@ pub(super) fn write_tables(dir: &Path, s: &Summary) -> Result<()> {
             ])?;
             curves(model, &q.name, "intact", &q.energy)?;
         }
+        for l in &rep.layers {
+            curves(model, &format!("layer {}", l.layer), "intact", &l.energy)?;
+        }
         for l in &rep.layer_lesions {
             let units = format!("headline, layer {} lesioned", l.layer);
             curves(model, &units, "prediction lesion", &l.prediction)?;
@@ -117,6 +120,21 @@ pub(super) fn section(s: &Summary) -> String {
                 q.prediction_units,
                 q.error_units
             );
+        }
+        if rep.layers.len() > 1 {
+            let _ = writeln!(r, "\nBy layer:\n\n| layer | units | pre step 1 | pre step 10 | prediction units | error units |\n|---|---|---|---|---|---|");
+            for l in &rep.layers {
+                let _ = writeln!(
+                    r,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    l.layer,
+                    l.units,
+                    step(&l.energy, 0),
+                    step(&l.energy, 9),
+                    l.prediction_units,
+                    l.error_units
+                );
+            }
         }
         if !rep.layer_lesions.is_empty() {
             let _ = writeln!(r, "\nLesions within a layer (headline `pre` at step 10):\n\n| layer | lesionable units | prediction units silenced | pre | random units silenced | pre |\n|---|---|---|---|---|---|");
