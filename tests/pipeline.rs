@@ -356,3 +356,38 @@ fn models_of_several_losses_are_compared_as_groups() {
         "{csv}"
     );
 }
+
+#[test]
+fn a_model_of_another_class_order_is_analysed_with_a_note_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("perm");
+    let o = run(&[
+        "train",
+        "--order",
+        "permutation",
+        "--order-seed",
+        "3",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        runs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("report");
+    let o = run(&[
+        "analyze",
+        "--model",
+        runs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let notes = read_json(&out.join("summary.json"))["notes"].to_string();
+    assert!(
+        notes.contains("trained on the permutation class order, but the analysis sequences run in ascending order"),
+        "{notes}"
+    );
+}

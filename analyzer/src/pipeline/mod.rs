@@ -32,6 +32,13 @@ pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key
 }
 
+/// The class order a model was trained on (`sequence.order` of its recorded config), where
+/// its metadata has one.
+fn trained_order(metadata: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    let cfg: serde_json::Value = serde_json::from_str(metadata.get(contract::META_CONFIG)?).ok()?;
+    cfg["sequence"]["order"].as_str().map(str::to_string)
+}
+
 /// An error unless the model takes frames of the images' size.
 pub(crate) fn check_fit(model: &StepModel, images: &Images) -> Result<()> {
     if model.n_in() != images.dim() {
@@ -158,6 +165,11 @@ pub(crate) fn analyze_model(
         } else {
             notes.push(format!("{name}: a {} model of {} population(s): the drive figures, the connection lesion and the postsynaptic drive (which assume the paper's one pixel-mapped population) are omitted", model.version().name(), layout.populations.len()));
         }
+    }
+    if let Some(order) = trained_order(model.metadata()).filter(|o| o != "ascending") {
+        notes.push(format!(
+            "{name}: trained on the {order} class order, but the analysis sequences run in ascending order (as published), so its prediction and error units are those of the ascending stream"
+        ));
     }
     let info = ModelInfo {
         name: name.clone(),
