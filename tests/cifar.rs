@@ -83,3 +83,91 @@ fn cifar10_trains_exports_and_analyses() {
     assert_eq!(types, 3072);
     assert!(report.join("fig3a_unit_types.png").is_file());
 }
+
+/// Full-size files (10,000 images per batch, as the real data set has): training reads every
+/// training batch and keeps the colour planes, and a dump and an analysis of the full test
+/// batch run. Opt-in: it writes 184 MB and takes minutes (`.ci/run` runs it).
+#[test]
+#[ignore]
+fn cifar10_full_size_files_train_dump_and_analyse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    std::fs::create_dir_all(&data).unwrap();
+    for b in 1..=5 {
+        write_batch(&data.join(format!("data_batch_{b}.bin")), 1000, b);
+    }
+    write_batch(&data.join("test_batch.bin"), 1000, 99);
+    for f in std::fs::read_dir(&data).unwrap() {
+        let len = f.unwrap().metadata().unwrap().len();
+        assert_eq!(len, 10_000 * 3073, "a real CIFAR-10 batch file's size");
+    }
+    let run_dir = tmp.path().join("run");
+    let o = run(&[
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--plain",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let history = std::fs::read_to_string(run_dir.join("seed-0/history.jsonl")).unwrap();
+    let epoch: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(epoch["epoch"], 1);
+    assert!(epoch["val_loss"].as_f64().unwrap().is_finite(), "{epoch}");
+    assert_eq!(
+        read_json(&run_dir.join("seed-0/config.json"))["model"]["units"],
+        3072
+    );
+
+    let dump = tmp.path().join("test.h5");
+    let model = run_dir.join("seed-0/model.onnx");
+    let o = run(&[
+        "dump",
+        "--model",
+        model.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--arrays",
+        "act",
+        "--out",
+        dump.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One epoch of the full test batch: 1,000 sequences (every class has 1,000 images).
+    let err = stderr(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1000 sequences x 10 steps x 3072 units"),
+        "{out}{err}"
+    );
+
+    let report = tmp.path().join("report");
+    let o = run(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = read_json(&report.join("summary.json"));
+    // The published per-class sets cover the whole test batch: 1,000 sequences each.
+    assert_eq!(summary["sequences"]["class"][0], 1000);
+    assert_eq!(summary["models"][0]["n_units"], 3072);
+    let types: u64 = summary["unit_types"]["model"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(types, 3072);
+}
