@@ -7,6 +7,7 @@ use epc_analyzer::{EngineOptions, StepModel};
 use epc_core::config::RunConfig;
 use epc_core::sequence::{Batch, SequenceSampler};
 use ndarray::Array3;
+use std::path::Path;
 use tch::Tensor;
 
 #[test]
@@ -358,36 +359,111 @@ fn models_of_several_losses_are_compared_as_groups() {
 }
 
 #[test]
-fn a_model_of_another_class_order_is_analysed_with_a_note_saying_so() {
+fn a_model_of_another_class_order_is_analysed_on_its_own_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let runs = dir.path().join("perm");
-    let o = run(&[
-        "train",
-        "--order",
-        "permutation",
-        "--order-seed",
-        "3",
-        "--epochs",
-        "2",
-        "--device",
-        "cpu",
-        "--plain",
-        "--out",
-        runs.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/fast-digits.toml");
+    let train = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["train", "--config", cfg.to_str().unwrap(), "--seeds", "0"];
+        args.extend_from_slice(extra);
+        args.extend(["--device", "cpu", "--plain", "--out", out.to_str().unwrap()]);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let perm = dir.path().join("perm");
+    train(&perm, &["--order", "permutation", "--order-seed", "3"]);
+    let asc = dir.path().join("asc");
+    train(&asc, &[]);
+    let perm_model = perm.join("seed-0/model.onnx");
     let out = dir.path().join("report");
     let o = run(&[
         "analyze",
         "--model",
-        runs.to_str().unwrap(),
+        perm_model.to_str().unwrap(),
+        "--model",
+        asc.join("seed-0/model.onnx").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let notes = read_json(&out.join("summary.json"))["notes"].to_string();
-    assert!(
-        notes.contains("trained on the permutation class order, but the analysis sequences run in ascending order"),
-        "{notes}"
-    );
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["models"][0]["stream"], "permutation (seed 3)");
+    assert_eq!(s["models"][1]["stream"], "ascending");
+    assert_eq!(s["references"].as_object().unwrap().len(), 2);
+    assert!(s["notes"].to_string().contains("trained on 2 class orders"));
+    // The first model's sets run along its cycle: the class before the target on it.
+    let cycle = epc_core::sequence::class_permutation(3);
+    let target = s["target"].as_u64().unwrap() as usize;
+    let place = cycle.iter().position(|&c| c == target).unwrap();
+    assert_eq!(s["target_previous"], cycle[(place + 9) % 10]);
+    assert_eq!(s["sequence_sets"][1]["config"]["order"], "permutation");
+
+    // Its test set, dumped: every step follows the cycle, and the energy the analysis reports
+    // is the dump's mean |a| at each step.
+    let dump = dir.path().join("own.h5");
+    let o = run(&[
+        "dump",
+        "--model",
+        perm_model.to_str().unwrap(),
+        "--out",
+        dump.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = epc_exporter::h5::read_dump(&dump).unwrap();
+    let (steps, seqs, units) = (d.header.steps, d.header.sequences, d.header.units);
+    for q in 0..seqs {
+        let l = &d.labels[q * steps..(q + 1) * steps];
+        for t in 1..steps {
+            let p = cycle.iter().position(|&c| c == l[t - 1] as usize).unwrap();
+            assert_eq!(l[t] as usize, cycle[(p + 1) % 10], "sequence {q}: {l:?}");
+        }
+    }
+    let preact = d.preact.unwrap();
+    let mean_abs = |pre: &[f32], t: usize, n: usize| {
+        pre[t * n * units..(t + 1) * n * units]
+            .iter()
+            .map(|v| f64::from(v.abs()))
+            .sum::<f64>()
+            / (n * units) as f64
+    };
+    let name = s["models"][0]["name"].as_str().unwrap();
+    let energy = &s["energy"]["pre"][name];
+    for t in 0..steps {
+        let e = energy[t].as_f64().unwrap();
+        assert!((mean_abs(&preact, t, seqs) - e).abs() < 1e-6, "step {t}");
+    }
+    // On its own stream it saves energy; on ascending sequences of the same images it saves
+    // less: the stream it is analysed on matters.
+    let own = mean_abs(&preact, steps - 1, seqs);
+    assert!(own < 0.7 * mean_abs(&preact, 0, seqs), "{own}");
+    let csv = dir.path().join("ascending.csv");
+    let rows: Vec<String> = (0..seqs)
+        .map(|q| {
+            let f = &d.frames.as_ref().unwrap()[q * steps..(q + 1) * steps];
+            let l = &d.labels[q * steps..(q + 1) * steps];
+            // Re-order the sequence's own frames so that their classes ascend from its start.
+            let mut by_class = [0i32; 10];
+            for (fr, lb) in f.iter().zip(l) {
+                by_class[*lb as usize] = *fr;
+            }
+            (0..steps)
+                .map(|t| by_class[(l[0] as usize + t) % 10].to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(&csv, rows.join("\n")).unwrap();
+    let other = dir.path().join("ascending.h5");
+    let o = run(&[
+        "dump",
+        "--model",
+        perm_model.to_str().unwrap(),
+        "--sequences-file",
+        csv.to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = epc_exporter::h5::read_dump(&other).unwrap();
+    let ascending = mean_abs(&a.preact.unwrap(), steps - 1, seqs);
+    assert!(ascending > own * 1.2, "ascending {ascending} vs own {own}");
 }

@@ -177,12 +177,7 @@ fn group_keys(by: &GroupBy, results: &[ModelResult]) -> Vec<String> {
 }
 
 /// One group's summary across its models.
-fn group(
-    keys: BTreeMap<String, String>,
-    members: &[&ModelResult],
-    ctx: &Context,
-    boot: Boot,
-) -> Group {
+fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], boot: Boot) -> Group {
     let name = if keys.is_empty() {
         "all".to_string()
     } else {
@@ -216,10 +211,11 @@ fn group(
         }
     }
     let last = STEPS - 1;
-    let (input, catmed) = (
-        ctx.reference.input[last],
-        ctx.reference.category_median[last],
-    );
+    // Each model's saving is measured against the references of the stream it was analysed on.
+    let refs: Vec<(f64, f64)> = members
+        .iter()
+        .map(|r| (r.reference.input[last], r.reference.category_median[last]))
+        .collect();
     let fraction = |f: &dyn Fn(&ModelResult) -> &Vec<Vec<bool>>, salt| {
         let v: Vec<f64> = members
             .iter()
@@ -247,13 +243,18 @@ fn group(
         prediction_fraction: fraction(&|r| &r.pred, 101),
         error_fraction: fraction(&|r| &r.err, 102),
         saving_vs_input: boot.interval(
-            &pre_last.iter().map(|e| 1.0 - e / input).collect::<Vec<_>>(),
+            &pre_last
+                .iter()
+                .zip(&refs)
+                .map(|(e, (input, _))| 1.0 - e / input)
+                .collect::<Vec<_>>(),
             103,
         ),
         saving_vs_category_median: boot.interval(
             &pre_last
                 .iter()
-                .map(|e| (input - e) / (input - catmed))
+                .zip(&refs)
+                .map(|(e, (input, catmed))| (input - e) / (input - catmed))
                 .collect::<Vec<_>>(),
             104,
         ),
@@ -262,12 +263,7 @@ fn group(
 }
 
 /// The groups of `results` under `by`, in order of first appearance.
-fn groups(
-    by: &GroupBy,
-    results: &[ModelResult],
-    ctx: &Context,
-    boot: Boot,
-) -> (Vec<String>, Vec<Group>) {
+fn groups(by: &GroupBy, results: &[ModelResult], boot: Boot) -> (Vec<String>, Vec<Group>) {
     let keys = group_keys(by, results);
     let mut order: Vec<BTreeMap<String, String>> = Vec::new();
     let mut members: Vec<Vec<&ModelResult>> = Vec::new();
@@ -287,7 +283,7 @@ fn groups(
     let groups = order
         .into_iter()
         .zip(&members)
-        .map(|(k, m)| group(k, m, ctx, boot))
+        .map(|(k, m)| group(k, m, boot))
         .collect();
     (keys, groups)
 }
@@ -372,7 +368,7 @@ pub(crate) fn summary(
         }
         Some(m)
     });
-    let (group_by, groups) = groups(by, results, ctx, boot);
+    let (group_by, groups) = groups(by, results, boot);
     Summary {
         toolkit_version: epc_core::TOOLKIT_VERSION.to_string(),
         dataset: dataset.to_string(),
@@ -413,6 +409,8 @@ pub(crate) fn summary(
         postsynaptic,
         postsynaptic_ci,
         populations: per_model(results, |r| r.populations.clone()),
+        references: BTreeMap::new(),
+        target_previous: ctx.cycle.previous(ctx.target),
         notes,
         elapsed_s: 0.0,
     }

@@ -8,6 +8,7 @@ use crate::engine::StepModel;
 use crate::options::AnalysisOptions;
 use crate::pipeline::{analyze_model, Context};
 use crate::report;
+use crate::sequences::Stream;
 use crate::summary::Summary;
 use crate::{Error, Result};
 use epc_core::data::{DataSource, Dataset, DatasetKind};
@@ -69,17 +70,49 @@ fn analyze_into(
             opts.target
         )));
     }
-    let ctx = Context::build(data, opts.seed, opts.target)?;
+    // Each model is analysed on the class order it was trained on: one context per stream.
+    let streams: Vec<Stream> = models
+        .iter()
+        .map(|m| Stream::of_metadata(m.metadata()))
+        .collect();
+    let mut contexts: Vec<Context> = Vec::new();
+    for s in &streams {
+        if !contexts.iter().any(|c| &c.stream == s) {
+            contexts.push(Context::build(data, opts.seed, opts.target, s.clone())?);
+        }
+    }
+    if contexts.is_empty() {
+        contexts.push(Context::build(
+            data,
+            opts.seed,
+            opts.target,
+            Stream::default(),
+        )?);
+    }
+    let ctx = &contexts[0];
     let names = model_names(&opts.models);
     let mut notes: Vec<String> = models.iter().flat_map(|m| m.notes().to_vec()).collect();
-    notes.extend(set_notes(&ctx));
+    notes.extend(set_notes(ctx));
+    if contexts.len() > 1 {
+        let all: Vec<String> = contexts.iter().map(|c| c.stream.describe()).collect();
+        notes.push(format!(
+            "the models were trained on {} class orders ({}): each is analysed on its own stream; the reference curves and sequence sets shown are those of the first ({}), the others are in summary.json's `references`",
+            contexts.len(),
+            all.join(", "),
+            all[0]
+        ));
+    }
     let mut results = Vec::new();
-    for (model, name) in models.iter_mut().zip(&names) {
+    for ((model, name), stream) in models.iter_mut().zip(&names).zip(&streams) {
+        let c = contexts
+            .iter()
+            .find(|c| &c.stream == stream)
+            .expect("a context per stream");
         results.push(analyze_model(
             name.clone(),
             model,
             opts.seed,
-            &ctx,
+            c,
             &mut notes,
         )?);
     }
@@ -88,16 +121,16 @@ fn analyze_into(
         seed: opts.seed,
         method: opts.bootstrap_method,
     };
-    let mut summary = aggregate::summary(
-        data.kind.name(),
-        boot,
-        &opts.group_by,
-        &ctx,
-        &results,
-        notes,
-    );
+    let mut summary =
+        aggregate::summary(data.kind.name(), boot, &opts.group_by, ctx, &results, notes);
+    if contexts.len() > 1 {
+        summary.references = contexts
+            .iter()
+            .map(|c| (c.stream.describe(), c.reference.clone()))
+            .collect();
+    }
     summary.elapsed_s = start.elapsed().as_secs_f64();
-    report::write(out, &opts.out, &summary, &results, &ctx, opts.figures)?;
+    report::write(out, &opts.out, &summary, &results, ctx, opts.figures)?;
     Ok(summary)
 }
 

@@ -7,6 +7,7 @@ use crate::options::Lesion;
 use crate::pipeline::{check_fit, lesion_seed, prediction_units_of};
 use crate::sequences::{
     class_set, distractor_set, draw_epochs, frames, shuffled_set, test_set, SeqSpec, SetInfo,
+    Stream,
 };
 use crate::{analysis, Error, Result};
 use epc_core::data::{self, DataSource, DatasetKind, Images};
@@ -199,22 +200,30 @@ fn file_sequences(path: &std::path::Path, images: &Images) -> Result<SeqSpec> {
     })
 }
 
-/// The sets `choice` names, drawn from `images`.
-pub fn dump_sets(choice: &DumpSequences, images: &Images, seed: u64) -> Result<Vec<SeqSpec>> {
+/// The sets `choice` names, drawn from `images` along `stream` (the model's class order, as
+/// `epc analyze` draws them).
+pub fn dump_sets(
+    choice: &DumpSequences,
+    images: &Images,
+    seed: u64,
+    stream: &Stream,
+) -> Result<Vec<SeqSpec>> {
     Ok(match choice {
-        DumpSequences::Test { epochs: None } => vec![test_set(images, seed)?],
-        DumpSequences::Test { epochs: Some(n) } => vec![draw_epochs(images, seed, *n)?],
-        DumpSequences::Deterministic => vec![class_set(images, 0, seed)?],
+        DumpSequences::Test { epochs: None } => vec![test_set(images, seed, stream)?],
+        DumpSequences::Test { epochs: Some(n) } => {
+            vec![draw_epochs(images, seed, *n, stream)?]
+        }
+        DumpSequences::Deterministic => vec![class_set(images, 0, seed, stream)?],
         DumpSequences::Published => {
             let mut v = Vec::new();
             for s in 0..epc_core::NUM_CLASSES {
-                v.push(class_set(images, s, seed)?);
+                v.push(class_set(images, s, seed, stream)?);
             }
             for s in 0..epc_core::NUM_CLASSES {
-                v.push(shuffled_set(images, s, seed)?);
+                v.push(shuffled_set(images, s, seed, stream)?);
             }
             for c in 0..epc_core::NUM_CLASSES {
-                v.push(distractor_set(images, c, seed)?);
+                v.push(distractor_set(images, c, seed, stream)?);
             }
             v
         }
@@ -245,7 +254,8 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         .unwrap_or(DatasetKind::Digits);
     let test = data::load_test(&DataSource::new(kind, opts.data_dir.clone()))?;
     check_fit(&model, &test)?;
-    let sets = dump_sets(&opts.sequences, &test, opts.seed)?;
+    let stream = Stream::of_metadata(model.metadata());
+    let sets = dump_sets(&opts.sequences, &test, opts.seed, &stream)?;
     let steps = sets[0].info.config.length;
     let lesioned = lesioned_units(&mut model, &test, opts.seed, opts.lesion)?;
     let units = model.n_units();

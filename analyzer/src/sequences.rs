@@ -7,6 +7,9 @@
 //!   in data-set order, over the whole test split (as many as the rarest class has images);
 //!   the set starting at c + 1 ends on class c: the prediction rule at the last step (the
 //!   published `compute_preact_stats`, which draws unshuffled);
+//!
+//! "c + 1" reads "the class after c on the model's predictable path" ([`Stream`]): for the
+//! published ascending stream it is c + 1.
 //! - the **shuffled sets**: for each start class s, the same with exemplars shuffled (a seed of
 //!   their own), as the published code draws every other analysis set: the set starting at
 //!   c + 2 shows c at index 8 (the "normal" group of the error-unit test), the set starting at
@@ -21,8 +24,9 @@
 
 use crate::{Error, Result};
 use epc_core::data::Images;
-use epc_core::sequence::{Batch, Sequence, SequenceConfig, SequenceSampler};
-use epc_core::NUM_CLASSES;
+use epc_core::sequence::{
+    Batch, ClassCycle, ClassOrder, Sequence, SequenceConfig, SequenceSampler,
+};
 use ndarray::{Array2, Array3};
 
 /// Frames per analysed sequence.
@@ -129,23 +133,86 @@ pub fn sequence_spec(
     })
 }
 
-/// The settings of the test set: the defaults (ascending order, random start class) at
-/// [`STEPS`] frames.
-pub fn test_config() -> SequenceConfig {
-    SequenceConfig {
-        length: STEPS,
-        ..SequenceConfig::default()
+/// The class order a model was trained on (its recorded `sequence` config), which the
+/// analysis follows: the test set is drawn from that stream (so the energy is measured on
+/// what the network learned to predict), and the ordered, shuffled and distractor sets run
+/// along its predictable path ([`ClassCycle`]: the seeded cycle of the permutation order,
+/// ascending otherwise, as published).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Stream {
+    /// The class order.
+    pub order: ClassOrder,
+    /// Seed of the permutation order's cycle.
+    pub order_seed: u64,
+    /// Conditional entropy (bits) of the markov order.
+    pub entropy: Option<f64>,
+}
+
+impl Stream {
+    /// The stream of a model's metadata (`epc.config`), ascending where it records none.
+    pub fn of_metadata(metadata: &std::collections::BTreeMap<String, String>) -> Stream {
+        let cfg = metadata
+            .get(epc_core::contract::META_CONFIG)
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+        let seq = cfg
+            .and_then(|c| serde_json::from_value::<SequenceConfig>(c["sequence"].clone()).ok())
+            .unwrap_or_default();
+        Stream {
+            order: seq.order,
+            order_seed: seq.order_seed,
+            entropy: seq.entropy,
+        }
+    }
+
+    /// In words: `ascending`, `permutation (seed 3)`, `markov (1.50 bits)`, `random`.
+    pub fn describe(&self) -> String {
+        match (self.order, self.entropy) {
+            (ClassOrder::Ascending, _) => "ascending".into(),
+            (ClassOrder::Random, _) => "random".into(),
+            (ClassOrder::Permutation, _) => format!("permutation (seed {})", self.order_seed),
+            (ClassOrder::Markov, h) => format!("markov ({:.2} bits)", h.unwrap_or(0.0)),
+        }
+    }
+
+    /// The predictable path the analysis sets run along.
+    pub fn cycle(&self) -> ClassCycle {
+        ClassCycle::of(&self.path_config())
+    }
+
+    /// The settings of the test set: this stream at [`STEPS`] frames, random start classes.
+    pub fn test_config(&self) -> SequenceConfig {
+        SequenceConfig {
+            length: STEPS,
+            order: self.order,
+            order_seed: self.order_seed,
+            entropy: self.entropy,
+            ..SequenceConfig::default()
+        }
+    }
+
+    /// The settings of the sets along the predictable path.
+    fn path_config(&self) -> SequenceConfig {
+        let order = match self.order {
+            ClassOrder::Permutation => ClassOrder::Permutation,
+            _ => ClassOrder::Ascending,
+        };
+        SequenceConfig {
+            length: STEPS,
+            order,
+            order_seed: self.order_seed,
+            ..SequenceConfig::default()
+        }
     }
 }
 
 /// The test set (see the module docs).
-pub fn test_set(images: &Images, seed: u64) -> Result<SeqSpec> {
-    sequence_spec(images, "test", test_config(), seed, true)
+pub fn test_set(images: &Images, seed: u64, stream: &Stream) -> Result<SeqSpec> {
+    sequence_spec(images, "test", stream.test_config(), seed, true)
 }
 
 /// Exactly `epochs` epochs (0, 1, ...) of the test sampler with `seed`.
-pub fn draw_epochs(images: &Images, seed: u64, epochs: u64) -> Result<SeqSpec> {
-    let sampler = SequenceSampler::new(images, test_config(), seed)?;
+pub fn draw_epochs(images: &Images, seed: u64, epochs: u64, stream: &Stream) -> Result<SeqSpec> {
+    let sampler = SequenceSampler::new(images, stream.test_config(), seed)?;
     let seqs: Vec<Sequence> = (0..epochs).flat_map(|e| sampler.epoch(e)).collect();
     if seqs.is_empty() {
         return Err(Error::Input(format!(
@@ -155,7 +222,7 @@ pub fn draw_epochs(images: &Images, seed: u64, epochs: u64) -> Result<SeqSpec> {
     Ok(SeqSpec {
         info: SetInfo {
             name: format!("test-{epochs}-epochs"),
-            config: test_config(),
+            config: stream.test_config(),
             seed,
             epochs,
             sequences: seqs.len(),
@@ -165,32 +232,37 @@ pub fn draw_epochs(images: &Images, seed: u64, epochs: u64) -> Result<SeqSpec> {
 }
 
 /// The ordered set starting at `start` (see the module docs).
-pub fn class_set(images: &Images, start: usize, seed: u64) -> Result<SeqSpec> {
+pub fn class_set(images: &Images, start: usize, seed: u64, stream: &Stream) -> Result<SeqSpec> {
     let cfg = SequenceConfig {
         start_class: Some(start as u8),
         shuffle: false,
-        ..test_config()
+        ..stream.path_config()
     };
     sequence_spec(images, &format!("ordered-start-{start}"), cfg, seed, false)
 }
 
 /// The shuffled set starting at `start` (see the module docs).
-pub fn shuffled_set(images: &Images, start: usize, seed: u64) -> Result<SeqSpec> {
+pub fn shuffled_set(images: &Images, start: usize, seed: u64, stream: &Stream) -> Result<SeqSpec> {
     let cfg = SequenceConfig {
         start_class: Some(start as u8),
-        ..test_config()
+        ..stream.path_config()
     };
     let seed = seed ^ SHUFFLED_SALT ^ start as u64;
     sequence_spec(images, &format!("shuffled-start-{start}"), cfg, seed, false)
 }
 
-/// The distractor set of class `class`: sequences starting at `class + 2` (so that `class` is
-/// expected at index [`DISTRACTOR_AT`]), that frame replaced (see the module docs).
-pub fn distractor_set(images: &Images, class: usize, seed: u64) -> Result<SeqSpec> {
+/// The distractor set of class `class`: sequences starting where the path shows `class` at
+/// index [`DISTRACTOR_AT`], that frame replaced (see the module docs).
+pub fn distractor_set(
+    images: &Images,
+    class: usize,
+    seed: u64,
+    stream: &Stream,
+) -> Result<SeqSpec> {
     let cfg = SequenceConfig {
-        start_class: Some(((class + NUM_CLASSES - DISTRACTOR_AT) % NUM_CLASSES) as u8),
+        start_class: Some(stream.cycle().start_for(class, DISTRACTOR_AT) as u8),
         distractor_at: Some(DISTRACTOR_AT),
-        ..test_config()
+        ..stream.path_config()
     };
     let seed = seed ^ DISTRACTOR_SALT ^ class as u64;
     sequence_spec(images, &format!("distractor-{class}"), cfg, seed, false)

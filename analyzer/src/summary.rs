@@ -22,6 +22,10 @@ pub struct ModelInfo {
     pub n_state: usize,
     /// Units.
     pub n_units: usize,
+    /// The class order the model was trained on, which its analysis sequences follow
+    /// (`ascending`, `permutation (seed 3)`, `markov (1.50 bits)`, `random`).
+    #[serde(default)]
+    pub stream: String,
     /// Whether the file has the recurrent weights `W` (needed for `st`, `ec`, postsynaptic drive).
     pub has_w: bool,
     /// The model's metadata (`epc.*`).
@@ -289,6 +293,13 @@ pub struct Summary {
     /// layer. Absent for models of one population (every step-v1 model).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub populations: BTreeMap<String, PopulationReport>,
+    /// Where the models were trained on different class orders: the reference curves of each
+    /// stream (by its description, as in each model's `stream`); `reference` is the first's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub references: BTreeMap<String, ReferenceCurves>,
+    /// The class before `target` on the first model's stream (Fig 4B and 4C's class lesion).
+    #[serde(default)]
+    pub target_previous: usize,
     /// Analyses skipped, and what was drawn on small test splits.
     pub notes: Vec<String>,
     /// Wall time of the analysis in seconds.

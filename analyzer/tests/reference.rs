@@ -60,12 +60,14 @@ fn every_statistic_matches_an_independent_numpy_computation() {
     let s: Summary = analyze_data(&opts, &data).unwrap();
     let name = &s.models[0].name;
 
-    // The sets the analysis drew, for the reference to recompute on.
+    // The sets the analysis drew, for the reference to recompute on (the model was trained on
+    // the ascending stream).
+    let asc = epc_analyzer::sequences::Stream::default();
     let sets = json!({
-        "test": indices(&test_set(&data.test, seed).unwrap()),
-        "class": (0..10).map(|c| indices(&class_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
-        "shuffled": (0..10).map(|c| indices(&shuffled_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
-        "distractor": (0..10).map(|c| indices(&distractor_set(&data.test, c, seed).unwrap())).collect::<Vec<_>>(),
+        "test": indices(&test_set(&data.test, seed, &asc).unwrap()),
+        "class": (0..10).map(|c| indices(&class_set(&data.test, c, seed, &asc).unwrap())).collect::<Vec<_>>(),
+        "shuffled": (0..10).map(|c| indices(&shuffled_set(&data.test, c, seed, &asc).unwrap())).collect::<Vec<_>>(),
+        "distractor": (0..10).map(|c| indices(&distractor_set(&data.test, c, seed, &asc).unwrap())).collect::<Vec<_>>(),
         "random_units": s.lesion.random_units[name],
         "target": 3,
     });

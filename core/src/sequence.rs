@@ -72,6 +72,52 @@ pub fn class_permutation(seed: u64) -> [usize; NUM_CLASSES] {
     perm
 }
 
+/// The predictable path of a class order: the classes in the order its streams run through
+/// them when every frame is followed by its most likely successor. That is the ascending cycle
+/// for the ascending, markov and random orders (random has no predictable path; ascending is
+/// the published analysis's choice), and the seeded cycle for the permutation order. The
+/// analysis sets run along this path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassCycle {
+    cycle: [usize; NUM_CLASSES],
+    place: [usize; NUM_CLASSES],
+}
+
+impl ClassCycle {
+    /// The cycle of `cfg`'s order.
+    pub fn of(cfg: &SequenceConfig) -> Self {
+        let cycle = match cfg.order {
+            ClassOrder::Permutation => class_permutation(cfg.order_seed),
+            _ => std::array::from_fn(|i| i),
+        };
+        let mut place = [0usize; NUM_CLASSES];
+        for (i, &c) in cycle.iter().enumerate() {
+            place[c] = i;
+        }
+        Self { cycle, place }
+    }
+
+    /// The class `k` frames after `start` on the path.
+    pub fn class_at(&self, start: usize, k: usize) -> usize {
+        self.cycle[(self.place[start] + k) % NUM_CLASSES]
+    }
+
+    /// The start class whose path shows `class` after `k` frames.
+    pub fn start_for(&self, class: usize, k: usize) -> usize {
+        self.cycle[(self.place[class] + NUM_CLASSES * (k / NUM_CLASSES + 1) - k) % NUM_CLASSES]
+    }
+
+    /// The class before `class` on the path.
+    pub fn previous(&self, class: usize) -> usize {
+        self.start_for(class, 1)
+    }
+
+    /// True for the ascending cycle 0, 1, ..., 9.
+    pub fn is_ascending(&self) -> bool {
+        self.cycle.iter().enumerate().all(|(i, &c)| i == c)
+    }
+}
+
 /// Settings of the sequences; every field has the paper's default.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -202,11 +248,7 @@ impl SequenceSampler {
         }
         let mut next = [0usize; NUM_CLASSES];
         let mut out = Vec::new();
-        let cycle = class_permutation(self.cfg.order_seed);
-        let mut place = [0usize; NUM_CLASSES];
-        for (i, &c) in cycle.iter().enumerate() {
-            place[c] = i;
-        }
+        let path = ClassCycle::of(&self.cfg);
         let stay = self.cfg.entropy.map_or(1.0, markov_successor_probability);
         'draw: loop {
             let start = match self.cfg.start_class {
@@ -222,7 +264,7 @@ impl SequenceSampler {
                 let mut class = match self.cfg.order {
                     ClassOrder::Ascending => (start + t) % NUM_CLASSES,
                     ClassOrder::Random => rng.gen_range(0..NUM_CLASSES),
-                    ClassOrder::Permutation => cycle[(place[start] + t) % NUM_CLASSES],
+                    ClassOrder::Permutation => path.class_at(start, t),
                     ClassOrder::Markov if t == 0 => start,
                     ClassOrder::Markov => {
                         if rng.gen::<f64>() < stay {

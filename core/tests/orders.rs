@@ -137,3 +137,48 @@ fn orders_and_entropies_that_do_not_go_together_are_refused() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn the_class_cycle_is_the_predictable_path_of_each_order() {
+    use epc_core::sequence::{class_permutation, ClassCycle, ClassOrder, SequenceConfig};
+    let cfg = |order, order_seed| SequenceConfig {
+        order,
+        order_seed,
+        entropy: (order == ClassOrder::Markov).then_some(1.0),
+        ..SequenceConfig::default()
+    };
+    for order in [
+        ClassOrder::Ascending,
+        ClassOrder::Markov,
+        ClassOrder::Random,
+    ] {
+        let c = ClassCycle::of(&cfg(order, 5));
+        assert!(c.is_ascending(), "{order:?}");
+        assert_eq!(c.class_at(7, 5), 2);
+        assert_eq!(c.start_for(2, 8), 4);
+        assert_eq!(c.previous(0), 9);
+    }
+    let perm = class_permutation(3);
+    let c = ClassCycle::of(&cfg(ClassOrder::Permutation, 3));
+    assert!(!c.is_ascending());
+    for start in 0..10 {
+        let p = perm.iter().position(|&x| x == start).unwrap();
+        for k in 0..25 {
+            let class = c.class_at(start, k);
+            assert_eq!(class, perm[(p + k) % 10]);
+            assert_eq!(c.start_for(class, k), start, "start {start}, k {k}");
+        }
+        assert_eq!(c.class_at(c.previous(start), 1), start);
+    }
+    // The sampler's permutation streams run along the same cycle.
+    let images = epc_core::data::digits::embedded().1;
+    let sampler =
+        epc_core::sequence::SequenceSampler::new(&images, cfg(ClassOrder::Permutation, 3), 1)
+            .unwrap();
+    for s in sampler.epoch(0) {
+        let l: Vec<usize> = s.labels.iter().map(|&x| x as usize).collect();
+        for t in 1..l.len() {
+            assert_eq!(l[t], c.class_at(l[0], t));
+        }
+    }
+}

@@ -203,7 +203,13 @@ fn f32_backward_at_mkl_sizes_matches_f64_autograd() {
             .abs()
             .max()
             .double_value(&[]);
-        assert!(loss_diff < 1e-5, "{kind:?}: loss differs by {loss_diff}");
+        // Relative to the loss: MKL's f32 sums change order with its threading, and a loss of
+        // about 10 then moves by a few 1e-6 from run to run (an absolute 1e-5 failed under load).
+        let magnitude = auto_loss.abs().max().double_value(&[]).max(1.0);
+        assert!(
+            loss_diff < 2e-6 * magnitude,
+            "{kind:?}: loss differs by {loss_diff} (loss {magnitude})"
+        );
     }
 }
 

@@ -3,10 +3,12 @@
 
 use crate::analysis::{self, ReferenceCurves};
 use crate::sequences::{
-    class_set, distractor_set, frames, labels, shuffled_set, test_set, SeqSpec, SetInfo, STEPS,
+    class_set, distractor_set, frames, labels, shuffled_set, test_set, SeqSpec, SetInfo, Stream,
+    STEPS,
 };
 use crate::Result;
 use epc_core::data::{Dataset, ImageShape, Images};
+use epc_core::sequence::ClassCycle;
 use epc_core::NUM_CLASSES;
 
 /// Sequences per chunk when a context computes something over a whole set.
@@ -27,6 +29,11 @@ pub(crate) struct Context<'a> {
     pub distractor: Vec<SeqSpec>,
     /// The digit of Fig 4B and Fig 4C.
     pub target: usize,
+    /// The class order the sets follow (the models' training stream).
+    pub stream: Stream,
+    /// Its predictable path: which class follows which in the ordered, shuffled and
+    /// distractor sets.
+    pub cycle: ClassCycle,
     /// Per-class pixel variance of the test split `[class][pixel]` (Fig 3B).
     pub class_var: Vec<Vec<f64>>,
     /// The reference curves of the test set.
@@ -34,19 +41,19 @@ pub(crate) struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// Draws the sets from the test split of `data` with `seed` and computes the references
-    /// (median images from the whole training split).
-    pub fn build(data: &'a Dataset, seed: u64, target: usize) -> Result<Self> {
+    /// Draws the sets of `stream` from the test split of `data` with `seed` and computes the
+    /// references (median images from the whole training split).
+    pub fn build(data: &'a Dataset, seed: u64, target: usize, stream: Stream) -> Result<Self> {
         let images = &data.test;
-        let test = test_set(images, seed)?;
+        let test = test_set(images, seed, &stream)?;
         let class = (0..NUM_CLASSES)
-            .map(|s| class_set(images, s, seed))
+            .map(|s| class_set(images, s, seed, &stream))
             .collect::<Result<Vec<_>>>()?;
         let shuffled = (0..NUM_CLASSES)
-            .map(|s| shuffled_set(images, s, seed))
+            .map(|s| shuffled_set(images, s, seed, &stream))
             .collect::<Result<Vec<_>>>()?;
         let distractor = (0..NUM_CLASSES)
-            .map(|c| distractor_set(images, c, seed))
+            .map(|c| distractor_set(images, c, seed, &stream))
             .collect::<Result<Vec<_>>>()?;
         let (dataset_median, class_medians) = analysis::median_images(&data.train);
         let mut parts = Vec::new();
@@ -70,6 +77,8 @@ impl<'a> Context<'a> {
             shuffled,
             distractor,
             target,
+            cycle: stream.cycle(),
+            stream,
             reference,
         })
     }

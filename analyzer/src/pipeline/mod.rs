@@ -13,7 +13,7 @@ mod populations;
 
 pub(crate) use context::{weighted_mean, Context};
 
-use crate::analysis::{self, EnergyCurves, InputVariance, UnitType};
+use crate::analysis::{self, EnergyCurves, InputVariance, ReferenceCurves, UnitType};
 use crate::engine::StepModel;
 use crate::engine::Version;
 use crate::summary::{DriveSummary, ModelInfo, PopulationReport, Postsynaptic};
@@ -30,13 +30,6 @@ use passes::{LesionedClassPass, SequencePass};
 pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
     let model_key = u64::from_str_radix(&model_sha256[..16], 16).expect("hex digest");
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key
-}
-
-/// The class order a model was trained on (`sequence.order` of its recorded config), where
-/// its metadata has one.
-fn trained_order(metadata: &std::collections::BTreeMap<String, String>) -> Option<String> {
-    let cfg: serde_json::Value = serde_json::from_str(metadata.get(contract::META_CONFIG)?).ok()?;
-    cfg["sequence"]["order"].as_str().map(str::to_string)
 }
 
 /// An error unless the model takes frames of the images' size.
@@ -60,10 +53,11 @@ pub(crate) fn prediction_units_of(
     images: &Images,
     seed: u64,
 ) -> Result<Vec<usize>> {
+    let stream = crate::sequences::Stream::of_metadata(model.metadata());
     let ordered = (0..NUM_CLASSES)
-        .map(|start| crate::sequences::class_set(images, start, seed))
+        .map(|start| crate::sequences::class_set(images, start, seed, &stream))
         .collect::<Result<Vec<_>>>()?;
-    let rows = passes::last_step_rows(model, images, &ordered)?;
+    let rows = passes::last_step_rows(model, images, &ordered, &stream.cycle())?;
     let pred: Vec<Vec<bool>> = rows
         .iter()
         .map(|r| analysis::prediction_rule(r.view()))
@@ -125,6 +119,8 @@ pub(crate) struct ModelResult {
     pub postsynaptic: Option<Postsynaptic>,
     /// The breakdown by population and layer (models with more than one population).
     pub populations: Option<PopulationReport>,
+    /// The reference curves of the stream the model was analysed on.
+    pub reference: ReferenceCurves,
 }
 
 /// Runs every analysis on one model.
@@ -166,11 +162,6 @@ pub(crate) fn analyze_model(
             notes.push(format!("{name}: a {} model of {} population(s): the drive figures, the connection lesion and the postsynaptic drive (which assume the paper's one pixel-mapped population) are omitted", model.version().name(), layout.populations.len()));
         }
     }
-    if let Some(order) = trained_order(model.metadata()).filter(|o| o != "ascending") {
-        notes.push(format!(
-            "{name}: trained on the {order} class order, but the analysis sequences run in ascending order (as published), so its prediction and error units are those of the ascending stream"
-        ));
-    }
     let info = ModelInfo {
         name: name.clone(),
         path: model.path().to_path_buf(),
@@ -178,12 +169,13 @@ pub(crate) fn analyze_model(
         n_in: model.n_in(),
         n_state: model.n_state(),
         n_units: n,
+        stream: ctx.stream.describe(),
         has_w: w.is_some(),
         metadata: model.metadata().clone(),
     };
 
     // Prediction units from the ordered sets; error units from the shuffled and distractor sets.
-    let pred: Vec<Vec<bool>> = passes::last_step_rows(model, ctx.images, &ctx.class)?
+    let pred: Vec<Vec<bool>> = passes::last_step_rows(model, ctx.images, &ctx.class, &ctx.cycle)?
         .iter()
         .map(|rows| analysis::prediction_rule(rows.view()))
         .collect();
@@ -259,7 +251,7 @@ pub(crate) fn analyze_model(
         let class_units: Vec<usize> = lesionable
             .iter()
             .copied()
-            .filter(|&i| pred[(ctx.target + NUM_CLASSES - 1) % NUM_CLASSES][i])
+            .filter(|&i| pred[ctx.cycle.previous(ctx.target)][i])
             .collect();
         let mp = layout.lesion_mask(&lesioned);
         let mr = layout.lesion_mask(&random);
@@ -325,6 +317,7 @@ pub(crate) fn analyze_model(
             &pred,
             &err,
             ctx.target,
+            ctx.cycle.previous(ctx.target),
         )),
         _ => None,
     };
@@ -342,6 +335,7 @@ pub(crate) fn analyze_model(
         internal,
         postsynaptic,
         populations,
+        reference: ctx.reference.clone(),
     })
 }
 
@@ -388,14 +382,15 @@ impl PixelView {
 
 /// Fig 4C as published: the postsynaptic drive h_i * sum_j W_ij of the state after the target
 /// preceded by k = 0..8 frames (`state_means[target][k]`, the mean state over the sequences),
-/// averaged over the prediction units of the class before the target and over the target's
-/// error units that are not among them.
+/// averaged over the prediction units of the class before the target (`previous`, on the
+/// stream's path) and over the target's error units that are not among them.
 fn postsynaptic(
     w: ndarray::ArrayView2<f32>,
     state_means: &[Vec<Vec<f64>>],
     pred: &[Vec<bool>],
     err: &[Vec<bool>],
     target: usize,
+    previous: usize,
 ) -> Postsynaptic {
     let n = w.nrows();
     let rowsum: Vec<f64> = w
@@ -403,9 +398,7 @@ fn postsynaptic(
         .into_iter()
         .map(|r| r.iter().map(|&v| f64::from(v)).sum())
         .collect();
-    let p: Vec<usize> = (0..n)
-        .filter(|&i| pred[(target + NUM_CLASSES - 1) % NUM_CLASSES][i])
-        .collect();
+    let p: Vec<usize> = (0..n).filter(|&i| pred[previous][i]).collect();
     let e: Vec<usize> = (0..n)
         .filter(|&i| err[target][i] && !p.contains(&i))
         .collect();

@@ -9,7 +9,7 @@ use crate::stats::Moments;
 use crate::Result;
 use epc_core::contract;
 use epc_core::data::Images;
-use epc_core::sequence::Sequence;
+use epc_core::sequence::{ClassCycle, Sequence};
 use epc_core::NUM_CLASSES;
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
 
@@ -88,12 +88,18 @@ impl GridSums {
 }
 
 /// Adds the internal drive `a_k - x_k` of every chunk row at steps k >= 1 of the set starting
-/// at `start` (digit `start + k` shown after k frames).
-fn add_internal(g: &mut GridSums, start: usize, x: &Array3<f32>, acts: &Activations) {
+/// at `start` (digit `cycle.class_at(start, k)` shown after k frames).
+fn add_internal(
+    g: &mut GridSums,
+    cycle: &ClassCycle,
+    start: usize,
+    x: &Array3<f32>,
+    acts: &Activations,
+) {
     let rows = x.dim().1;
     for k in 1..STEPS {
         let (a, xk) = (acts.preact.index_axis(Axis(0), k), x.index_axis(Axis(0), k));
-        g.add((start + k) % NUM_CLASSES, k, rows, |r, u| {
+        g.add(cycle.class_at(start, k), k, rows, |r, u| {
             a[[r, u]] - xk[[r, u]]
         });
     }
@@ -128,11 +134,12 @@ pub(crate) fn last_step_rows(
     model: &mut StepModel,
     images: &Images,
     ordered: &[SeqSpec],
+    cycle: &ClassCycle,
 ) -> Result<Vec<Array2<f32>>> {
     let n = model.n_units();
     let mut last: Vec<Vec<f32>> = vec![Vec::new(); NUM_CLASSES];
     for (start, spec) in ordered.iter().enumerate() {
-        let ends_on = (start + STEPS - 1) % NUM_CLASSES;
+        let ends_on = cycle.class_at(start, STEPS - 1);
         each_chunk(model, images, spec, STEPS, None, |_, _, acts| {
             last[ends_on].extend(acts.preact.index_axis(Axis(0), STEPS - 1).iter());
         })?;
@@ -172,15 +179,15 @@ impl SequencePass {
         let mut images = None;
         for (start, spec) in ctx.shuffled.iter().enumerate() {
             each_chunk(model, ctx.images, spec, STEPS, None, |_, x, acts| {
-                normal[(start + DISTRACTOR_AT) % NUM_CLASSES]
+                normal[ctx.cycle.class_at(start, DISTRACTOR_AT)]
                     .add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
                 let rows = x.dim().1;
                 for k in 0..STEPS {
                     let h = acts.act.index_axis(Axis(0), k);
-                    states.add((start + k) % NUM_CLASSES, k, rows, |r, u| h[[r, u]]);
+                    states.add(ctx.cycle.class_at(start, k), k, rows, |r, u| h[[r, u]]);
                 }
                 if pixel_mapped {
-                    add_internal(&mut grid, start, x, acts);
+                    add_internal(&mut grid, &ctx.cycle, start, x, acts);
                     if start == 0 {
                         drives.push((rows, analysis::drive_curves(x.view(), acts.preact.view())));
                         if images.is_none() {
@@ -338,7 +345,7 @@ impl LesionedClassPass {
         let starts = if with_grid { NUM_CLASSES } else { 1 };
         for (start, spec) in ctx.shuffled.iter().enumerate().take(starts) {
             each_chunk(model, ctx.images, spec, STEPS, Some(mask), |_, x, acts| {
-                add_internal(&mut grid, start, x, acts);
+                add_internal(&mut grid, &ctx.cycle, start, x, acts);
                 if start == 0 {
                     drives.push((
                         x.dim().1,

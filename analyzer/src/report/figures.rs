@@ -186,10 +186,7 @@ fn drives(
         rows.push(("pred. lesion".into(), &p[t][..]));
     }
     if let Some(c) = &internal.class {
-        rows.push((
-            format!("class {} lesion", (t + NUM_CLASSES - 1) % NUM_CLASSES),
-            &c[t][..],
-        ));
+        rows.push((format!("class {} lesion", s.target_previous), &c[t][..]));
     }
     plot::image_rows(
         dir,
@@ -203,7 +200,7 @@ fn drives(
     figs.push(Figure {
         stem: "fig4b_internal_drive",
         title: "Fig 4B: internal drive after k frames leading up to the target",
-        caption: format!("Model {}: the mean over all test sequences of the internal drive h_k W after the k = 0..9 frames that lead up to digit {t}, intact, with all prediction units lesioned, and with only the prediction units of class {} lesioned (as the published pred_class_mask selects them).", first.info.name, (t + NUM_CLASSES - 1) % NUM_CLASSES),
+        caption: format!("Model {}: the mean over all test sequences of the internal drive h_k W after the k = 0..9 frames that lead up to digit {t}, intact, with all prediction units lesioned, and with only the prediction units of class {} lesioned (as the published pred_class_mask selects them).", first.info.name, s.target_previous),
     });
     let grids: [(&'static str, &'static str, Option<&DriveGrid>); 2] = [
         (
@@ -384,7 +381,7 @@ fn postsynaptic(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
     figs.push(Figure {
         stem: "fig4c_postsynaptic",
         title: "Fig 4C: postsynaptic drive",
-        caption: format!("Mean outgoing drive h_i sum_j W_ij of the state after digit {} preceded by k frames, for the prediction units of class {} and for the error units of class {} that are not among them (negative: they inhibit the units they project to).", s.target, (s.target + NUM_CLASSES - 1) % NUM_CLASSES, s.target),
+        caption: format!("Mean outgoing drive h_i sum_j W_ij of the state after digit {} preceded by k frames, for the prediction units of class {} and for the error units of class {} that are not among them (negative: they inhibit the units they project to).", s.target, s.target_previous, s.target),
     });
     Ok(())
 }
