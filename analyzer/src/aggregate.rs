@@ -259,6 +259,15 @@ fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], boot: Boot) -
             104,
         ),
         lesion_effect: (!effects.is_empty()).then(|| boot.interval(&effects, 105)),
+        entropy: {
+            let h: Vec<f64> = members
+                .iter()
+                .map(|r| crate::sequences::Stream::of_metadata(&r.info.metadata).entropy_bits())
+                .collect();
+            h.first()
+                .copied()
+                .filter(|&a| h.iter().all(|&b| (a - b).abs() < 1e-9))
+        },
     }
 }
 

@@ -149,7 +149,9 @@ pub fn group_value(metadata: &std::collections::BTreeMap<String, String>, key: &
         "loss" | "architecture" | "dataset" | "seed" => {
             metadata.get(&format!("epc.{key}")).cloned()
         }
-        "order" => from_config("sequence.order"),
+        // The whole stream: markov entropies and permutation seeds are groups of their own.
+        "order" => from_config("sequence.order")
+            .map(|_| crate::sequences::Stream::of_metadata(metadata).describe()),
         k if k.starts_with("config.") => from_config(&k["config.".len()..]),
         k => metadata.get(k).cloned(),
     };

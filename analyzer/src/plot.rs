@@ -54,6 +54,8 @@ pub(crate) struct Panel {
     pub y_label: String,
     /// x of the first value (1 for steps, 0 for preceding frames).
     pub x_start: usize,
+    /// Explicit x of every value (ascending), instead of `x_start`, `x_start + 1`, ...
+    pub xs: Option<Vec<f64>>,
     pub lines: Vec<Line>,
 }
 
@@ -116,38 +118,44 @@ fn draw_panels<DB: DrawingBackend>(
             (lo, hi) = (0.0, 1.0);
         }
         let pad = ((hi - lo) * 0.08).max(1e-6);
-        let x0 = p.x_start as f64;
-        let x1 = (p.x_start + n - 1) as f64;
+        let x_of = |i: usize| match &p.xs {
+            Some(xs) => xs.get(i).copied().unwrap_or(f64::NAN),
+            None => (p.x_start + i) as f64,
+        };
+        let (x0, x1) = (x_of(0), x_of(n - 1));
+        let margin = if p.xs.is_some() {
+            ((x1 - x0) * 0.05).max(0.05)
+        } else {
+            0.3
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(&p.title, (FONT, 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((x0 - 0.3)..(x1 + 0.3), (lo - pad)..(hi + pad))
+            .build_cartesian_2d((x0 - margin)..(x1 + margin), (lo - pad)..(hi + pad))
             .map_err(s)?;
         chart
             .configure_mesh()
             .x_desc(p.x_label.as_str())
             .y_desc(p.y_label.as_str())
             .x_labels(n.min(12))
-            .x_label_formatter(&|v| format!("{}", v.round() as i64))
+            .x_label_formatter(&|v| {
+                if p.xs.is_some() {
+                    format!("{v:.1}")
+                } else {
+                    format!("{}", v.round() as i64)
+                }
+            })
             .label_style((FONT, 12))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(s)?;
         for l in &p.lines {
             if let Some((blo, bhi)) = &l.band {
-                let mut pts: Vec<(f64, f64)> = bhi
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| (x0 + i as f64, v))
-                    .collect();
-                pts.extend(
-                    blo.iter()
-                        .enumerate()
-                        .rev()
-                        .map(|(i, &v)| (x0 + i as f64, v)),
-                );
+                let mut pts: Vec<(f64, f64)> =
+                    bhi.iter().enumerate().map(|(i, &v)| (x_of(i), v)).collect();
+                pts.extend(blo.iter().enumerate().rev().map(|(i, &v)| (x_of(i), v)));
                 chart
                     .draw_series(std::iter::once(Polygon::new(
                         pts,
@@ -162,7 +170,7 @@ fn draw_panels<DB: DrawingBackend>(
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| v.is_finite())
-                .map(|(i, &v)| (x0 + i as f64, v))
+                .map(|(i, &v)| (x_of(i), v))
                 .collect();
             let color = l.color;
             let style = ShapeStyle {

@@ -174,6 +174,16 @@ impl Stream {
         }
     }
 
+    /// The stream's conditional entropy in bits: 0 for the deterministic orders (ascending,
+    /// permutation), log2(10) for random, the setting for markov.
+    pub fn entropy_bits(&self) -> f64 {
+        match self.order {
+            ClassOrder::Ascending | ClassOrder::Permutation => 0.0,
+            ClassOrder::Random => epc_core::sequence::MAX_ENTROPY_BITS,
+            ClassOrder::Markov => self.entropy.unwrap_or(0.0),
+        }
+    }
+
     /// The predictable path the analysis sets run along.
     pub fn cycle(&self) -> ClassCycle {
         ClassCycle::of(&self.path_config())

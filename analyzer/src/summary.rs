@@ -157,6 +157,10 @@ pub struct Group {
     /// Lesion effect: mean over steps 2..10 of `pre` with the prediction units lesioned minus
     /// `pre` with as many random units lesioned (models with a lesion study).
     pub lesion_effect: Option<Interval>,
+    /// The conditional entropy (bits) of the stream its models were trained on, where they
+    /// share one (the predictability figure's x axis).
+    #[serde(default)]
+    pub entropy: Option<f64>,
 }
 
 /// Energy curves by measure name (`pre`, `ap`, `st`, `ec`).

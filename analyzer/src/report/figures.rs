@@ -14,7 +14,7 @@ use plotters::style::RGBColor;
 use std::path::Path;
 
 /// One figure in the report: file stem, title, one-line meaning.
-pub(super) struct Figure {
+pub(crate) struct Figure {
     pub stem: &'static str,
     pub title: &'static str,
     pub caption: String,
@@ -81,6 +81,7 @@ fn step_panel(title: String, measure: &str, lines: Vec<Line>) -> Panel {
         x_label: "step".into(),
         y_label: format!("mean {measure}"),
         x_start: 1,
+        xs: None,
         lines,
     }
 }
@@ -111,6 +112,9 @@ pub(super) fn draw_all(
     input_variance(dir, s, &mut figs)?;
     lesions(dir, s, &mut figs)?;
     postsynaptic(dir, s, &mut figs)?;
+    if let Some(f) = super::predictability::figure(dir, s)? {
+        figs.push(f);
+    }
     Ok(figs)
 }
 
@@ -371,6 +375,7 @@ fn postsynaptic(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
             x_label: "preceding frames k".into(),
             y_label: "mean h_i sum_j W_ij".into(),
             x_start: 0,
+            xs: None,
             lines: vec![line],
         });
     }

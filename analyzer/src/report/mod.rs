@@ -4,6 +4,7 @@
 mod figures;
 mod markdown;
 mod populations;
+mod predictability;
 mod tables;
 
 use crate::pipeline::{Context, ModelResult};

@@ -1,0 +1,101 @@
+//! The predictability figure: the energy saving and the prediction-lesion effect of each group
+//! against the conditional entropy of the stream its networks were trained on (issue 15).
+
+use super::figures::Figure;
+use crate::plot::{self, Line, Panel, PALETTE};
+use crate::stats::Interval;
+use crate::summary::{Group, Summary};
+use crate::Result;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The group's keys other than the stream's, as a line label (`all` when there are none).
+fn series_label(g: &Group) -> String {
+    let rest: Vec<String> = g
+        .keys
+        .iter()
+        .filter(|(k, _)| k.as_str() != "order" && !k.starts_with("config.sequence"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if rest.is_empty() {
+        "all".into()
+    } else {
+        rest.join(", ")
+    }
+}
+
+/// Draws `predictability.{png,svg}` when the groups span at least two entropies; one line per
+/// series (the other grouping keys), with the 95% intervals across instances as bands.
+pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
+    let mut series: BTreeMap<String, Vec<(f64, &Group)>> = BTreeMap::new();
+    for g in &s.groups {
+        if let Some(h) = g.entropy {
+            series.entry(series_label(g)).or_default().push((h, g));
+        }
+    }
+    let mut levels: Vec<f64> = series.values().flatten().map(|(h, _)| *h).collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    if levels.len() < 2 {
+        return Ok(None);
+    }
+    let panel = |title: &str, y: &str, pick: &dyn Fn(&Group) -> Option<Interval>, scale: f64| {
+        let lines = series
+            .iter()
+            .enumerate()
+            .map(|(k, (label, points))| {
+                // Every entropy level on the shared axis; NaN where the series has no group.
+                let at = |h: f64| {
+                    points
+                        .iter()
+                        .find(|(x, _)| (x - h).abs() < 1e-9)
+                        .and_then(|(_, g)| pick(g))
+                };
+                let get = |f: fn(&Interval) -> f64| -> Vec<f64> {
+                    levels
+                        .iter()
+                        .map(|&h| at(h).map_or(f64::NAN, |i| scale * f(&i)))
+                        .collect()
+                };
+                Line {
+                    label: label.clone(),
+                    color: PALETTE[k % PALETTE.len()],
+                    values: get(|i| i.mean),
+                    band: Some((get(|i| i.lo), get(|i| i.hi))),
+                    dashed: false,
+                }
+            })
+            .collect();
+        Panel {
+            title: title.into(),
+            x_label: "conditional entropy of the stream (bits)".into(),
+            y_label: y.into(),
+            x_start: 0,
+            xs: Some(levels.clone()),
+            lines,
+        }
+    };
+    let panels = [
+        panel(
+            "energy saving at step 10",
+            "% of the input's mean |x|",
+            &|g| Some(g.saving_vs_input),
+            100.0,
+        ),
+        panel(
+            "prediction-lesion effect",
+            "mean |a|, prediction - random lesion",
+            &|g| g.lesion_effect,
+            1.0,
+        ),
+    ];
+    plot::line_panels(dir, "predictability", &panels)?;
+    Ok(Some(Figure {
+        stem: "predictability",
+        title: "Predictability: saving and lesion effect against the stream's entropy",
+        caption: format!(
+            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the energy saved at step 10 relative to the input (1 - pre/input), and the lesion effect (mean over steps 2..10 of pre with the prediction units silenced minus with as many random units silenced); bands: 95% bootstrap intervals across instances. If predictive coding follows what is predictable, both fall as the entropy rises.",
+            epc_core::sequence::MAX_ENTROPY_BITS
+        ),
+    }))
+}
