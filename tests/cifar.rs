@@ -21,6 +21,20 @@ fn write_batch(path: &Path, per_class: usize, salt: u32) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// `epc analyze` of `model` on the CIFAR-10 files in `data` into `report`; its summary.
+fn analyze(model: &Path, data: &Path, report: &Path) -> serde_json::Value {
+    run_ok(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    read_json(&report.join("summary.json"))
+}
+
 #[test]
 fn cifar10_trains_exports_and_analyses() {
     let tmp = tempfile::tempdir().unwrap();
@@ -31,7 +45,7 @@ fn cifar10_trains_exports_and_analyses() {
     }
     write_batch(&data.join("test_batch.bin"), 3, 99);
     let run_dir = tmp.path().join("run");
-    let o = run(&[
+    run_ok(&[
         "train",
         "--dataset",
         "cifar10",
@@ -47,23 +61,12 @@ fn cifar10_trains_exports_and_analyses() {
         "--out",
         run_dir.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let cfg = read_json(&run_dir.join("seed-0/config.json"));
     assert_eq!(cfg["model"]["units"], 3072);
     assert_eq!(cfg["data"]["dataset"], "cifar10");
 
     let report = tmp.path().join("report");
-    let o = run(&[
-        "analyze",
-        "--model",
-        run_dir.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let summary = read_json(&report.join("summary.json"));
+    let summary = analyze(&run_dir, &data, &report);
     assert_eq!(summary["dataset"], "cifar10");
     let name = summary["models"][0]["name"].as_str().unwrap();
     assert_eq!(summary["models"][0]["n_units"], 3072);
@@ -102,7 +105,7 @@ fn cifar10_full_size_files_train_dump_and_analyse() {
         assert_eq!(len, 10_000 * 3073, "a real CIFAR-10 batch file's size");
     }
     let run_dir = tmp.path().join("run");
-    let o = run(&[
+    run_ok(&[
         "train",
         "--dataset",
         "cifar10",
@@ -116,7 +119,6 @@ fn cifar10_full_size_files_train_dump_and_analyse() {
         "--out",
         run_dir.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let history = std::fs::read_to_string(run_dir.join("seed-0/history.jsonl")).unwrap();
     let epoch: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
     assert_eq!(epoch["epoch"], 1);
@@ -128,7 +130,7 @@ fn cifar10_full_size_files_train_dump_and_analyse() {
 
     let dump = tmp.path().join("test.h5");
     let model = run_dir.join("seed-0/model.onnx");
-    let o = run(&[
+    let o = run_ok(&[
         "dump",
         "--model",
         model.to_str().unwrap(),
@@ -139,7 +141,6 @@ fn cifar10_full_size_files_train_dump_and_analyse() {
         "--out",
         dump.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     // One epoch of the full test batch: 1,000 sequences (every class has 1,000 images).
     let err = stderr(&o);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -148,18 +149,7 @@ fn cifar10_full_size_files_train_dump_and_analyse() {
         "{out}{err}"
     );
 
-    let report = tmp.path().join("report");
-    let o = run(&[
-        "analyze",
-        "--model",
-        model.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let summary = read_json(&report.join("summary.json"));
+    let summary = analyze(&model, &data, &tmp.path().join("report"));
     // The published per-class sets cover the whole test batch: 1,000 sequences each.
     assert_eq!(summary["sequences"]["class"][0], 1000);
     assert_eq!(summary["models"][0]["n_units"], 3072);

@@ -169,8 +169,7 @@ fn the_paper_rnn_exported_both_ways_gives_the_same_summary() {
     let runs = dir.path().join("run");
     train_digits(&runs, "0", "20");
     let inst = runs.join("seed-0");
-    let o = run(&["export", inst.to_str().unwrap(), "--contract", "step-v2"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&["export", inst.to_str().unwrap(), "--contract", "step-v2"]);
     let v2 = inst.join("model.v2.onnx");
     let o = run(&["check-model", v2.to_str().unwrap()]);
     assert!(o.status.success());
@@ -178,14 +177,13 @@ fn the_paper_rnn_exported_both_ways_gives_the_same_summary() {
     let mut summaries = Vec::new();
     for (file, name) in [("model.onnx", "model"), ("model.v2.onnx", "model.v2")] {
         let out = dir.path().join(name);
-        let o = run(&[
+        run_ok(&[
             "analyze",
             "--model",
             inst.join(file).to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
         summaries.push(comparable(&out.join("summary.json"), name));
     }
     // The random lesion's units are drawn with a seed keyed by the model file's digest, and
@@ -222,7 +220,7 @@ fn curve(v: &serde_json::Value) -> Vec<f64> {
 fn the_pytorch_examples_are_analysed_per_population() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let o = run(&[
+    run_ok(&[
         "analyze",
         "--model",
         example("two_layer.onnx").to_str().unwrap(),
@@ -231,7 +229,6 @@ fn the_pytorch_examples_are_analysed_per_population() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let s = read_json(&out.join("summary.json"));
     let input = curve(&s["reference"]["input"]);
     for (model, pixel_pop, sizes) in [
@@ -327,7 +324,7 @@ fn the_pytorch_examples_are_analysed_per_population() {
 fn a_v2_dump_carries_the_layout_and_the_drives() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d.h5");
-    let o = run(&[
+    run_ok(&[
         "dump",
         "--model",
         example("two_layer.onnx").to_str().unwrap(),
@@ -338,7 +335,6 @@ fn a_v2_dump_carries_the_layout_and_the_drives() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let script = r#"
 import json, sys
 import h5py, numpy as np

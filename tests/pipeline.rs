@@ -52,8 +52,7 @@ fn exported_model_matches_the_tch_forward_pass() {
     assert_eq!(meta["epc.dataset"], "digits");
 
     // The whole-sequence (Scan) export gives the same numbers through Python onnxruntime.
-    let o = run(&["export", inst.to_str().unwrap(), "--sequence"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&["export", inst.to_str().unwrap(), "--sequence"]);
     let xs = tmp.path().join("x.f32");
     let bytes: Vec<u8> = b.x.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&xs, bytes).unwrap();
@@ -97,7 +96,7 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     train_digits(&run_dir, "0,1", "60");
     let model = run_dir.join("seed-0/model.onnx");
     let report = tmp.path().join("report");
-    let o = run(&[
+    run_ok(&[
         "analyze",
         "--model",
         run_dir.to_str().unwrap(),
@@ -106,20 +105,18 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
         "--out",
         report.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let summary = read_json(&report.join("summary.json"));
     assert_eq!(summary["models"].as_array().unwrap().len(), 2);
     assert_eq!(summary["steps"], 10);
 
     let intact = tmp.path().join("intact.h5");
-    let o = run(&[
+    run_ok(&[
         "dump",
         "--model",
         model.to_str().unwrap(),
         "--out",
         intact.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let d = epc_exporter::h5::read_dump(&intact).unwrap();
     let h = &d.header;
     assert_eq!((h.steps, h.units, h.n_in), (10, 64, 64));
@@ -166,7 +163,7 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     }
 
     let lesioned = tmp.path().join("lesioned.h5");
-    let o = run(&[
+    run_ok(&[
         "dump",
         "--model",
         model.to_str().unwrap(),
@@ -175,7 +172,6 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
         "--out",
         lesioned.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let l = epc_exporter::h5::read_dump(&lesioned).unwrap();
     let mask = l.header.lesion_mask.clone().unwrap();
     let zeroed: Vec<usize> = (0..64).filter(|&i| mask[i] == 0.0).collect();
@@ -259,7 +255,7 @@ fn analyze_never_replaces_a_folder_that_is_not_a_report() {
     // An earlier report is replaced whole.
     let report = tmp.path().join("report");
     for _ in 0..2 {
-        let o = run(&[
+        run_ok(&[
             "analyze",
             "--model",
             model.to_str().unwrap(),
@@ -267,7 +263,6 @@ fn analyze_never_replaces_a_folder_that_is_not_a_report() {
             "--out",
             report.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
     }
     assert!(report.join("summary.json").is_file());
     assert!(!report.join("fig2a_energy.png").exists());
@@ -279,7 +274,7 @@ fn models_of_several_losses_are_compared_as_groups() {
     let mut models = Vec::new();
     for loss in ["l1-pre", "l1-post"] {
         let run_dir = tmp.path().join(loss);
-        let o = run(&[
+        run_ok(&[
             "train",
             "--epochs",
             "20",
@@ -293,11 +288,10 @@ fn models_of_several_losses_are_compared_as_groups() {
             "--out",
             run_dir.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
         models.push(run_dir);
     }
     let out = tmp.path().join("report");
-    let o = run(&[
+    run_ok(&[
         "analyze",
         "--model",
         models[0].to_str().unwrap(),
@@ -309,7 +303,6 @@ fn models_of_several_losses_are_compared_as_groups() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let s = read_json(&out.join("summary.json"));
     assert_eq!(s["group_by"], serde_json::json!(["loss"]));
     let groups = s["groups"].as_array().unwrap();
@@ -375,7 +368,7 @@ fn a_model_of_another_class_order_is_analysed_on_its_own_stream() {
     train(&asc, &[]);
     let perm_model = perm.join("seed-0/model.onnx");
     let out = dir.path().join("report");
-    let o = run(&[
+    run_ok(&[
         "analyze",
         "--model",
         perm_model.to_str().unwrap(),
@@ -384,7 +377,6 @@ fn a_model_of_another_class_order_is_analysed_on_its_own_stream() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let s = read_json(&out.join("summary.json"));
     assert_eq!(s["models"][0]["stream"], "permutation (seed 3)");
     assert_eq!(s["models"][1]["stream"], "ascending");
@@ -400,14 +392,13 @@ fn a_model_of_another_class_order_is_analysed_on_its_own_stream() {
     // Its test set, dumped: every step follows the cycle, and the energy the analysis reports
     // is the dump's mean |a| at each step.
     let dump = dir.path().join("own.h5");
-    let o = run(&[
+    run_ok(&[
         "dump",
         "--model",
         perm_model.to_str().unwrap(),
         "--out",
         dump.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let d = epc_exporter::h5::read_dump(&dump).unwrap();
     let (steps, seqs, units) = (d.header.steps, d.header.sequences, d.header.units);
     for q in 0..seqs {
@@ -453,7 +444,7 @@ fn a_model_of_another_class_order_is_analysed_on_its_own_stream() {
         .collect();
     std::fs::write(&csv, rows.join("\n")).unwrap();
     let other = dir.path().join("ascending.h5");
-    let o = run(&[
+    run_ok(&[
         "dump",
         "--model",
         perm_model.to_str().unwrap(),
@@ -462,7 +453,6 @@ fn a_model_of_another_class_order_is_analysed_on_its_own_stream() {
         "--out",
         other.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let a = epc_exporter::h5::read_dump(&other).unwrap();
     let ascending = mean_abs(&a.preact.unwrap(), steps - 1, seqs);
     assert!(ascending > own * 1.2, "ascending {ascending} vs own {own}");
@@ -475,7 +465,7 @@ fn models_of_graded_predictability_are_compared_in_the_predictability_figure() {
     let mut args = vec!["analyze".to_string()];
     for h in ["0", "3.32"] {
         let out = dir.path().join(format!("h{h}"));
-        let o = run(&[
+        run_ok(&[
             "train",
             "--config",
             cfg.to_str().unwrap(),
@@ -491,7 +481,6 @@ fn models_of_graded_predictability_are_compared_in_the_predictability_figure() {
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
         args.extend(["--model".to_string(), out.display().to_string()]);
     }
     let report = dir.path().join("report");

@@ -14,6 +14,14 @@ pub fn run(args: &[&str]) -> Output {
     epc().args(args).output().expect("epc runs")
 }
 
+/// Runs `epc` with `args`, asserts that it succeeded (showing its stderr if not) and returns
+/// its output.
+pub fn run_ok(args: &[&str]) -> Output {
+    let o = run(args);
+    assert!(o.status.success(), "epc {}: {}", args.join(" "), stderr(&o));
+    o
+}
+
 /// Stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
