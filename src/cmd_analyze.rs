@@ -15,7 +15,7 @@ use std::path::PathBuf;
     after_help = "Writes DIR/summary.json, CSV tables, figures (PNG and SVG) and DIR/report.md.\nThe output folder is written whole or not at all.\n\nExamples:\n  epc analyze --model runs/demo/seed-0/model.onnx --out reports/one\n  epc analyze --model runs/mnist --dataset mnist --data-dir DIR --out reports/mnist   # every seed-*\n  epc analyze --study studies/losses                   # every finished cell of a study"
 )]
 pub struct AnalyzeArgs {
-    /// An ONNX model (step-v1), or a run folder whose seed-*/model.onnx are all taken; repeat for several
+    /// An ONNX model (step-v1 or step-v2, docs/CONTRACT.md), or a run folder whose seed-*/model.onnx are all taken; repeat for several
     #[arg(long, required_unless_present = "study")]
     model: Vec<PathBuf>,
     /// A study folder (`epc sweep`): every finished cell, grouped by the plan's axes, into

@@ -12,14 +12,17 @@ pub struct ExportArgs {
     /// An instance folder (RUN_DIR/seed-<n>) or a run folder (exports every seed-* inside)
     run: PathBuf,
     /// Output file (one instance only) [default: <instance>/model.onnx, or
-    /// model.sequence.onnx with --sequence, model.v2.onnx with --contract step-v2]
+    /// model.sequence.onnx with --sequence, model.v2.onnx with --contract step-v2; architectures
+    /// other than rnn: always step-v2 in model.onnx]
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Write the whole-sequence model (ONNX Scan; input x [steps, batch, n]) instead of the step model
+    /// Write the whole-sequence model (ONNX Scan; input x [steps, batch, n]) instead of the step
+    /// model (the paper's rnn only)
     #[arg(long, conflicts_with = "contract")]
     sequence: bool,
     /// Step contract of the model: step-v1 (model.onnx) or step-v2 (model.v2.onnx: the same
-    /// network with its states and populations in the metadata; docs/CONTRACT.md)
+    /// network with its states and populations in the metadata; docs/CONTRACT.md). Other
+    /// architectures than rnn are always exported as step-v2, to model.onnx
     #[arg(long, value_parser = ["step-v1", "step-v2"])]
     contract: Option<String>,
 }

@@ -266,6 +266,12 @@ fn analyze(study: &StudyDir, extra: &[String]) -> Result<()> {
 fn group_key(axis: &str) -> Option<String> {
     Some(match axis {
         "loss" | "dataset" | "order" | "architecture" => axis.to_string(),
+        "arch" => "architecture".into(),
+        "units" => "config.model.units".into(),
+        "latent" => "config.model.latent".into(),
+        "layers" => "config.model.layers".into(),
+        "inhibitory" => "config.model.inhibitory".into(),
+        "energy" => "config.model.energy".into(),
         "lr" => "config.optim.lr".into(),
         "epochs" => "config.train.epochs".into(),
         "lr-schedule" => "config.optim.schedule.kind".into(),

@@ -3,7 +3,9 @@
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser};
-use epc_core::config::{DeviceChoice, FinalWeights, Loss, RunConfig, Schedule};
+use epc_core::config::{
+    Architecture, DeviceChoice, EnergyScope, FinalWeights, Loss, RunConfig, Schedule,
+};
 use epc_core::data::DatasetKind;
 use epc_core::sequence::ClassOrder;
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ pub struct TrainCommand {
 /// Options of `epc train`. Flags override the `--config` file, which overrides the defaults.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (docs/SPEC.md, section 4). The paper trains MNIST for 200 epochs."
+    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --arch lstm-err --units 32 --out runs/lstm # another network (docs/ARCHITECTURES.md)\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (docs/SPEC.md, section 4). The paper trains MNIST for 200 epochs."
 )]
 pub struct TrainArgs {
     /// Data set [default: digits, embedded in the binary]
@@ -32,6 +34,27 @@ pub struct TrainArgs {
     /// into ~/.cache/epc/datasets (see EPC_MIRRORS, EPC_CACHE_DIR).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Network (docs/ARCHITECTURES.md): rnn (the paper's), rnn-latent, hierarchical, dale,
+    /// lstm-err or gru-err [default: rnn]
+    #[arg(long, value_enum)]
+    pub arch: Option<Architecture>,
+    /// Units per recurrent layer of hierarchical, lstm-err and gru-err [default: 64]; for rnn
+    /// and dale it must be the frame size (one unit per pixel)
+    #[arg(long)]
+    pub units: Option<usize>,
+    /// rnn-latent: recurrent units that get no direct input [default: 32]
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// hierarchical: recurrent layers above the sensory population [default: 2]
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// dale: fraction of inhibitory units [default: 0.2]
+    #[arg(long)]
+    pub inhibitory: Option<f64>,
+    /// Units the energy loss covers: all, or input (the pixel-mapped ones; rnn-latent's
+    /// published variant) [default: all]
+    #[arg(long, value_enum)]
+    pub energy: Option<EnergyScope>,
     /// Objective: l1-pre (the paper's model), l1-post or l1-post-l2w (controls) [default: l1-pre]
     #[arg(long, value_enum)]
     pub loss: Option<Loss>,
@@ -132,7 +155,7 @@ pub struct TrainArgs {
     /// Continue a killed or interrupted run from its checkpoints; with --epochs larger than
     /// the run's, train it further (recorded in each config's `changes`). Every other setting
     /// comes from the run.
-    #[arg(long, conflicts_with_all = ["out", "config", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "val_fraction", "final_weights"])]
+    #[arg(long, conflicts_with_all = ["out", "config", "arch", "units", "latent", "layers", "inhibitory", "energy", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "val_fraction", "final_weights"])]
     pub resume: Option<PathBuf>,
     /// Do not write model.onnx for each instance at the end
     #[arg(long)]
@@ -166,6 +189,22 @@ impl TrainArgs {
         set!(c.data.dataset, self.dataset);
         if self.data_dir.is_some() {
             c.data.data_dir = self.data_dir.clone();
+        }
+        set!(c.model.architecture, self.arch);
+        set!(c.model.units, self.units);
+        for (given, field) in [
+            (self.latent, &mut c.model.latent),
+            (self.layers, &mut c.model.layers),
+        ] {
+            if given.is_some() {
+                *field = given;
+            }
+        }
+        if self.inhibitory.is_some() {
+            c.model.inhibitory = self.inhibitory;
+        }
+        if self.energy.is_some() {
+            c.model.energy = self.energy;
         }
         set!(c.train.loss, self.loss);
         set!(c.train.epochs, self.epochs);

@@ -3,6 +3,8 @@
 //! - [`train`]: training MNIST `l1-pre` (batch 32, sequences of 10) through the trainer's own
 //!   code path, for K = 1 and K = 10 batched instances and 10 sequential K = 1 runs, and the
 //!   GEMM-bound limit (the same batch's matrix products alone, on random data);
+//! - [`arch`]: one MNIST-shaped training batch of each architecture on the autograd path
+//!   (`benches/arch_pytorch.py` times the same networks in PyTorch; `scripts/bench_arch.sh`);
 //! - [`inference`]: the step model through ONNX Runtime ([`epc_analyzer::StepModel::run`])
 //!   and through tch (`model::forward` without gradients), and the whole-sequence (`Scan`)
 //!   model through ONNX Runtime, for 1, 32 and 1,024 sequences of 10 steps;
@@ -26,6 +28,7 @@ use criterion::Criterion;
 use std::path::PathBuf;
 
 mod analysis;
+mod arch;
 mod inference;
 mod train;
 
@@ -105,6 +108,7 @@ fn main() {
         return;
     }
     train::bench(&mut c);
+    arch::bench(&mut c);
     inference::bench(&mut c);
     analysis::bench(&mut c);
     c.final_summary();

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::onnx::{self, ModelSpec};
+use epc_core::arch::{ArchSpec, NamedArray};
 use epc_core::config::{Architecture, RunConfig};
 use epc_core::contract::{
     META_ARCHITECTURE, META_CONFIG, META_DATASET, META_EPOCHS, META_LOSS, META_SEED, META_TOOLKIT,
@@ -69,11 +70,104 @@ pub fn read_weights_safetensors(path: &Path, units: usize) -> Result<Vec<f32>> {
             ),
         ));
     }
-    Ok(view
-        .data()
-        .chunks_exact(4)
+    Ok(f32_values(view.data()))
+}
+
+/// Writes named float32 parameters (one tensor per [`NamedArray`], under its name and with
+/// its shape) as a safetensors file, atomically (temp file, then rename). Errors, naming
+/// `path`, for an array whose values do not fill its shape or a name given twice.
+pub fn write_params_safetensors(path: &Path, params: &[NamedArray]) -> Result<()> {
+    let mut raw = Vec::with_capacity(params.len());
+    for (k, p) in params.iter().enumerate() {
+        if p.data.len() != p.shape.iter().product::<usize>() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "cannot write {} values as {} {:?}",
+                    p.data.len(),
+                    p.name,
+                    p.shape
+                ),
+            ));
+        }
+        if params[..k].iter().any(|q| q.name == p.name) {
+            return Err(Error::format(
+                path,
+                format!("cannot write two tensors named {}", p.name),
+            ));
+        }
+        raw.push(
+            p.data
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        );
+    }
+    let mut views = Vec::with_capacity(params.len());
+    for (p, bytes) in params.iter().zip(&raw) {
+        let view = safetensors::tensor::TensorView::new(Dtype::F32, p.shape.clone(), bytes)
+            .map_err(|e| Error::safetensors(path, "cannot build a parameter tensor", e))?;
+        views.push((p.name.as_str(), view));
+    }
+    let bytes = safetensors::serialize(views, &None)
+        .map_err(|e| Error::safetensors(path, "cannot serialise the parameters", e))?;
+    crate::error::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// Reads the parameters of `spec` from a safetensors file, in `spec.params` order. The file
+/// must hold exactly those tensors (names and shapes), float32; anything else is a one-line
+/// error naming the file and saying what it holds and what `spec` needs (for a weights file
+/// of another architecture: `...: holds [W [64, 64]], but dale as configured has [P [64, 64]]`).
+pub fn read_params_safetensors(path: &Path, spec: &ArchSpec) -> Result<Vec<NamedArray>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::safetensors(path, "not a valid safetensors file", e))?;
+    // The spec's tensors first (in its order), then any others the file holds, sorted, so
+    // that the message of a mismatch lists them comparably.
+    let mut names: Vec<String> = tensors.names().into_iter().cloned().collect();
+    let rank = |n: &String| spec.params.iter().position(|p| &p.name == n);
+    names.sort_by(|a, b| match (rank(a), rank(b)) {
+        (Some(i), Some(j)) => i.cmp(&j),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    });
+    let mut arrays = Vec::with_capacity(names.len());
+    let mut wrong_dtype = None;
+    for name in names {
+        let view = tensors
+            .tensor(&name)
+            .map_err(|e| Error::safetensors(path, "cannot read a tensor", e))?;
+        let numel: usize = view.shape().iter().product();
+        let data = if view.dtype() == Dtype::F32 {
+            f32_values(view.data())
+        } else {
+            wrong_dtype.get_or_insert((name.clone(), view.dtype()));
+            vec![0.0; numel]
+        };
+        arrays.push(NamedArray {
+            name,
+            shape: view.shape().to_vec(),
+            data,
+        });
+    }
+    spec.check_arrays(&arrays)
+        .map_err(|reason| Error::format(path, reason))?;
+    if let Some((name, dtype)) = wrong_dtype {
+        return Err(Error::format(
+            path,
+            format!("tensor {name} has dtype {dtype:?}, expected F32"),
+        ));
+    }
+    Ok(arrays)
+}
+
+/// Little-endian float32 values.
+fn f32_values(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+        .collect()
 }
 
 /// The `epc.*` metadata properties of a model trained with `cfg` for `epochs_trained` epochs.
@@ -97,10 +191,11 @@ pub fn run_metadata(cfg: &RunConfig, epochs_trained: u64) -> Result<Vec<(String,
 /// Exports an instance folder as an ONNX model and returns the path written.
 ///
 /// Reads the instance's resolved config (newer config versions are refused), its final
-/// weights (tensor `W`, float32 `[units, units]`) and, when present, its training summary
-/// (the epochs trained; otherwise the config's epoch count is recorded). Writes the `step-v1`
-/// model (or `sequence-v1` when `sequence`) to `out`, by default the instance's
-/// [`InstanceDir::step_model`] (or [`InstanceDir::sequence_model`]), atomically.
+/// weights and, when present, its training summary (the epochs trained; otherwise the
+/// config's epoch count is recorded). For the paper's `rnn` (weights: tensor `W`, float32
+/// `[units, units]`) it writes the `step-v1` model (or `sequence-v1` when `sequence`) to `out`,
+/// by default the instance's [`InstanceDir::step_model`] (or [`InstanceDir::sequence_model`]),
+/// atomically; any other architecture is written as step-v2 (see [`export_run_as`]).
 pub fn export_run(instance: &InstanceDir, out: Option<&Path>, sequence: bool) -> Result<PathBuf> {
     let format = if sequence {
         ExportFormat::SequenceV1
@@ -115,32 +210,57 @@ pub fn export_run(instance: &InstanceDir, out: Option<&Path>, sequence: bool) ->
 pub enum ExportFormat {
     /// `step-v1` (default file `model.onnx`).
     StepV1,
-    /// `step-v2`, the same network with its layout in the metadata (default `model.v2.onnx`).
+    /// `step-v2`, the network with its layout in the metadata (default `model.v2.onnx` for
+    /// `rnn`; other architectures always write step-v2, by default to `model.onnx`).
     StepV2,
     /// `sequence-v1`, an ONNX Scan over the whole sequence (default `model.sequence.onnx`).
     SequenceV1,
 }
 
 /// [`export_run`] in any [`ExportFormat`].
+///
+/// `rnn`: the requested contract, by default to the file of [`ExportFormat`]'s docs. Every
+/// other architecture (docs/ARCHITECTURES.md) can only be described by step-v2: for
+/// [`ExportFormat::StepV1`] and [`ExportFormat::StepV2`] alike it reads the named parameters
+/// of its [`ArchSpec`] from the instance's weights file ([`read_params_safetensors`]) and writes
+/// [`onnx::arch_step_v2_model_bytes`] to `out`, by default [`InstanceDir::step_model`]
+/// (`model.onnx`, the file `epc train` leaves and the analyses look for), with the
+/// [`run_metadata`]; [`ExportFormat::SequenceV1`] is refused with a one-line error.
 pub fn export_run_as(
     instance: &InstanceDir,
     out: Option<&Path>,
     format: ExportFormat,
 ) -> Result<PathBuf> {
     let cfg = instance.read_config()?;
-    match cfg.model.architecture {
-        Architecture::Rnn => {}
+    let arch = cfg.model.architecture;
+    if arch != Architecture::Rnn && format == ExportFormat::SequenceV1 {
+        return Err(Error::format(
+            instance.path(),
+            format!(
+                "sequence-v1 describes the paper's rnn only; {} exports as step-v2",
+                arch.name()
+            ),
+        ));
     }
-    let units = cfg.units();
-    let w = read_weights_safetensors(&instance.weights(), units)?;
     let epochs = instance
         .read_state()?
         .map_or(cfg.train.epochs, |s| s.epochs_trained) as u64;
-    let spec = ModelSpec {
-        w,
-        units,
-        metadata: run_metadata(&cfg, epochs)?,
-    };
+    let metadata = run_metadata(&cfg, epochs)?;
+    if arch != Architecture::Rnn {
+        let spec = ArchSpec::of(&cfg).map_err(|e| {
+            Error::format(
+                instance.config(),
+                format!("cannot lay out {}: {e}", arch.name()),
+            )
+        })?;
+        let params = read_params_safetensors(&instance.weights(), &spec)?;
+        let out = out.map_or_else(|| instance.step_model(), Path::to_path_buf);
+        onnx::write_arch_step_v2_model(&spec, &params, &metadata, &out)?;
+        return Ok(out);
+    }
+    let units = cfg.units();
+    let w = read_weights_safetensors(&instance.weights(), units)?;
+    let spec = ModelSpec { w, units, metadata };
     let out = match (out, format) {
         (Some(p), _) => p.to_path_buf(),
         (None, ExportFormat::StepV1) => instance.step_model(),
@@ -191,5 +311,90 @@ mod tests {
         std::fs::write(&p, b"garbage").unwrap();
         let e = read_weights_safetensors(&p, 2).unwrap_err().to_string();
         assert!(e.contains("not a valid safetensors file"), "{e}");
+    }
+
+    fn lstm_spec(units: usize) -> ArchSpec {
+        let mut cfg = RunConfig::default();
+        cfg.data.dataset = epc_core::data::DatasetKind::Digits;
+        cfg.model.architecture = Architecture::LstmErr;
+        cfg.model.units = units;
+        ArchSpec::of(&cfg.resolve().unwrap()).unwrap()
+    }
+
+    fn arrays(spec: &ArchSpec) -> Vec<NamedArray> {
+        spec.params
+            .iter()
+            .map(|p| NamedArray {
+                name: p.name.clone(),
+                shape: p.shape.clone(),
+                data: (0..p.numel()).map(|i| i as f32 * 0.25 - 3.0).collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn params_round_trip_in_spec_order_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.safetensors");
+        let spec = lstm_spec(3);
+        let params = arrays(&spec);
+        let mut shuffled = params.clone();
+        shuffled.reverse();
+        write_params_safetensors(&p, &shuffled).unwrap();
+        assert_eq!(read_params_safetensors(&p, &spec).unwrap(), params);
+        let e = read_params_safetensors(&p, &lstm_spec(4))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("{}: holds [W_pred [3, 64]", p.display()))
+                && e.contains("but lstm-err as configured has [W_pred [4, 64]")
+                && !e.contains('\n'),
+            "{e}"
+        );
+        // A tensor too many is listed after the spec's own.
+        let mut extra = params.clone();
+        extra.push(NamedArray {
+            name: "A".into(),
+            shape: vec![1],
+            data: vec![0.0],
+        });
+        write_params_safetensors(&p, &extra).unwrap();
+        let e = read_params_safetensors(&p, &spec).unwrap_err().to_string();
+        assert!(e.contains("b [12], A [1]], but"), "{e}");
+        // Bad arrays are refused before anything is written.
+        let mut short = params.clone();
+        short[0].data.pop();
+        assert!(write_params_safetensors(&p, &short).is_err());
+        let twice = vec![params[0].clone(), params[0].clone()];
+        let e = write_params_safetensors(&p, &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("two tensors named W_pred"), "{e}");
+        assert_eq!(
+            read_params_safetensors(&p, &spec)
+                .unwrap_err()
+                .to_string()
+                .lines()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn params_of_another_dtype_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.safetensors");
+        let mut cfg = RunConfig::default();
+        cfg.data.dataset = epc_core::data::DatasetKind::Digits;
+        cfg.model.architecture = Architecture::Dale;
+        let spec = ArchSpec::of(&cfg.resolve().unwrap()).unwrap();
+        let raw = vec![0u8; 8 * 64 * 64];
+        let v = safetensors::tensor::TensorView::new(Dtype::F64, vec![64, 64], &raw).unwrap();
+        std::fs::write(&p, safetensors::serialize([("P", v)], &None).unwrap()).unwrap();
+        let e = read_params_safetensors(&p, &spec).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("{}: tensor P has dtype F64, expected F32", p.display())
+        );
     }
 }

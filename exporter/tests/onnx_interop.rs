@@ -156,3 +156,59 @@ fn step_and_sequence_models_match_the_rust_forward_pass_in_onnxruntime() {
         }
     }
 }
+
+const CHECK_ARCHS: &str = r#"
+import sys
+import onnx
+from onnx import shape_inference
+
+for path in sys.argv[1:]:
+    m = onnx.load(path)
+    onnx.checker.check_model(m, full_check=True)
+    shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+    assert m.ir_version == 8 and [(o.domain, o.version) for o in m.opset_import] == [("", 17)]
+    print(path.rsplit("/", 1)[-1], "ok")
+"#;
+
+/// The step-v2 models of every architecture pass `onnx.checker` (full check) and strict shape
+/// inference: the declared dims of every port agree with what the graph computes.
+#[test]
+fn architecture_models_pass_the_onnx_checker() {
+    use epc_core::arch::{ArchSpec, NamedArray};
+    use epc_core::config::{Architecture, RunConfig};
+    use epc_exporter::onnx::write_arch_step_v2_model;
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(3);
+    let mut paths = Vec::new();
+    for arch in [
+        Architecture::Rnn,
+        Architecture::RnnLatent,
+        Architecture::Hierarchical,
+        Architecture::Dale,
+        Architecture::LstmErr,
+        Architecture::GruErr,
+    ] {
+        let mut cfg = RunConfig::default();
+        cfg.data.dataset = epc_core::data::DatasetKind::Digits;
+        cfg.model.architecture = arch;
+        if arch.has_hidden_layers() {
+            cfg.model.units = 7;
+        }
+        let spec = ArchSpec::of(&cfg.resolve().unwrap()).unwrap();
+        let params: Vec<NamedArray> = spec
+            .params
+            .iter()
+            .map(|p| NamedArray {
+                name: p.name.clone(),
+                shape: p.shape.clone(),
+                data: rng.vec(p.numel(), -0.1, 0.1),
+            })
+            .collect();
+        let path = dir.path().join(format!("{}.onnx", arch.name()));
+        write_arch_step_v2_model(&spec, &params, &[], &path).unwrap();
+        paths.push(path.to_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let out = run_python(dir.path(), CHECK_ARCHS, &args);
+    assert_eq!(out.lines().count(), 6, "{out}");
+}

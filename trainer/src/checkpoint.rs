@@ -2,6 +2,7 @@
 //! one safetensors file, written atomically, so a killed run resumes exactly.
 
 use crate::{Error, Result};
+use epc_core::arch::{NamedArray, ParamSpec};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -50,19 +51,61 @@ impl Default for LoopState {
     }
 }
 
-/// Everything a checkpoint holds, as host arrays of `units * units` values.
+/// Everything a checkpoint holds: per trained parameter (in the architecture's order) its
+/// current values, Adam's two moments and the values of the best validation epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
-    /// Current weights.
-    pub w: Vec<f32>,
-    /// Adam first moment.
-    pub m: Vec<f32>,
-    /// Adam second moment.
-    pub v: Vec<f32>,
-    /// Weights of the best validation epoch.
-    pub best_w: Vec<f32>,
+    /// Current parameters.
+    pub params: Vec<NamedArray>,
+    /// Adam first moments, one per parameter.
+    pub m: Vec<NamedArray>,
+    /// Adam second moments, one per parameter.
+    pub v: Vec<NamedArray>,
+    /// Parameters of the best validation epoch.
+    pub best: Vec<NamedArray>,
     /// Loop state.
     pub state: LoopState,
+}
+
+impl Checkpoint {
+    /// A fresh start from `params`: zero moments, no epoch done.
+    pub fn fresh(params: Vec<NamedArray>) -> Self {
+        let zeros: Vec<NamedArray> = params
+            .iter()
+            .map(|p| NamedArray {
+                data: vec![0.0; p.data.len()],
+                ..p.clone()
+            })
+            .collect();
+        Self {
+            best: params.clone(),
+            params,
+            m: zeros.clone(),
+            v: zeros,
+            state: LoopState::default(),
+        }
+    }
+}
+
+/// The four file keys of parameter `name`: itself, its moments, its best values. The paper's
+/// `W` keeps the names checkpoints had before there were other architectures (`adam_m`,
+/// `adam_v`, `best_W`), so older runs resume.
+fn keys(name: &str) -> [String; 4] {
+    if name == "W" {
+        [
+            "W".into(),
+            "adam_m".into(),
+            "adam_v".into(),
+            "best_W".into(),
+        ]
+    } else {
+        [
+            name.into(),
+            format!("adam_m.{name}"),
+            format!("adam_v.{name}"),
+            format!("best.{name}"),
+        ]
+    }
 }
 
 fn bytes_of(v: &[f32]) -> Vec<u8> {
@@ -70,19 +113,20 @@ fn bytes_of(v: &[f32]) -> Vec<u8> {
 }
 
 /// Writes a checkpoint atomically.
-pub fn save(path: &Path, units: usize, ck: &Checkpoint) -> Result<()> {
-    let arrays = [
-        ("W", bytes_of(&ck.w)),
-        ("adam_m", bytes_of(&ck.m)),
-        ("adam_v", bytes_of(&ck.v)),
-        ("best_W", bytes_of(&ck.best_w)),
-    ];
+pub fn save(path: &Path, ck: &Checkpoint) -> Result<()> {
+    let mut arrays = Vec::new();
+    for (i, p) in ck.params.iter().enumerate() {
+        let [k, km, kv, kb] = keys(&p.name);
+        for (key, a) in [(k, p), (km, &ck.m[i]), (kv, &ck.v[i]), (kb, &ck.best[i])] {
+            arrays.push((key, a.shape.clone(), bytes_of(&a.data)));
+        }
+    }
     let mut views = Vec::new();
-    for (name, bytes) in &arrays {
-        let view = TensorView::new(Dtype::F32, vec![units, units], bytes).map_err(|e| {
+    for (name, shape, bytes) in &arrays {
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| {
             epc_exporter::Error::safetensors(path, &format!("cannot build tensor {name}"), e)
         })?;
-        views.push((*name, view));
+        views.push((name.as_str(), view));
     }
     let state = serde_json::to_string(&ck.state).expect("loop state serialises");
     let meta = HashMap::from([("epc.loop_state".to_string(), state)]);
@@ -93,8 +137,21 @@ pub fn save(path: &Path, units: usize, ck: &Checkpoint) -> Result<()> {
     Ok(())
 }
 
-/// Reads a checkpoint written by [`save`], checking every tensor's shape.
+/// Reads a checkpoint of the paper's RNN of `units` units (one parameter `W`).
 pub fn load(path: &Path, units: usize) -> Result<Checkpoint> {
+    load_params(
+        path,
+        &[ParamSpec {
+            name: "W".into(),
+            shape: vec![units, units],
+            init_bound: 0.0,
+        }],
+    )
+}
+
+/// Reads a checkpoint written by [`save`] for the parameters `specs`, checking every
+/// tensor's name and shape (a checkpoint of another architecture is refused).
+pub fn load_params(path: &Path, specs: &[ParamSpec]) -> Result<Checkpoint> {
     let bad = |reason: String| Error::Checkpoint {
         path: path.into(),
         reason,
@@ -103,21 +160,32 @@ pub fn load(path: &Path, units: usize) -> Result<Checkpoint> {
     let not_safetensors = |e| epc_exporter::Error::safetensors(path, "not a safetensors file", e);
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
-    let get = |name: &str| -> Result<Vec<f32>> {
-        let t = st
-            .tensor(name)
-            .map_err(|_| bad(format!("tensor {name} missing")))?;
-        if t.dtype() != Dtype::F32 || t.shape() != [units, units] {
+    let get = |name: &str, spec: &ParamSpec| -> Result<NamedArray> {
+        let t = st.tensor(name).map_err(|_| {
+            let mut have: Vec<String> = st.names().into_iter().cloned().collect();
+            have.sort();
+            bad(format!(
+                "tensor {name} missing (it holds [{}]; was it written by another architecture?)",
+                have.join(", ")
+            ))
+        })?;
+        if t.dtype() != Dtype::F32 || t.shape() != spec.shape.as_slice() {
             return Err(bad(format!(
-                "tensor {name} is {:?} {:?}, expected F32 [{units}, {units}]",
+                "tensor {name} is {:?} {:?}, expected F32 {:?}",
                 t.dtype(),
-                t.shape()
+                t.shape(),
+                spec.shape
             )));
         }
-        Ok(t.data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(NamedArray {
+            name: spec.name.clone(),
+            shape: spec.shape.clone(),
+            data: t
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        })
     };
     let state_json = meta
         .metadata()
@@ -126,13 +194,21 @@ pub fn load(path: &Path, units: usize) -> Result<Checkpoint> {
         .ok_or_else(|| bad("loop state missing from metadata".into()))?;
     let state: LoopState =
         serde_json::from_str(&state_json).map_err(|e| bad(format!("loop state: {e}")))?;
-    Ok(Checkpoint {
-        w: get("W")?,
-        m: get("adam_m")?,
-        v: get("adam_v")?,
-        best_w: get("best_W")?,
+    let mut ck = Checkpoint {
+        params: Vec::new(),
+        m: Vec::new(),
+        v: Vec::new(),
+        best: Vec::new(),
         state,
-    })
+    };
+    for spec in specs {
+        let [k, km, kv, kb] = keys(&spec.name);
+        ck.params.push(get(&k, spec)?);
+        ck.m.push(get(&km, spec)?);
+        ck.v.push(get(&kv, spec)?);
+        ck.best.push(get(&kb, spec)?);
+    }
+    Ok(ck)
 }
 
 #[cfg(test)]
@@ -162,18 +238,33 @@ mod tests {
             seconds: 0.5,
             lr: Some(1e-4),
         });
+        let arr = |name: &str, data: Vec<f32>| NamedArray {
+            name: name.into(),
+            shape: vec![2, 2],
+            data,
+        };
         let ck = Checkpoint {
-            w: vec![1.0, 2.0, 3.0, 4.0],
-            m: vec![0.1; 4],
-            v: vec![0.2; 4],
-            best_w: vec![-1.0; 4],
+            params: vec![arr("W", vec![1.0, 2.0, 3.0, 4.0])],
+            m: vec![arr("W", vec![0.1; 4])],
+            v: vec![arr("W", vec![0.2; 4])],
+            best: vec![arr("W", vec![-1.0; 4])],
             state,
         };
-        save(&p, 2, &ck).unwrap();
+        save(&p, &ck).unwrap();
         assert_eq!(load(&p, 2).unwrap(), ck);
         let e = load(&p, 3).unwrap_err().to_string();
         assert!(
             e.contains("checkpoint.safetensors") && e.contains("expected F32 [3, 3]"),
+            "{e}"
+        );
+        let other = ParamSpec {
+            name: "W_pred".into(),
+            shape: vec![2, 2],
+            init_bound: 0.0,
+        };
+        let e = load_params(&p, &[other]).unwrap_err().to_string();
+        assert!(
+            e.contains("tensor W_pred missing") && e.contains("another architecture"),
             "{e}"
         );
     }

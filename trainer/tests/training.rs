@@ -293,7 +293,7 @@ fn every_checkpoint_written_in_a_run_reads_back() {
                         .unwrap();
                     assert_eq!(ck.state.epochs_done, epoch);
                     assert_eq!(ck.state.history.len(), epoch);
-                    assert!(ck.w.iter().all(|v| v.is_finite()));
+                    assert!(ck.params[0].data.iter().all(|v| v.is_finite()));
                 }
                 self.seen += 1;
             }

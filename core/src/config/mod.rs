@@ -57,6 +57,18 @@ pub enum Architecture {
     /// The paper's RNN: `a_t = h_{t-1} W + x_t`, `h_t = relu(a_t)`, only W trained.
     #[default]
     Rnn,
+    /// The paper's RNN plus `--latent` recurrent units that get no direct input.
+    RnnLatent,
+    /// A sensory population (the frame, identity weights) under `--layers` recurrent layers of
+    /// `--units` units with bottom-up, lateral and top-down weights (Nortmann et al. 2025).
+    Hierarchical,
+    /// One unit per pixel, excitatory or inhibitory (`--inhibitory`): outgoing weights keep
+    /// their sign (Dale's law).
+    Dale,
+    /// Error units `e = x + h W_pred` (one per pixel) feeding an LSTM of `--units` units.
+    LstmErr,
+    /// Error units `e = x + h W_pred` (one per pixel) feeding a GRU of `--units` units.
+    GruErr,
 }
 
 impl Architecture {
@@ -64,6 +76,11 @@ impl Architecture {
     pub fn name(self) -> &'static str {
         match self {
             Architecture::Rnn => "rnn",
+            Architecture::RnnLatent => "rnn-latent",
+            Architecture::Hierarchical => "hierarchical",
+            Architecture::Dale => "dale",
+            Architecture::LstmErr => "lstm-err",
+            Architecture::GruErr => "gru-err",
         }
     }
 }
@@ -118,14 +135,51 @@ impl Default for DataConfig {
     }
 }
 
-/// The network.
+/// Which units the energy loss covers (architectures with units beyond the pixel-mapped ones).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnergyScope {
+    /// Every unit's preactivation.
+    #[default]
+    All,
+    /// The pixel-mapped units only (the published code's "input units" variant).
+    Input,
+}
+
+/// The network. The optional fields apply to some architectures only (docs/ARCHITECTURES.md);
+/// one given for another architecture is an error, and resolving fills the defaults of those
+/// that apply.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
     /// The architecture.
     pub architecture: Architecture,
-    /// Number of units; 0 means "the input size of the data set" (the paper's choice).
+    /// `rnn`, `dale`: the number of units, which must be the input size (0 means that size);
+    /// `hierarchical`, `lstm-err`, `gru-err`: units per recurrent layer (0: 64); `rnn-latent`:
+    /// the input size (its extra units are `latent`).
     pub units: usize,
+    /// `rnn-latent`: recurrent units that get no direct input (32).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latent: Option<usize>,
+    /// `hierarchical`: recurrent layers above the sensory population (2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
+    /// `dale`: fraction of inhibitory units (0.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inhibitory: Option<f64>,
+    /// `rnn-latent`, `hierarchical`, `lstm-err`, `gru-err`: which units the loss covers (all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy: Option<EnergyScope>,
 }
 
 /// Adam's settings.
@@ -359,31 +413,23 @@ impl RunConfig {
         Ok(c)
     }
 
-    /// The number of units, resolving 0 to the data set's input size.
+    /// The number of units of the paper's RNN (and of `dale`, `rnn-latent`'s input units),
+    /// resolving 0 to the data set's input size. Other architectures: [`crate::arch::ArchSpec`].
     pub fn units(&self) -> usize {
-        if self.model.units == 0 {
+        if self.model.units == 0 && !self.model.architecture.has_hidden_layers() {
             self.data.dataset.shape().len()
         } else {
             self.model.units
         }
     }
 
-    /// Fills derived fields (units, versions) and checks consistency.
+    /// Fills derived fields (units, versions, the architecture's defaults) and checks
+    /// consistency.
     pub fn resolve(mut self) -> Result<Self> {
-        self.model.units = self.units();
+        self.resolve_model()?;
         self.toolkit_version = TOOLKIT_VERSION.to_string();
         self.config_version = CONFIG_VERSION;
         self.sequence.validate()?;
-        if self.model.architecture == Architecture::Rnn
-            && self.model.units != self.data.dataset.shape().len()
-        {
-            return Err(Error::Config(format!(
-                "the rnn architecture has one unit per pixel: {} units for {}, not {}",
-                self.data.dataset.shape().len(),
-                self.data.dataset,
-                self.model.units
-            )));
-        }
         let o = &self.optim;
         if !(o.lr.is_finite() && o.lr > 0.0) {
             return Err(Error::Config(format!(
@@ -431,6 +477,89 @@ impl RunConfig {
             return Err(Error::Config("patience must be at least 1 epoch".into()));
         }
         Ok(self)
+    }
+}
+
+impl Architecture {
+    /// True for the architectures whose `units` counts the units of a recurrent layer rather
+    /// than the pixel-mapped units.
+    pub fn has_hidden_layers(self) -> bool {
+        matches!(
+            self,
+            Architecture::Hierarchical | Architecture::LstmErr | Architecture::GruErr
+        )
+    }
+}
+
+impl RunConfig {
+    /// Checks the model section against its architecture and fills the defaults that apply.
+    fn resolve_model(&mut self) -> Result<()> {
+        use Architecture as A;
+        let n_in = self.data.dataset.shape().len();
+        let m = &mut self.model;
+        let arch = m.architecture;
+        let refuse = |flag: &str, allowed: &str| {
+            Err(Error::Config(format!(
+                "{flag} does not apply to the {} architecture (only to {allowed})",
+                arch.name()
+            )))
+        };
+        if m.latent.is_some() && arch != A::RnnLatent {
+            return refuse("--latent", "rnn-latent");
+        }
+        if m.layers.is_some() && arch != A::Hierarchical {
+            return refuse("--layers", "hierarchical");
+        }
+        if m.inhibitory.is_some() && arch != A::Dale {
+            return refuse("--inhibitory", "dale");
+        }
+        if m.energy.is_some() && matches!(arch, A::Rnn | A::Dale) {
+            return refuse("--energy", "rnn-latent, hierarchical, lstm-err and gru-err");
+        }
+        if arch.has_hidden_layers() {
+            if m.units == 0 {
+                m.units = crate::arch::DEFAULT_HIDDEN;
+            }
+        } else {
+            if m.units == 0 {
+                m.units = n_in;
+            }
+            if m.units != n_in {
+                return Err(Error::Config(format!(
+                    "the {} architecture has one unit per pixel: {n_in} units for {}, not {}",
+                    arch.name(),
+                    self.data.dataset,
+                    m.units
+                )));
+            }
+        }
+        match arch {
+            A::RnnLatent => {
+                let l = *m.latent.get_or_insert(crate::arch::DEFAULT_LATENT);
+                if l == 0 {
+                    return Err(Error::Config("--latent must be at least 1".into()));
+                }
+            }
+            A::Hierarchical => {
+                let l = *m.layers.get_or_insert(crate::arch::DEFAULT_LAYERS);
+                if l == 0 {
+                    return Err(Error::Config("--layers must be at least 1".into()));
+                }
+            }
+            A::Dale => {
+                let f = *m.inhibitory.get_or_insert(crate::arch::DEFAULT_INHIBITORY);
+                if !(f > 0.0 && f < 1.0) {
+                    return Err(Error::Config(format!(
+                        "--inhibitory {f} must be a fraction between 0 and 1"
+                    )));
+                }
+            }
+            _ => {}
+        }
+        if !matches!(arch, A::Rnn | A::Dale) {
+            m.energy.get_or_insert(EnergyScope::All);
+        }
+        crate::arch::ArchSpec::of(self).map(|_| ())
     }
 }
 

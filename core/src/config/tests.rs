@@ -65,6 +65,101 @@ fn resolve_refuses_bad_numbers() {
 }
 
 #[test]
+fn model_flags_apply_to_their_architectures_only() {
+    use crate::arch::ArchSpec;
+    type Breaker = fn(&mut RunConfig);
+    let cases: [(Breaker, &str); 8] = [
+        (
+            |c| c.model.latent = Some(8),
+            "--latent does not apply to the rnn",
+        ),
+        (
+            |c| c.model.layers = Some(2),
+            "--layers does not apply to the rnn",
+        ),
+        (
+            |c| c.model.inhibitory = Some(0.2),
+            "--inhibitory does not apply",
+        ),
+        (
+            |c| c.model.energy = Some(EnergyScope::Input),
+            "--energy does not apply",
+        ),
+        (
+            |c| {
+                c.model.architecture = Architecture::Dale;
+                c.model.units = 32;
+            },
+            "dale architecture has one unit per pixel",
+        ),
+        (
+            |c| {
+                c.model.architecture = Architecture::Dale;
+                c.model.inhibitory = Some(1.5);
+            },
+            "must be a fraction",
+        ),
+        (
+            |c| {
+                c.model.architecture = Architecture::Hierarchical;
+                c.model.layers = Some(0);
+            },
+            "--layers must be at least 1",
+        ),
+        (
+            |c| {
+                c.model.architecture = Architecture::LstmErr;
+                c.model.latent = Some(3);
+            },
+            "only to rnn-latent",
+        ),
+    ];
+    for (break_it, needle) in cases {
+        let mut c = RunConfig::default();
+        break_it(&mut c);
+        let e = c.resolve().unwrap_err().to_string();
+        assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+    }
+    // Defaults are filled in and recorded; the counts follow docs/ARCHITECTURES.md.
+    let counts = [
+        (Architecture::Rnn, 64 * 64, 64),
+        (Architecture::RnnLatent, 96 * 96, 96),
+        (Architecture::Dale, 64 * 64, 64),
+        (
+            Architecture::Hierarchical,
+            2 * (2 * 64 * 64 + 64 * 64),
+            64 + 2 * 64,
+        ),
+        (Architecture::LstmErr, 64 * 64 + (64 + 64 + 1) * 4 * 64, 128),
+        (Architecture::GruErr, 64 * 64 + (64 + 64 + 2) * 3 * 64, 128),
+    ];
+    for (arch, values, units) in counts {
+        let mut c = RunConfig::default();
+        c.model.architecture = arch;
+        let c = c.resolve().unwrap();
+        let spec = ArchSpec::of(&c).unwrap();
+        assert_eq!(
+            (spec.param_count(), spec.n_units()),
+            (values, units),
+            "{arch:?}"
+        );
+        assert_eq!(
+            spec.energy_units(),
+            units,
+            "{arch:?}: --energy all by default"
+        );
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<RunConfig>(&json).unwrap(), c);
+    }
+    let mut c = RunConfig::default();
+    c.model.architecture = Architecture::RnnLatent;
+    c.model.energy = Some(EnergyScope::Input);
+    let spec = ArchSpec::of(&c.resolve().unwrap()).unwrap();
+    assert_eq!(spec.energy_units(), 64);
+    assert_eq!(spec.layout.energy, ["input"]);
+}
+
+#[test]
 fn schedules_follow_their_formulas() {
     let c = Schedule::Cosine {
         warmup_epochs: 0,

@@ -86,6 +86,16 @@ fn tensor_f32(name: &str, dims: Vec<i64>, values: &[f32]) -> TensorProto {
     }
 }
 
+fn tensor_i64(name: &str, dims: Vec<i64>, values: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims,
+        data_type: DataType::INT64 as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
 impl Attr {
     fn into_proto(self) -> AttributeProto {
         match self {
@@ -145,6 +155,15 @@ impl GraphBuilder {
         self.graph
             .initializer
             .push(tensor_f32(name, dims_i64(dims), values));
+        self
+    }
+
+    /// Adds a one-dimensional int64 initializer (stored as little-endian raw data): the
+    /// shape-like inputs of operators such as `Pad` (`pads`) and `Split` (`split`).
+    pub(crate) fn initializer_i64(&mut self, name: &str, values: &[i64]) -> &mut Self {
+        self.graph
+            .initializer
+            .push(tensor_i64(name, vec![values.len() as i64], values));
         self
     }
 

@@ -1,4 +1,6 @@
-//! ONNX export of the paper's RNN under the `step-v1` and `sequence-v1` contracts.
+//! ONNX export of the paper's RNN under the `step-v1` and `sequence-v1` contracts, and of
+//! every architecture of docs/ARCHITECTURES.md under `step-v2`
+//! ([`arch_step_v2_model_bytes`]).
 //!
 //! Both models hold the recurrent weights as the initializer `W` (`[units, units]`,
 //! row-major, `W[i, j]` connects unit `i` to unit `j`) and compute, with row vectors,
@@ -16,17 +18,22 @@
 //! written with IR version [`epc_core::contract::IR_VERSION`] and opset
 //! [`epc_core::contract::OPSET`].
 
+mod archs;
 mod builder;
+mod gated;
+mod meta;
 mod reader;
 
+pub use archs::{arch_step_v2_model_bytes, write_arch_step_v2_model, META_DALE_INHIBITORY};
 pub use reader::{FloatTensor, Initializer, ModelFile};
 
 use crate::error::{Error, Result};
 use builder::{Attr, Dim, GraphBuilder};
 use epc_core::contract::{
-    INITIALIZER_W, INPUT_H, INPUT_X, META_CONTRACT, META_POPULATIONS, META_STATES, OUTPUT_ACT,
-    OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC, OUTPUT_H_NEXT, OUTPUT_PREACT, SEQUENCE_V1, STEP_V1, STEP_V2,
+    INITIALIZER_W, INPUT_H, INPUT_X, META_CONTRACT, OUTPUT_ACT, OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC,
+    OUTPUT_H_NEXT, OUTPUT_PREACT, SEQUENCE_V1, STEP_V1,
 };
+use meta::{check_metadata, step_v2_metadata};
 use std::path::Path;
 
 /// What a model is made of: the recurrent weights and the metadata to record.
@@ -59,25 +66,7 @@ impl ModelSpec {
                 ),
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for (key, _) in &self.metadata {
-            if key.is_empty() {
-                return Err(Error::invalid("model", "a metadata key is empty"));
-            }
-            if key == META_CONTRACT {
-                return Err(Error::invalid(
-                    "model",
-                    format!("metadata key {META_CONTRACT} is set by the exporter"),
-                ));
-            }
-            if !seen.insert(key.as_str()) {
-                return Err(Error::invalid(
-                    "model",
-                    format!("metadata key {key} appears twice"),
-                ));
-            }
-        }
-        Ok(())
+        check_metadata(&self.metadata, &[META_CONTRACT])
     }
 
     fn metadata_with_contract(&self, contract: &str) -> Vec<(String, String)> {
@@ -168,16 +157,12 @@ fn step_bytes(spec: &ModelSpec, v2: Option<&str>) -> Result<Vec<u8>> {
         )
         .output(OUTPUT_DRIVE_IN, &[BATCH, units])
         .output(OUTPUT_DRIVE_REC, &[BATCH, units]);
-        let mut m = spec.metadata_with_contract(STEP_V2);
-        m.insert(
-            1,
-            (
-                META_STATES.to_string(),
-                format!(r#"[{{"name":"{INPUT_H}","size":{n}}}]"#),
-            ),
-        );
-        m.insert(2, (META_POPULATIONS.to_string(), populations.to_string()));
-        m
+        step_v2_metadata(
+            format!(r#"[{{"name":"{INPUT_H}","size":{n}}}]"#),
+            populations.to_string(),
+            None,
+            &spec.metadata,
+        )
     } else {
         spec.metadata_with_contract(STEP_V1)
     };

@@ -1,59 +1,28 @@
 //! The epoch loop: K instances (seeds) trained together as stacked computations, with
 //! validation, early stopping, non-finite checks and a checkpoint per instance every epoch.
 
-use super::staging::{host_vec, stack_host, validation_batch, Stager};
-use super::{configure_threads, outcome, train_step, Instance, InstanceOutcome, RunOptions};
-use crate::adam::Adam;
+use super::group::Group;
+use super::staging::{host_vec, validation_batch, Stager};
+use super::{configure_threads, outcome, Instance, InstanceOutcome, RunOptions};
 use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState, StopReason};
 use crate::guard::catch_torch;
 use crate::observe::{TrainEvent, TrainObserver};
-use crate::{device, model, Error, Result};
+use crate::{device, Error, Result};
+use epc_core::arch::{ArchSpec, NamedArray};
 use epc_core::config::RunConfig;
 use epc_core::data::Splits;
 use epc_core::sequence::{Sequence, SequenceSampler};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Instances trained together as one stacked computation.
-struct Group {
-    range: std::ops::Range<usize>,
-    w: Tensor,
-    adam: Adam,
-}
-
-impl Group {
-    fn new(
-        cfg: &RunConfig,
-        instances: &[Instance],
-        range: std::ops::Range<usize>,
-        dev: Device,
-    ) -> Self {
-        let units = cfg.units();
-        let part = &instances[range.clone()];
-        let stack = |f: fn(&Checkpoint) -> &Vec<f32>| {
-            stack_host(
-                &part.iter().map(|i| f(&i.ck)).collect::<Vec<_>>(),
-                units,
-                dev,
-            )
-        };
-        let w = stack(|c| &c.w);
-        let mut adam = Adam::new(cfg.optim.clone(), &w);
-        adam.m = stack(|c| &c.m);
-        adam.v = stack(|c| &c.v);
-        adam.step = part[0].ck.state.adam_step;
-        Self { range, w, adam }
-    }
-}
-
 /// What one epoch gave one instance: its losses and its new host arrays.
 #[derive(Default)]
 struct EpochResult {
     train_loss: f64,
     val_loss: f64,
-    w: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    params: Vec<NamedArray>,
+    m: Vec<NamedArray>,
+    v: Vec<NamedArray>,
 }
 
 /// Everything the loop needs that does not change from epoch to epoch.
@@ -74,7 +43,8 @@ pub(super) fn run(
     observer: &mut dyn TrainObserver,
 ) -> Result<Vec<InstanceOutcome>> {
     let dev = device::select(cfg.train.device)?;
-    let threads = configure_threads(options.threads, cfg.units());
+    let spec = ArchSpec::of(cfg)?;
+    let threads = configure_threads(options.threads, spec.n_units());
     let dev_name = if dev == Device::Cpu {
         format!("cpu, {threads} thread(s)")
     } else {
@@ -117,9 +87,17 @@ pub(super) fn run(
     };
     let mut groups: Vec<Group> = (0..k)
         .step_by(group_size)
-        .map(|start| Group::new(cfg, &instances, start..(start + group_size).min(k), dev))
+        .map(|start| {
+            Group::new(
+                cfg,
+                &spec,
+                &instances,
+                start..(start + group_size).min(k),
+                dev,
+            )
+        })
         .collect();
-    let mut best: Vec<Vec<f32>> = instances.iter().map(|i| i.ck.best_w.clone()).collect();
+    let mut best: Vec<Vec<NamedArray>> = instances.iter().map(|i| i.ck.best.clone()).collect();
     let mut stager = Stager::default();
     for epoch in start_epoch..cfg.train.epochs {
         let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
@@ -144,7 +122,7 @@ pub(super) fn run(
         // The schedule's rate is a function of the epoch alone, so a resumed run sets the same.
         let lr = cfg.optim.schedule.lr(cfg.optim.lr, epoch, cfg.train.epochs);
         for g in &mut groups {
-            g.adam.cfg.lr = lr;
+            g.set_lr(lr);
         }
         let mut results: Vec<EpochResult> = (0..k).map(|_| EpochResult::default()).collect();
         for g in &mut groups {
@@ -163,7 +141,7 @@ pub(super) fn run(
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
-        let adam_step = groups.iter().map(|g| g.adam.step).max().unwrap_or(0);
+        let adam_step = groups.iter().map(Group::step).max().unwrap_or(0);
         let timing = EpochTiming {
             epoch,
             seconds,
@@ -228,35 +206,24 @@ fn train_group_epoch(
             epc_core::interrupt::check()?;
             let rows = b * bs..((b + 1) * bs).min(n_seq);
             let x = stager.stage(&setup.splits.train, &epoch_seqs[r.clone()], rows, dev);
-            let l = train_step(cfg, &mut g.w, &mut g.adam, x, mask);
+            let l = g.train_batch(cfg, x, mask);
             loss_sum += l.to_kind(Kind::Double);
             observer.on_event(TrainEvent::Batch);
         }
         let tl = host_vec(&(loss_sum / n_batches as f64));
         let vl = match &setup.val_x {
-            Some(vx) => {
-                let pre = model::forward(&g.w, vx, None);
-                host_vec(&model::loss(
-                    cfg.train.loss,
-                    &pre,
-                    &g.w,
-                    cfg.train.l2_coefficient,
-                ))
-            }
+            Some(vx) => host_vec(&g.loss_on(cfg, vx)),
             None => tl.clone(),
         };
         Ok::<_, epc_core::Error>((tl, vl))
     })??;
-    let nn = cfg.units() * cfg.units();
-    let (w_host, m_host, v_host) = (host_vec(&g.w), host_vec(&g.adam.m), host_vec(&g.adam.v));
-    for (j, i) in r.enumerate() {
-        let part = |v: &[f32]| v[j * nn..(j + 1) * nn].to_vec();
+    for ((j, i), host) in r.enumerate().zip(g.host()) {
         results[i] = EpochResult {
             train_loss: tl[j] as f64,
             val_loss: vl[j] as f64,
-            w: part(&w_host),
-            m: part(&m_host),
-            v: part(&v_host),
+            params: host.params,
+            m: host.m,
+            v: host.v,
         };
     }
     Ok(())
@@ -276,7 +243,7 @@ struct EpochTiming {
 fn record_epoch(
     cfg: &RunConfig,
     st: &mut LoopState,
-    best: &mut Vec<f32>,
+    best: &mut Vec<NamedArray>,
     r: EpochResult,
     timing: &EpochTiming,
     inst: &Instance,
@@ -297,9 +264,15 @@ fn record_epoch(
         st.stopped = Some(reason.clone());
         return Ok(Some(reason));
     }
-    let nn = r.w.len();
-    let mean_abs = r.w.iter().map(|v| v.abs() as f64).sum::<f64>() / nn as f64;
-    let mean_sq = r.w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / nn as f64;
+    // Over every trained value (for the paper's RNN, its W).
+    let values = || {
+        r.params
+            .iter()
+            .flat_map(|p| p.data.iter().map(|&v| v as f64))
+    };
+    let nn = values().count().max(1) as f64;
+    let mean_abs = values().map(f64::abs).sum::<f64>() / nn;
+    let mean_sq = values().map(|v| v * v).sum::<f64>() / nn;
     st.history.push(EpochRecord {
         epoch: epoch + 1,
         train_loss: r.train_loss,
@@ -314,7 +287,7 @@ fn record_epoch(
     if r.val_loss < st.best_val - cfg.train.min_delta {
         st.best_val = r.val_loss;
         st.best_epoch = epoch + 1;
-        *best = r.w.clone();
+        *best = r.params.clone();
     }
     // Early stopping judges the mean of the last `smoothing` validation losses, and never
     // before the minimum number of epochs.
@@ -345,13 +318,13 @@ fn record_epoch(
         }
     }
     let ck = Checkpoint {
-        w: r.w,
+        params: r.params,
         m: r.m,
         v: r.v,
-        best_w: best.clone(),
+        best: best.clone(),
         state: st.clone(),
     };
     inst.dir.write_history(&st.history)?;
-    checkpoint::save(&inst.dir.checkpoint(), cfg.units(), &ck)?;
+    checkpoint::save(&inst.dir.checkpoint(), &ck)?;
     Ok(st.stopped.clone())
 }

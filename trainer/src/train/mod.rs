@@ -5,16 +5,19 @@
 //! - `outcome`: the final files of every instance and what the caller gets back.
 
 mod epoch_loop;
+mod group;
 mod outcome;
 mod staging;
 
 pub use outcome::InstanceOutcome;
+pub(crate) use staging::host_vec;
 pub use staging::Stager;
 
 use crate::adam::Adam;
-use crate::checkpoint::{self, Checkpoint, LoopState};
+use crate::checkpoint::{self, Checkpoint};
 use crate::observe::TrainObserver;
 use crate::{model, Error, Result};
+use epc_core::arch::ArchSpec;
 use epc_core::config::RunConfig;
 use epc_core::data::{self, DataSource, Images, Splits};
 use epc_core::run::{InstanceDir, RunDir};
@@ -77,17 +80,9 @@ pub(crate) struct Instance {
     ck: Checkpoint,
 }
 
-/// The starting point of a fresh instance: initial weights, zero moments, no epoch done.
-fn fresh_checkpoint(units: usize, seed: u64) -> Checkpoint {
-    let w = model::init_weights(units, seed);
-    let zeros = vec![0.0; units * units];
-    Checkpoint {
-        best_w: w.clone(),
-        w,
-        m: zeros.clone(),
-        v: zeros,
-        state: LoopState::default(),
-    }
+/// The starting point of a fresh instance: initial parameters, zero moments, no epoch done.
+fn fresh_checkpoint(spec: &ArchSpec, seed: u64) -> Checkpoint {
+    Checkpoint::fresh(crate::net::init_params(spec, seed))
 }
 
 /// Trains every seed of `req` from scratch, reporting to `observer`. Refuses a run folder that
@@ -119,7 +114,7 @@ pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec
                 )));
             }
         }
-        let units = cfg.units();
+        let spec = ArchSpec::of(&cfg)?;
         let mut instances = Vec::new();
         for &seed in &req.seeds {
             let dir = run.instance(seed);
@@ -129,7 +124,7 @@ pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec
             instances.push(Instance {
                 seed,
                 dir,
-                ck: fresh_checkpoint(units, seed),
+                ck: fresh_checkpoint(&spec, seed),
             });
         }
         Ok(instances)
@@ -198,11 +193,11 @@ pub fn resume(
             }
             Some(_) => {}
         }
-        let units = cfg.units();
+        let spec = ArchSpec::of(&cfg)?;
         let ck = if dir.checkpoint().exists() {
-            checkpoint::load(&dir.checkpoint(), units)?
+            checkpoint::load_params(&dir.checkpoint(), &spec.params)?
         } else {
-            fresh_checkpoint(units, cfg.seed)
+            fresh_checkpoint(&spec, cfg.seed)
         };
         instances.push(Instance {
             seed: cfg.seed,

@@ -4,6 +4,7 @@
 use super::Instance;
 use crate::checkpoint::{self, LoopState};
 use crate::{Error, Result};
+use epc_core::arch::{ArchSpec, NamedArray};
 use epc_core::config::{FinalWeights, RunConfig};
 use epc_core::run::{StopReason, TrainState};
 use std::path::PathBuf;
@@ -34,11 +35,11 @@ pub(super) fn finish(
     cfg: &RunConfig,
     instances: &[Instance],
     states: &[LoopState],
-    best: &[Vec<f32>],
+    best: &[Vec<NamedArray>],
     device: &str,
     export_onnx: bool,
 ) -> Result<Vec<InstanceOutcome>> {
-    let units = cfg.units();
+    let spec = ArchSpec::of(cfg)?;
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for ((inst, st), best_w) in instances.iter().zip(states).zip(best) {
@@ -49,16 +50,16 @@ pub(super) fn finish(
         let untrained = cfg.train.epochs == 0;
         if st.epochs_done > 0 || untrained {
             let last = if untrained {
-                inst.ck.w.clone()
+                inst.ck.params.clone()
             } else {
-                checkpoint::load(&inst.dir.checkpoint(), units)?.w
+                checkpoint::load_params(&inst.dir.checkpoint(), &spec.params)?.params
             };
-            epc_exporter::write_weights_safetensors(&inst.dir.last_weights(), &last, units)?;
+            epc_exporter::write_params_safetensors(&inst.dir.last_weights(), &last)?;
             let final_w = match cfg.train.final_weights {
                 FinalWeights::Best => best_w,
                 FinalWeights::Last => &last,
             };
-            epc_exporter::write_weights_safetensors(&inst.dir.weights(), final_w, units)?;
+            epc_exporter::write_params_safetensors(&inst.dir.weights(), final_w)?;
             inst.dir.write_state(&TrainState {
                 epochs_trained: st.epochs_done,
                 best_epoch: st.best_epoch,

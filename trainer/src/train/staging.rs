@@ -58,14 +58,6 @@ pub(crate) fn host_vec(t: &Tensor) -> Vec<f32> {
     .expect("f32 tensor")
 }
 
-/// Host arrays of `units * units` values stacked into one `[K, N, N]` tensor on `dev`.
-pub(crate) fn stack_host(arrays: &[&Vec<f32>], units: usize, dev: Device) -> Tensor {
-    let flat: Vec<f32> = arrays.iter().flat_map(|a| a.iter().copied()).collect();
-    Tensor::from_slice(&flat)
-        .view([arrays.len() as i64, units as i64, units as i64])
-        .to_device(dev)
-}
-
 /// The validation sequences: one fixed draw, identical for every instance and epoch.
 pub(crate) fn validation_batch(
     cfg: &RunConfig,
