@@ -22,27 +22,50 @@ pub fn init_weights(units: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// A sequence input as the forward passes take it: `[K, T, B, n]` (per-instance frames) or
+/// `[T, B, n]` (frames shared by every instance).
+pub struct Frames<'a> {
+    x: &'a Tensor,
+    shared: bool,
+    /// T.
+    pub steps: i64,
+    /// B.
+    pub batch: i64,
+}
+
+impl<'a> Frames<'a> {
+    /// Reads the layout of `x` from its rank.
+    pub fn of(x: &'a Tensor) -> Self {
+        let s = x.size();
+        let shared = x.dim() == 3;
+        let (steps, batch) = if shared { (s[0], s[1]) } else { (s[1], s[2]) };
+        Self {
+            x,
+            shared,
+            steps,
+            batch,
+        }
+    }
+
+    /// The frames of step `t`: `[K, B, n]` or `[B, n]`.
+    pub fn at(&self, t: i64) -> Tensor {
+        self.x.select(if self.shared { 0 } else { 1 }, t)
+    }
+}
+
 /// Runs the network over a sequence and returns the preactivation of every step.
 ///
 /// `w` is `[K, N, N]`; `x` is `[K, T, B, N]` (per-instance data) or `[T, B, N]` (shared data);
 /// `mask`, when given, is `[K, 1, N]` or `[1, N]` and multiplies the state before each step.
 pub fn forward(w: &Tensor, x: &Tensor, mask: Option<&Tensor>) -> Vec<Tensor> {
-    let shared = x.dim() == 3;
-    let (steps, batch) = if shared {
-        (x.size()[0], x.size()[1])
-    } else {
-        (x.size()[1], x.size()[2])
-    };
+    let frames = Frames::of(x);
+    let (steps, batch) = (frames.steps, frames.batch);
     let k = w.size()[0];
     let n = w.size()[2];
     let mut h = Tensor::zeros([k, batch, n], (w.kind(), w.device()));
     let mut pre = Vec::with_capacity(steps as usize);
     for t in 0..steps {
-        let x_t = if shared {
-            x.select(0, t)
-        } else {
-            x.select(1, t)
-        };
+        let x_t = frames.at(t);
         let a = if t == 0 {
             // h_0 = 0, so a_1 = x_1 exactly (no rounding from a zero product).
             x_t.expand([k, batch, n], false).shallow_clone()

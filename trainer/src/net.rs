@@ -188,22 +188,12 @@ impl Net {
 
     /// The preactivations of every step over inputs `x` (`[K, T, B, n]` or `[T, B, n]`).
     pub fn forward(&self, p: &[Tensor], x: &Tensor) -> Vec<Tensor> {
-        let shared = x.dim() == 3;
-        let (steps, batch) = if shared {
-            (x.size()[0], x.size()[1])
-        } else {
-            (x.size()[1], x.size()[2])
-        };
+        let frames = crate::model::Frames::of(x);
         let k = p[0].size()[0];
-        let mut states = self.zero_states(k, batch, p[0].device());
-        let mut pre = Vec::with_capacity(steps as usize);
-        for t in 0..steps {
-            let x_t = if shared {
-                x.select(0, t)
-            } else {
-                x.select(1, t)
-            };
-            let out = self.step(p, &x_t, &states);
+        let mut states = self.zero_states(k, frames.batch, p[0].device());
+        let mut pre = Vec::with_capacity(frames.steps as usize);
+        for t in 0..frames.steps {
+            let out = self.step(p, &frames.at(t), &states);
             states = out.next;
             pre.push(out.preact);
         }

@@ -1,12 +1,15 @@
 //! The general (autograd) path: it agrees with the paper RNN's hand-written gradient, and every
 //! architecture trains on the embedded digits, lowers its loss, and resumes bit-identically.
 
+mod common;
+
+use common::request;
 use epc_core::arch::{dale_weights, inhibitory_units, ArchSpec, NamedArray};
 use epc_core::config::{Architecture, DeviceChoice, Loss, RunConfig};
 use epc_core::run::InstanceDir;
 use epc_trainer::checkpoint;
 use epc_trainer::net::{init_params, stack_params, Net};
-use epc_trainer::train::{self, RunOptions, TrainRequest};
+use epc_trainer::train::{self, RunOptions};
 use epc_trainer::{model, Silent};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -33,15 +36,6 @@ fn config(arch: Architecture, epochs: usize) -> RunConfig {
     c.train.epochs = epochs;
     c.train.device = DeviceChoice::Cpu;
     c.resolve().unwrap()
-}
-
-fn request(cfg: &RunConfig, seeds: &[u64], out: &Path) -> TrainRequest {
-    TrainRequest {
-        config: cfg.clone(),
-        seeds: seeds.to_vec(),
-        out: out.to_path_buf(),
-        options: RunOptions::default(),
-    }
 }
 
 fn checkpoint_params(dir: &Path, spec: &ArchSpec) -> Vec<NamedArray> {

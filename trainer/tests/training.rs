@@ -1,9 +1,12 @@
 //! End-to-end training on the embedded 8x8 digits (fast: an epoch is about 4 batches).
 
+mod common;
+
+use common::request;
 use epc_core::config::{DeviceChoice, Loss, RunConfig};
 use epc_core::run::{InstanceDir, StopReason};
 use epc_core::sequence::ClassOrder;
-use epc_trainer::train::{self, energy_curve, RunOptions, TrainRequest};
+use epc_trainer::train::{self, energy_curve};
 use epc_trainer::Silent;
 use std::path::Path;
 
@@ -14,15 +17,6 @@ fn config(epochs: usize, order: ClassOrder) -> RunConfig {
     c.train.loss = Loss::L1Pre;
     c.sequence.order = order;
     c.resolve().unwrap()
-}
-
-fn request(cfg: &RunConfig, seeds: &[u64], out: &Path) -> TrainRequest {
-    TrainRequest {
-        config: cfg.clone(),
-        seeds: seeds.to_vec(),
-        out: out.to_path_buf(),
-        options: RunOptions::default(),
-    }
 }
 
 fn weights(dir: &Path, units: usize) -> Vec<f32> {
