@@ -66,9 +66,12 @@ pub struct ArchSpec {
     pub inhibitory: f64,
     /// The trained parameters, in the order of their initial draw.
     pub params: Vec<ParamSpec>,
-    /// The states and populations of the exported step-v2 model; `layout.energy` names the
-    /// populations the energy loss covers.
+    /// The states and populations of the exported step-v2 model. `layout.energy` (the
+    /// analyzer's headline) is the pixel-mapped population: the units that the input and
+    /// dataset-median reference curves describe.
     pub layout: Layout,
+    /// The populations the energy loss covers (`--energy`): every one, or the pixel-mapped one.
+    pub loss_covers: Vec<String>,
 }
 
 /// Default recurrent units per layer of `hierarchical`, `lstm-err` and `gru-err`.
@@ -229,10 +232,11 @@ impl ArchSpec {
                 )));
             }
         }
-        let energy = match scope {
+        let loss_covers = match scope {
             EnergyScope::All => pops.iter().map(|p| p.name.clone()).collect(),
             EnergyScope::Input => vec![pops[0].name.clone()],
         };
+        let energy = vec![pops[0].name.clone()];
         Ok(Self {
             arch,
             n_in,
@@ -245,6 +249,7 @@ impl ArchSpec {
                 populations: pops,
                 energy,
             },
+            loss_covers,
         })
     }
 
@@ -253,10 +258,15 @@ impl ArchSpec {
         self.layout.n_units()
     }
 
-    /// Units the energy loss covers: always the first `energy_units()` units, since the
+    /// Units the energy loss covers: always the first `loss_units()` units, since the
     /// pixel-mapped population comes first in every architecture.
-    pub fn energy_units(&self) -> usize {
-        self.layout.energy_units().len()
+    pub fn loss_units(&self) -> usize {
+        self.layout
+            .populations
+            .iter()
+            .filter(|p| self.loss_covers.contains(&p.name))
+            .map(|p| p.len())
+            .sum()
     }
 
     /// Number of trained values.

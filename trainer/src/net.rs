@@ -209,7 +209,7 @@ impl Net {
         p: &[Tensor],
         l2_coefficient: f64,
     ) -> Tensor {
-        let covered = self.spec.energy_units() as i64;
+        let covered = self.spec.loss_units() as i64;
         let dims: &[i64] = &[1, 2];
         let mut total: Option<Tensor> = None;
         for a in preacts {

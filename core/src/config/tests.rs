@@ -155,8 +155,8 @@ fn model_flags_apply_to_their_architectures_only() {
     c.model.architecture = Architecture::RnnLatent;
     c.model.energy = Some(EnergyScope::Input);
     let spec = ArchSpec::of(&c.resolve().unwrap()).unwrap();
-    assert_eq!(spec.energy_units(), 64);
-    assert_eq!(spec.layout.energy, ["input"]);
+    assert_eq!(spec.loss_units(), 64);
+    assert_eq!(spec.loss_covers, ["input"]);
 }
 
 #[test]
