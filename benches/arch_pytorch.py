@@ -7,7 +7,7 @@ Adam (lr 1e-3), random frames in [0, 1).
 Prints one JSON object: {"torch": version, "threads": n, "ms_per_batch": {arch: median}}.
 scripts/bench_arch.sh runs it next to the criterion benchmarks and writes the comparison.
 
-  python benches/arch_pytorch.py [--iters 40] [--threads N]
+  python benches/arch_pytorch.py [--iters 40] [--threads N] [--only ARCH]
 """
 
 import argparse
@@ -138,6 +138,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=40, help="timed batches per architecture")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: its default)")
+    ap.add_argument("--only", choices=sorted(MODELS), help="time this architecture only")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -145,6 +146,8 @@ def main():
     x = torch.rand((STEPS, BATCH, N_IN), generator=gen)
     out = {}
     for name, make in MODELS.items():
+        if args.only and name != args.only:
+            continue
         model = make(gen)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         times = []

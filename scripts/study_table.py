@@ -37,7 +37,7 @@ def hidden_prediction_units(s, models):
     for m in models:
         rep = pops.get(m)
         if rep:
-            counts.append(sum(p["prediction_units"] for p in rep["populations"] if p["pixels"] is None))
+            counts.append(sum(p["prediction_units"] for p in rep["populations"] if not p["pixels"]))
     return f"{sum(counts) / len(counts):.1f}" if counts else "-"
 
 

@@ -107,16 +107,28 @@ impl Net {
             .collect()
     }
 
+    /// The parameters as the steps use them: `dale`'s magnitudes `P` replaced by the signed
+    /// weights `|P| ⊙ σ` (computed once per sequence, not once per step: one node in the
+    /// autograd graph instead of ten), the others as they are.
+    pub fn effective(&self, p: &[Tensor]) -> Vec<Tensor> {
+        p.iter()
+            .map(|t| match &self.signs {
+                Some(s) => t.abs() * s,
+                None => t.shallow_clone(),
+            })
+            .collect()
+    }
+
     /// One step from frame `x` (`[K, B, n]` or `[B, n]`) and `states`, with parameters `p`
-    /// (stacked, in the spec's order).
+    /// (stacked, in the spec's order, as [`Net::effective`] returns them).
     pub fn step(&self, p: &[Tensor], x: &Tensor, states: &[Tensor]) -> StepOut {
         let w = |name: &str| self.param(p, name);
         match self.spec.arch {
             Architecture::Rnn | Architecture::RnnLatent | Architecture::Dale => {
                 let h = &states[0];
                 let weights = match &self.signs {
-                    Some(s) => w("P").abs() * s,
-                    None => w("W").shallow_clone(),
+                    Some(_) => w("P"),
+                    None => w("W"),
                 };
                 let latent = (h.size()[2] as usize - self.spec.n_in) as i64;
                 let drive = if latent > 0 {
@@ -124,7 +136,7 @@ impl Net {
                 } else {
                     x.shallow_clone()
                 };
-                let a = h.matmul(&weights) + drive;
+                let a = h.matmul(weights) + drive;
                 let act = a.relu();
                 StepOut {
                     next: vec![act.shallow_clone()],
@@ -189,6 +201,7 @@ impl Net {
     /// The preactivations of every step over inputs `x` (`[K, T, B, n]` or `[T, B, n]`).
     pub fn forward(&self, p: &[Tensor], x: &Tensor) -> Vec<Tensor> {
         let frames = crate::model::Frames::of(x);
+        let p = &self.effective(p);
         let k = p[0].size()[0];
         let mut states = self.zero_states(k, frames.batch, p[0].device());
         let mut pre = Vec::with_capacity(frames.steps as usize);
@@ -295,7 +308,7 @@ pub fn run_host(
     steps: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let net = Net::new(spec, Device::Cpu);
-    let p = stack_params(&[params], Device::Cpu);
+    let p = net.effective(&stack_params(&[params], Device::Cpu));
     let batch = (x.len() / (steps * spec.n_in)) as i64;
     let xt = Tensor::from_slice(x).view([steps as i64, batch, spec.n_in as i64]);
     let mut states = net.zero_states(1, batch, Device::Cpu);
