@@ -144,9 +144,14 @@ fn model_flags_apply_to_their_architectures_only() {
             "{arch:?}"
         );
         assert_eq!(
-            spec.energy_units(),
+            spec.loss_units(),
             units,
             "{arch:?}: --energy all by default"
+        );
+        assert_eq!(
+            spec.layout.energy.len(),
+            1,
+            "{arch:?}: the headline is the pixel units"
         );
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<RunConfig>(&json).unwrap(), c);
