@@ -7,6 +7,7 @@ use epc_core::config::{
     Architecture, DeviceChoice, EnergyScope, FinalWeights, Loss, RunConfig, Schedule,
 };
 use epc_core::data::DatasetKind;
+use epc_core::motion::{Motion, DEFAULT_MAX_SPEED};
 use epc_core::sequence::ClassOrder;
 use std::path::PathBuf;
 
@@ -139,6 +140,15 @@ pub struct TrainArgs {
     /// Conditional entropy in bits of `--order markov`: 0 (ascending) to 3.32 (random)
     #[arg(long)]
     pub entropy: Option<f64>,
+    /// The moving-digit stream: paste every frame onto a blank CANVAS x CANVAS canvas along a
+    /// track that bounces off the edges (spatial predictability; docs/STREAMS.md). The
+    /// network gets one unit per canvas pixel [default: off]
+    #[arg(long, value_name = "CANVAS")]
+    pub canvas: Option<usize>,
+    /// Largest speed per axis of --canvas, in pixels per frame; each sequence draws its
+    /// velocity per axis from -SPEED..=SPEED [default: 2]
+    #[arg(long, value_name = "SPEED")]
+    pub max_speed: Option<usize>,
     /// Fraction of the training split held out for validation [default: 0.1]
     #[arg(long)]
     pub val_fraction: Option<f64>,
@@ -155,7 +165,7 @@ pub struct TrainArgs {
     /// Continue a killed or interrupted run from its checkpoints; with --epochs larger than
     /// the run's, train it further (recorded in each config's `changes`). Every other setting
     /// comes from the run.
-    #[arg(long, conflicts_with_all = ["out", "config", "arch", "units", "latent", "layers", "inhibitory", "energy", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "val_fraction", "final_weights"])]
+    #[arg(long, conflicts_with_all = ["out", "config", "arch", "units", "latent", "layers", "inhibitory", "energy", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "canvas", "max_speed", "val_fraction", "final_weights"])]
     pub resume: Option<PathBuf>,
     /// Do not write model.onnx for each instance at the end
     #[arg(long)]
@@ -225,6 +235,20 @@ impl TrainArgs {
         set!(c.sequence.order_seed, self.order_seed);
         if self.entropy.is_some() {
             c.sequence.entropy = self.entropy;
+        }
+        let configured_speed = c.sequence.motion.map(|m| m.max_speed);
+        match (self.canvas, self.max_speed, c.sequence.motion.as_mut()) {
+            (Some(canvas), speed, _) => {
+                c.sequence.motion = Some(Motion {
+                    canvas,
+                    max_speed: speed.or(configured_speed).unwrap_or(DEFAULT_MAX_SPEED),
+                })
+            }
+            (None, Some(speed), Some(m)) => m.max_speed = speed,
+            (None, Some(_), None) => {
+                bail!("--max-speed is a setting of the moving stream; give --canvas as well")
+            }
+            (None, None, _) => {}
         }
         set!(c.data.val_fraction, self.val_fraction);
         set!(c.train.final_weights, self.final_weights);

@@ -90,6 +90,16 @@ fn analyze_into(
         )?);
     }
     let ctx = &contexts[0];
+    // The unit maps and per-unit tables of one report share one frame shape.
+    if let Some(other) = contexts.iter().find(|c| c.shape != ctx.shape) {
+        return Err(Error::Input(format!(
+            "the models take frames of different shapes ({} on {:?}, {} on {:?}); analyse them separately",
+            ctx.stream.describe(),
+            ctx.shape,
+            other.stream.describe(),
+            other.shape
+        )));
+    }
     let names = model_names(&opts.models);
     let mut notes: Vec<String> = models.iter().flat_map(|m| m.notes().to_vec()).collect();
     notes.extend(set_notes(ctx));

@@ -181,7 +181,11 @@ fn file_sequences(path: &std::path::Path, images: &Images) -> Result<SeqSpec> {
                 )));
             }
             let labels = frames.iter().map(|&f| images.labels[f]).collect();
-            Ok(Sequence { frames, labels })
+            Ok(Sequence {
+                frames,
+                labels,
+                track: None,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let steps = seqs[0].frames.len();
@@ -226,6 +230,13 @@ pub fn dump_sets(
                 v.push(distractor_set(images, c, seed, stream)?);
             }
             v
+        }
+        DumpSequences::File(p) if stream.motion.is_some() => {
+            return Err(Error::Input(format!(
+                "{}: an index file gives images but not where they sit; the model was trained on a moving stream ({}), so dump its test or published sets instead",
+                p.display(),
+                stream.describe()
+            )))
         }
         DumpSequences::File(p) => vec![file_sequences(p, images)?],
     })

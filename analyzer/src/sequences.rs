@@ -23,7 +23,8 @@
 //! ([`frames`]), so memory does not grow with the size of the sets.
 
 use crate::{Error, Result};
-use epc_core::data::Images;
+use epc_core::data::{ImageShape, Images};
+use epc_core::motion::Motion;
 use epc_core::sequence::{
     Batch, ClassCycle, ClassOrder, Sequence, SequenceConfig, SequenceSampler,
 };
@@ -146,6 +147,9 @@ pub struct Stream {
     pub order_seed: u64,
     /// Conditional entropy (bits) of the markov order.
     pub entropy: Option<f64>,
+    /// The moving-digit stream's canvas and speed; every analysis set moves the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<Motion>,
 }
 
 impl Stream {
@@ -161,16 +165,30 @@ impl Stream {
             order: seq.order,
             order_seed: seq.order_seed,
             entropy: seq.entropy,
+            motion: seq.motion,
         }
     }
 
-    /// In words: `ascending`, `permutation (seed 3)`, `markov (1.50 bits)`, `random`.
+    /// The shape of this stream's frames for images of `image`.
+    pub fn frame_shape(&self, image: ImageShape) -> ImageShape {
+        self.motion.map_or(image, |m| m.frame_shape(image))
+    }
+
+    /// In words: `ascending`, `permutation (seed 3)`, `markov (1.50 bits)`, `random`, with
+    /// `, moving on a 40x40 canvas (speed <= 2)` for a moving stream.
     pub fn describe(&self) -> String {
-        match (self.order, self.entropy) {
+        let order = match (self.order, self.entropy) {
             (ClassOrder::Ascending, _) => "ascending".into(),
             (ClassOrder::Random, _) => "random".into(),
             (ClassOrder::Permutation, _) => format!("permutation (seed {})", self.order_seed),
             (ClassOrder::Markov, h) => format!("markov ({:.2} bits)", h.unwrap_or(0.0)),
+        };
+        match self.motion {
+            None => order,
+            Some(m) => format!(
+                "{order}, moving on a {0}x{0} canvas (speed <= {1})",
+                m.canvas, m.max_speed
+            ),
         }
     }
 
@@ -196,6 +214,7 @@ impl Stream {
             order: self.order,
             order_seed: self.order_seed,
             entropy: self.entropy,
+            motion: self.motion,
             ..SequenceConfig::default()
         }
     }
@@ -210,6 +229,7 @@ impl Stream {
             length: STEPS,
             order,
             order_seed: self.order_seed,
+            motion: self.motion,
             ..SequenceConfig::default()
         }
     }
@@ -280,15 +300,9 @@ pub fn distractor_set(
 
 /// The first `steps` frames of `seqs` as one `[steps, seqs, dim]` array.
 pub fn frames(images: &Images, seqs: &[Sequence], steps: usize) -> Array3<f32> {
-    let cut: Vec<Sequence> = seqs
-        .iter()
-        .map(|s| Sequence {
-            frames: s.frames[..steps].to_vec(),
-            labels: s.labels[..steps].to_vec(),
-        })
-        .collect();
+    let cut: Vec<Sequence> = seqs.iter().map(|s| s.prefix(steps)).collect();
     let b = Batch::from_sequences(images, &cut);
-    Array3::from_shape_vec((steps, cut.len(), images.dim()), b.x).expect("batch layout")
+    Array3::from_shape_vec((steps, cut.len(), b.dim), b.x).expect("batch layout")
 }
 
 /// The labels of `seqs` as one `[seqs, steps]` array.

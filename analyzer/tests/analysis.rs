@@ -208,6 +208,28 @@ fn medians_variances_and_references() {
     assert!((r.dataset_median[0] - 1.2 / 4.0).abs() < 1e-6);
     // |0.2-0| + |1-0| + |0.4-0.4| + |0-0.5| = 0.2+1+0+0.5 = 1.7
     assert!((r.category_median[0] - 1.7 / 4.0).abs() < 1e-6);
+
+    // The same references from reference frames (a moving stream's placed medians) give the
+    // same numbers when the frames are the medians themselves.
+    let dm = Array3::from_shape_vec((1, 2, 2), [all.clone(), all.clone()].concat()).unwrap();
+    let cm = Array3::from_shape_vec(
+        (1, 2, 2),
+        [by_class[0].clone(), by_class[1].clone()].concat(),
+    )
+    .unwrap();
+    assert_eq!(reference_curves_against(x.view(), dm.view(), cm.view()), r);
+
+    // Per-class variance over frames: two steps of two sequences; class 0 shows pixel 0 as
+    // 0.2, 0.4 and 0.9 (mean 0.5, var (0.09 + 0.01 + 0.16) / 2 = 0.13).
+    let frames =
+        Array3::from_shape_vec((2, 2, 2), vec![0.2f32, 1.0, 0.4, 0.0, 0.9, 1.0, 7.0, 7.0]).unwrap();
+    let frame_labels = array![[0u8, 0], [0u8, 3]];
+    let mut m = ClassMoments::new(2);
+    m.add_frames(frames.view(), frame_labels.view());
+    let v = m.variance();
+    assert!((v[0][0] - 0.13).abs() < 1e-6, "{v:?}");
+    assert!((v[0][1] - 1.0 / 3.0).abs() < 1e-6, "{v:?}");
+    assert_eq!(v[3], vec![0.0, 0.0], "one frame has no variance");
 }
 
 #[test]

@@ -112,7 +112,7 @@ fn state(name: &str, size: usize) -> StateSpec {
 impl ArchSpec {
     /// The spec of a resolved config (see [`RunConfig::resolve`], which fills the defaults).
     pub fn of(cfg: &RunConfig) -> Result<Self> {
-        let n_in = cfg.data.dataset.shape().len();
+        let n_in = cfg.frame_shape().len();
         let m = &cfg.model;
         let arch = m.architecture;
         let hidden = match arch {

@@ -23,6 +23,7 @@ pub mod error;
 pub mod fsutil;
 pub mod interrupt;
 pub mod layout;
+pub mod motion;
 pub mod run;
 pub mod sequence;
 pub mod study;

@@ -5,7 +5,8 @@
 //! without replacement within an epoch. Every epoch's draw depends only on `(seed, epoch)`, so a resumed
 //! run sees exactly the sequences an uninterrupted run would.
 
-use crate::data::Images;
+use crate::data::{ImageShape, Images};
+use crate::motion::{place, Motion, Track};
 use crate::{Error, Result, NUM_CLASSES};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -138,6 +139,10 @@ pub struct SequenceConfig {
     pub order_seed: u64,
     /// Conditional entropy (bits) of the `markov` order, 0 to log2(10).
     pub entropy: Option<f64>,
+    /// The moving-digit stream: each frame pasted onto a larger canvas along a bouncing
+    /// track ([`crate::motion`]); `None`: the frames are the images themselves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motion: Option<Motion>,
 }
 
 impl Default for SequenceConfig {
@@ -151,11 +156,17 @@ impl Default for SequenceConfig {
             distractor_at: None,
             order_seed: 0,
             entropy: None,
+            motion: None,
         }
     }
 }
 
 impl SequenceConfig {
+    /// The shape of one frame for images of `image`: the motion's canvas, or the image.
+    pub fn frame_shape(&self, image: ImageShape) -> ImageShape {
+        self.motion.map_or(image, |m| m.frame_shape(image))
+    }
+
     /// Checks the settings for consistency.
     pub fn validate(&self) -> Result<()> {
         if self.length == 0 || self.batch_size == 0 {
@@ -197,19 +208,42 @@ impl SequenceConfig {
     }
 }
 
-/// One sequence: the image index and the class label of every frame.
+/// One sequence: the image index and the class label of every frame, and where the frames
+/// sit on the canvas of a moving stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sequence {
     /// Index into the [`Images`] the sampler was built on, one per frame.
     pub frames: Vec<usize>,
     /// Class of each frame (after any distractor replacement).
     pub labels: Vec<u8>,
+    /// The moving stream's track (one position per frame); `None`: the frames are the images.
+    pub track: Option<Track>,
+}
+
+impl Sequence {
+    /// The first `steps` frames of this sequence.
+    pub fn prefix(&self, steps: usize) -> Sequence {
+        Sequence {
+            frames: self.frames[..steps].to_vec(),
+            labels: self.labels[..steps].to_vec(),
+            track: self.track.as_ref().map(|t| Track {
+                canvas: t.canvas,
+                positions: t.positions[..steps].to_vec(),
+            }),
+        }
+    }
+
+    /// The shape of this sequence's frames for images of `image`.
+    pub fn frame_shape(&self, image: ImageShape) -> ImageShape {
+        self.track.as_ref().map_or(image, |t| t.canvas)
+    }
 }
 
 /// Draws the sequences of an epoch from one split.
 #[derive(Debug, Clone)]
 pub struct SequenceSampler {
     by_class: Vec<Vec<usize>>,
+    image_shape: ImageShape,
     cfg: SequenceConfig,
     seed: u64,
 }
@@ -218,6 +252,9 @@ impl SequenceSampler {
     /// A sampler over `images` (which must hold all ten classes) with the given settings and seed.
     pub fn new(images: &Images, cfg: SequenceConfig, seed: u64) -> Result<Self> {
         cfg.validate()?;
+        if let Some(m) = &cfg.motion {
+            m.check(images.shape)?;
+        }
         let by_class = images.indices_by_class();
         if let Some(c) = by_class.iter().position(|v| v.is_empty()) {
             return Err(Error::Config(format!(
@@ -226,6 +263,7 @@ impl SequenceSampler {
         }
         Ok(Self {
             by_class,
+            image_shape: images.shape,
             cfg,
             seed,
         })
@@ -258,6 +296,7 @@ impl SequenceSampler {
             let mut seq = Sequence {
                 frames: Vec::with_capacity(self.cfg.length),
                 labels: Vec::with_capacity(self.cfg.length),
+                track: None,
             };
             let mut prev = start;
             for t in 0..self.cfg.length {
@@ -285,23 +324,48 @@ impl SequenceSampler {
                 seq.frames.push(img);
                 seq.labels.push(class as u8);
             }
+            // Drawn after the classes, and only for a moving stream, so that the static
+            // streams' draws are what they were before motion existed.
+            seq.track = self
+                .cfg
+                .motion
+                .map(|m| m.draw(self.image_shape, self.cfg.length, &mut rng));
             out.push(seq);
         }
         out
     }
 }
 
+/// Values per frame of `seqs` (all drawn by one sampler): the canvas of a moving stream, the
+/// image size otherwise.
+pub fn frame_dim(images: &Images, seqs: &[Sequence]) -> usize {
+    seqs.first()
+        .map_or(images.shape, |s| s.frame_shape(images.shape))
+        .len()
+}
+
 /// Writes the frames of `seqs` time-major into `out`: frame `t` of sequence `b` goes to
-/// `out[t * step_stride + b * dim..][..dim]` (`dim = images.dim()`). With `step_stride =
+/// `out[t * step_stride + b * dim..][..dim]` (`dim =` [`frame_dim`]). With `step_stride =
 /// seqs.len() * dim` this is [`Batch::x`]'s `[steps, batch, dim]` layout; a larger stride
 /// interleaves several batches step by step (the trainer's `[steps, instances, batch, dim]`).
+/// A moving stream's image is pasted onto a blank canvas at its track's position.
 /// Panics if `out` is too short.
 pub fn write_frames(images: &Images, seqs: &[Sequence], out: &mut [f32], step_stride: usize) {
-    let dim = images.dim();
+    let dim = frame_dim(images, seqs);
     for (b, s) in seqs.iter().enumerate() {
         for (t, &img) in s.frames.iter().enumerate() {
             let at = t * step_stride + b * dim;
-            out[at..at + dim].copy_from_slice(images.image(img));
+            let frame = &mut out[at..at + dim];
+            match &s.track {
+                None => frame.copy_from_slice(images.image(img)),
+                Some(track) => place(
+                    images.image(img),
+                    images.shape,
+                    track.canvas,
+                    track.positions[t],
+                    frame,
+                ),
+            }
         }
     }
 }
@@ -325,7 +389,7 @@ impl Batch {
     /// Refills this batch in place from `seqs` (reusing its buffers: no allocation once warm).
     pub fn fill(&mut self, images: &Images, seqs: &[Sequence]) {
         let steps = seqs.first().map_or(0, |s| s.frames.len());
-        let dim = images.dim();
+        let dim = frame_dim(images, seqs);
         self.steps = steps;
         self.batch = seqs.len();
         self.dim = dim;

@@ -248,12 +248,44 @@ pub fn median_images(images: &Images) -> (Vec<f32>, Vec<Vec<f32>>) {
     (overall, class_med)
 }
 
-/// Reference curves of the frames `x` (`[steps, seqs, dim]`) with labels `[seqs, steps]`.
+/// Reference curves of the frames `x` (`[steps, seqs, dim]`) with labels `[seqs, steps]`
+/// against the median images of a static stream.
 pub fn reference_curves(
     x: ArrayView3<f32>,
     labels: ArrayView2<u8>,
     dataset_median: &[f32],
     class_medians: &[Vec<f32>],
+) -> ReferenceCurves {
+    curves(
+        x,
+        |_, _| dataset_median,
+        |s, t| &class_medians[labels[[s, t]] as usize],
+    )
+}
+
+/// Reference curves of the frames `x` against reference frames of the same shape: what a
+/// frame is predicted to be without its class (`dataset`) and with it (`category`). For a
+/// moving stream these are the median images placed where the frame's image is.
+pub fn reference_curves_against<'r>(
+    x: ArrayView3<f32>,
+    dataset: ArrayView3<'r, f32>,
+    category: ArrayView3<'r, f32>,
+) -> ReferenceCurves {
+    fn row<'r>(a: ArrayView3<'r, f32>, s: usize, t: usize) -> &'r [f32] {
+        a.index_axis_move(Axis(0), t)
+            .index_axis_move(Axis(0), s)
+            .to_slice()
+            .expect("standard layout")
+    }
+    curves(x, |s, t| row(dataset, s, t), |s, t| row(category, s, t))
+}
+
+/// mean|x|, mean|x - dataset(s, t)| and mean|x - category(s, t)| per step, where the
+/// closures give the reference row of sequence `s` at step `t`.
+fn curves<'r>(
+    x: ArrayView3<f32>,
+    dataset: impl Fn(usize, usize) -> &'r [f32],
+    category: impl Fn(usize, usize) -> &'r [f32],
 ) -> ReferenceCurves {
     let (steps, seqs, d) = x.dim();
     let count = (seqs * d).max(1) as f64;
@@ -265,9 +297,9 @@ pub fn reference_curves(
     for t in 0..steps {
         let (mut a, mut b, mut c) = (0.0f64, 0.0f64, 0.0f64);
         for (s, row) in x.index_axis(Axis(0), t).rows().into_iter().enumerate() {
-            let cm = &class_medians[labels[[s, t]] as usize];
+            let (dm, cm) = (dataset(s, t), category(s, t));
             let (mut ra, mut rb, mut rc) = (0.0f32, 0.0f32, 0.0f32);
-            for ((&v, &m), &k) in row.iter().zip(dataset_median).zip(cm) {
+            for ((&v, &m), &k) in row.iter().zip(dm).zip(cm) {
                 ra += v.abs();
                 rb += (v - m).abs();
                 rc += (v - k).abs();

@@ -3,7 +3,7 @@
 use crate::stats::{self, Z_99};
 use epc_core::data::Images;
 use epc_core::NUM_CLASSES;
-use ndarray::{ArrayView2, Axis};
+use ndarray::{s, ArrayView2, ArrayView3, Axis};
 use std::collections::BTreeMap;
 
 /// The prediction rule on one class's set: `last` is the preactivation at the last step of
@@ -187,31 +187,74 @@ pub fn any_class(flags: &[Vec<bool>]) -> Vec<usize> {
 /// Per-class, per-pixel sample variance (ddof = 1, `torch.var`) over `images`: `[class][pixel]`
 /// (a class with fewer than two images has variance 0).
 pub fn class_pixel_variance(images: &Images) -> Vec<Vec<f64>> {
-    let d = images.dim();
-    images
-        .indices_by_class()
-        .iter()
-        .map(|idx| {
-            let n = idx.len();
-            let mut sum = vec![0.0f64; d];
-            let mut sq = vec![0.0f64; d];
-            for &i in idx {
-                for (p, &v) in images.image(i).iter().enumerate() {
-                    sum[p] += f64::from(v);
-                    sq[p] += f64::from(v) * f64::from(v);
-                }
+    let mut m = ClassMoments::new(images.dim());
+    for (i, &l) in images.labels.iter().enumerate() {
+        m.add(l as usize, images.image(i));
+    }
+    m.variance()
+}
+
+/// Per-class running sums of values and squares, per pixel: the per-class pixel variance.
+/// For a moving stream it runs over the test set's frames ([`ClassMoments::add_frames`]),
+/// since there a unit's input depends on where the digit is as well as on which it is.
+pub struct ClassMoments {
+    n: Vec<usize>,
+    sum: Vec<Vec<f64>>,
+    sq: Vec<Vec<f64>>,
+}
+
+impl ClassMoments {
+    /// Empty sums for frames of `dim` values.
+    pub fn new(dim: usize) -> Self {
+        Self {
+            n: vec![0; NUM_CLASSES],
+            sum: vec![vec![0.0; dim]; NUM_CLASSES],
+            sq: vec![vec![0.0; dim]; NUM_CLASSES],
+        }
+    }
+
+    /// Adds every frame of `x` (`[steps, seqs, dim]`) under its label (`[seqs, steps]`).
+    pub fn add_frames(&mut self, x: ArrayView3<f32>, labels: ArrayView2<u8>) {
+        let (steps, seqs, _) = x.dim();
+        for t in 0..steps {
+            for b in 0..seqs {
+                let row = x.slice(s![t, b, ..]);
+                self.add(
+                    labels[[b, t]] as usize,
+                    row.to_slice().expect("standard layout"),
+                );
             }
-            (0..d)
-                .map(|p| {
-                    if n < 2 {
-                        return 0.0;
-                    }
-                    let m = sum[p] / n as f64;
-                    ((sq[p] - n as f64 * m * m) / (n - 1) as f64).max(0.0)
-                })
-                .collect()
-        })
-        .collect()
+        }
+    }
+
+    /// Adds one frame of class `class`.
+    pub fn add(&mut self, class: usize, row: &[f32]) {
+        self.n[class] += 1;
+        for ((s, q), &v) in self.sum[class].iter_mut().zip(&mut self.sq[class]).zip(row) {
+            *s += f64::from(v);
+            *q += f64::from(v) * f64::from(v);
+        }
+    }
+
+    /// `[class][pixel]` sample variance (ddof = 1; 0 for a class seen fewer than twice).
+    pub fn variance(self) -> Vec<Vec<f64>> {
+        (0..NUM_CLASSES)
+            .map(|c| {
+                let n = self.n[c];
+                self.sum[c]
+                    .iter()
+                    .zip(&self.sq[c])
+                    .map(|(&s, &q)| {
+                        if n < 2 {
+                            return 0.0;
+                        }
+                        let m = s / n as f64;
+                        ((q - n as f64 * m * m) / (n - 1) as f64).max(0.0)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// Fig 3B as published: the median, over the units of each group, of each unit's input

@@ -8,7 +8,7 @@ use crate::sequences::{
 };
 use crate::Result;
 use epc_core::data::{Dataset, ImageShape, Images};
-use epc_core::sequence::ClassCycle;
+use epc_core::sequence::{ClassCycle, Sequence};
 use epc_core::NUM_CLASSES;
 
 /// Sequences per chunk when a context computes something over a whole set.
@@ -56,11 +56,28 @@ impl<'a> Context<'a> {
             .map(|c| distractor_set(images, c, seed, &stream))
             .collect::<Result<Vec<_>>>()?;
         let (dataset_median, class_medians) = analysis::median_images(&data.train);
+        let shape = stream.frame_shape(images.shape);
         let mut parts = Vec::new();
+        let mut moving_var = stream
+            .motion
+            .map(|_| analysis::ClassMoments::new(shape.len()));
         for chunk in test.seqs.chunks(CHUNK) {
             let x = frames(images, chunk, STEPS);
             let l = labels(chunk);
-            let r = analysis::reference_curves(x.view(), l.view(), &dataset_median, &class_medians);
+            let r = match stream.motion {
+                None => {
+                    analysis::reference_curves(x.view(), l.view(), &dataset_median, &class_medians)
+                }
+                Some(_) => {
+                    let medians = median_set(images, &dataset_median, &class_medians);
+                    let dm = frames(&medians, &showing(chunk, |_| NUM_CLASSES), STEPS);
+                    let cm = frames(&medians, &showing(chunk, |class| class), STEPS);
+                    analysis::reference_curves_against(x.view(), dm.view(), cm.view())
+                }
+            };
+            if let Some(v) = moving_var.as_mut() {
+                v.add_frames(x.view(), l.view());
+            }
             parts.push((chunk.len(), r));
         }
         let reference = ReferenceCurves {
@@ -70,8 +87,11 @@ impl<'a> Context<'a> {
         };
         Ok(Self {
             images,
-            shape: images.shape,
-            class_var: analysis::class_pixel_variance(images),
+            shape,
+            class_var: match moving_var {
+                None => analysis::class_pixel_variance(images),
+                Some(v) => v.variance(),
+            },
             test,
             class,
             shuffled,
@@ -92,6 +112,27 @@ impl<'a> Context<'a> {
             .map(|s| s.info.clone())
             .collect()
     }
+}
+
+/// The median images as a set of eleven: classes 0..9, then the whole split's (index
+/// [`NUM_CLASSES`]), so that they can be drawn into frames like any image.
+fn median_set(images: &Images, dataset: &[f32], by_class: &[Vec<f32>]) -> Images {
+    Images {
+        shape: images.shape,
+        pixels: by_class.iter().flatten().chain(dataset).copied().collect(),
+        labels: (0..=NUM_CLASSES).map(|c| (c % NUM_CLASSES) as u8).collect(),
+    }
+}
+
+/// `seqs` with every frame's image replaced by median image `pick(class)` of [`median_set`],
+/// on the same track.
+fn showing(seqs: &[Sequence], pick: impl Fn(usize) -> usize) -> Vec<Sequence> {
+    seqs.iter()
+        .map(|s| Sequence {
+            frames: s.labels.iter().map(|&c| pick(c as usize)).collect(),
+            ..s.clone()
+        })
+        .collect()
 }
 
 /// The mean over chunks of per-step means, weighted by each chunk's count.

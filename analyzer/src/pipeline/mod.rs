@@ -32,15 +32,29 @@ pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key
 }
 
-/// An error unless the model takes frames of the images' size.
+/// An error unless the model takes frames of its stream's size: the images', or the canvas of
+/// a moving stream.
 pub(crate) fn check_fit(model: &StepModel, images: &Images) -> Result<()> {
-    if model.n_in() != images.dim() {
+    let stream = crate::sequences::Stream::of_metadata(model.metadata());
+    let frame = stream.frame_shape(images.shape);
+    if model.n_in() != frame.len() {
+        let what = match stream.motion {
+            None => format!(
+                "the data set's images have {} pixels ({:?})",
+                frame.len(),
+                images.shape
+            ),
+            Some(m) => format!(
+                "its stream's frames ({0}x{0} canvas, {1} channel(s)) have {2} values",
+                m.canvas,
+                frame.channels,
+                frame.len()
+            ),
+        };
         return Err(Error::Input(format!(
-            "{}: the model takes {} values per frame but the data set's images have {} pixels ({:?})",
+            "{}: the model takes {} values per frame but {what}",
             model.path().display(),
             model.n_in(),
-            images.dim(),
-            images.shape
         )));
     }
     Ok(())

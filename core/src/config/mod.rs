@@ -418,15 +418,24 @@ impl RunConfig {
     /// resolving 0 to the data set's input size. Other architectures: [`crate::arch::ArchSpec`].
     pub fn units(&self) -> usize {
         if self.model.units == 0 && !self.model.architecture.has_hidden_layers() {
-            self.data.dataset.shape().len()
+            self.frame_shape().len()
         } else {
             self.model.units
         }
     }
 
+    /// The shape of one input frame: the data set's images, or the canvas of a moving stream.
+    pub fn frame_shape(&self) -> crate::data::ImageShape {
+        self.sequence.frame_shape(self.data.dataset.shape())
+    }
+
     /// Fills derived fields (units, versions, the architecture's defaults) and checks
     /// consistency.
     pub fn resolve(mut self) -> Result<Self> {
+        // The canvas decides the unit count, so it is checked before the model is resolved.
+        if let Some(m) = &self.sequence.motion {
+            m.check(self.data.dataset.shape())?;
+        }
         self.resolve_model()?;
         self.toolkit_version = TOOLKIT_VERSION.to_string();
         self.config_version = CONFIG_VERSION;

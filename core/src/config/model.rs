@@ -19,7 +19,7 @@ impl RunConfig {
     /// Checks the model section against its architecture and fills the defaults that apply.
     pub(super) fn resolve_model(&mut self) -> Result<()> {
         use Architecture as A;
-        let n_in = self.data.dataset.shape().len();
+        let n_in = self.frame_shape().len();
         let m = &mut self.model;
         let arch = m.architecture;
         let refuse = |flag: &str, allowed: &str| {

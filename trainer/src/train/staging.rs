@@ -4,7 +4,7 @@
 use crate::{Error, Result};
 use epc_core::config::RunConfig;
 use epc_core::data::Images;
-use epc_core::sequence::{write_frames, Batch, Sequence, SequenceSampler};
+use epc_core::sequence::{frame_dim, write_frames, Batch, Sequence, SequenceSampler};
 use tch::{Device, Kind, Tensor};
 
 /// Salt separating the validation sequences' stream from any training stream.
@@ -34,7 +34,10 @@ impl Stager {
             .first()
             .and_then(|s| s.get(rows.start))
             .map_or(0, |s| s.frames.len());
-        let (batch, dim) = (rows.len(), images.dim());
+        let batch = rows.len();
+        let dim = epoch_seqs
+            .first()
+            .map_or(images.dim(), |s| frame_dim(images, &s[rows.clone()]));
         self.host.resize(steps * k * batch * dim, 0.0);
         for (i, seqs) in epoch_seqs.iter().enumerate() {
             let out = &mut self.host[i * batch * dim..];
