@@ -266,6 +266,8 @@ fn analyze(study: &StudyDir, extra: &[String]) -> Result<()> {
 fn group_key(axis: &str) -> Option<String> {
     Some(match axis {
         "loss" | "dataset" | "order" | "architecture" => axis.to_string(),
+        // The stream's key names its motion too ("ascending, teleporting on a 12x12 canvas").
+        "canvas" | "max-speed" | "teleport" => "order".into(),
         "arch" => "architecture".into(),
         "units" => "config.model.units".into(),
         "latent" => "config.model.latent".into(),
@@ -331,7 +333,12 @@ pub(crate) fn finished_cells(root: &Path) -> Result<FinishedCells> {
     if done.is_empty() {
         bail!("no cell of {} has finished yet", root.display());
     }
-    let keys: Vec<String> = plan.grid.keys().filter_map(|k| group_key(k)).collect();
+    let mut keys: Vec<String> = Vec::new();
+    for k in plan.grid.keys().filter_map(|k| group_key(k)) {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
     Ok(FinishedCells {
         cells: done,
         report: study.report(),

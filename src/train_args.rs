@@ -149,6 +149,11 @@ pub struct TrainArgs {
     /// velocity per axis from -SPEED..=SPEED [default: 2]
     #[arg(long, value_name = "SPEED")]
     pub max_speed: Option<usize>,
+    /// The control of --canvas: every frame at a fresh random position, so that where the
+    /// digit is cannot be predicted (`--teleport false` turns a config's teleport off, so that
+    /// a sweep can take it as an axis)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub teleport: Option<bool>,
     /// Fraction of the training split held out for validation [default: 0.1]
     #[arg(long)]
     pub val_fraction: Option<f64>,
@@ -165,7 +170,7 @@ pub struct TrainArgs {
     /// Continue a killed or interrupted run from its checkpoints; with --epochs larger than
     /// the run's, train it further (recorded in each config's `changes`). Every other setting
     /// comes from the run.
-    #[arg(long, conflicts_with_all = ["out", "config", "arch", "units", "latent", "layers", "inhibitory", "energy", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "canvas", "max_speed", "val_fraction", "final_weights"])]
+    #[arg(long, conflicts_with_all = ["out", "config", "arch", "units", "latent", "layers", "inhibitory", "energy", "dataset", "data_dir", "loss", "patience", "min_delta", "seeds", "instances", "device", "lr", "lr_schedule", "min_lr", "warmup_epochs", "decay_epochs", "step_every", "step_factor", "smoothing", "min_epochs", "adam_beta1", "adam_beta2", "adam_eps", "l2_coefficient", "split_seed", "batch_size", "seq_len", "order", "order_seed", "entropy", "canvas", "max_speed", "teleport", "val_fraction", "final_weights"])]
     pub resume: Option<PathBuf>,
     /// Do not write model.onnx for each instance at the end
     #[arg(long)]
@@ -236,19 +241,20 @@ impl TrainArgs {
         if self.entropy.is_some() {
             c.sequence.entropy = self.entropy;
         }
-        let configured_speed = c.sequence.motion.map(|m| m.max_speed);
-        match (self.canvas, self.max_speed, c.sequence.motion.as_mut()) {
-            (Some(canvas), speed, _) => {
-                c.sequence.motion = Some(Motion {
-                    canvas,
-                    max_speed: speed.or(configured_speed).unwrap_or(DEFAULT_MAX_SPEED),
-                })
-            }
-            (None, Some(speed), Some(m)) => m.max_speed = speed,
-            (None, Some(_), None) => {
-                bail!("--max-speed is a setting of the moving stream; give --canvas as well")
-            }
-            (None, None, _) => {}
+        let configured = c.sequence.motion;
+        if let Some(canvas) = self.canvas {
+            c.sequence.motion = Some(Motion {
+                canvas,
+                max_speed: configured.map_or(DEFAULT_MAX_SPEED, |m| m.max_speed),
+                teleport: configured.is_some_and(|m| m.teleport),
+            });
+        }
+        if self.max_speed.is_some() || self.teleport.is_some() {
+            let Some(m) = c.sequence.motion.as_mut() else {
+                bail!("--max-speed and --teleport are settings of the moving stream; give --canvas as well")
+            };
+            m.max_speed = self.max_speed.unwrap_or(m.max_speed);
+            m.teleport = self.teleport.unwrap_or(m.teleport);
         }
         set!(c.data.val_fraction, self.val_fraction);
         set!(c.train.final_weights, self.final_weights);

@@ -185,6 +185,7 @@ impl Stream {
         };
         match self.motion {
             None => order,
+            Some(m) if m.teleport => format!("{order}, teleporting on a {0}x{0} canvas", m.canvas),
             Some(m) => format!(
                 "{order}, moving on a {0}x{0} canvas (speed <= {1})",
                 m.canvas, m.max_speed

@@ -24,6 +24,10 @@ pub struct Motion {
     /// Largest speed per axis in pixels per frame; each sequence draws its velocity per axis
     /// uniformly from `-max_speed..=max_speed`, never standing still on both axes.
     pub max_speed: usize,
+    /// The control: every frame at a fresh uniform position (nothing about where is
+    /// predictable; `max_speed` is then unused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub teleport: bool,
 }
 
 impl Motion {
@@ -53,10 +57,18 @@ impl Motion {
     }
 
     /// Draws one sequence's track of `steps` frames for images of `image`: a uniform start
-    /// position (top-left corner) and a velocity, then [`bounce`] per axis.
+    /// position (top-left corner) and a velocity, then [`bounce`] per axis; or, for the
+    /// teleport control, a uniform position per frame.
     pub fn draw(&self, image: ImageShape, steps: usize, rng: &mut impl Rng) -> Track {
         let span = [self.canvas - image.height, self.canvas - image.width];
-        let start = [rng.gen_range(0..=span[0]), rng.gen_range(0..=span[1])];
+        let mut uniform = || [rng.gen_range(0..=span[0]), rng.gen_range(0..=span[1])];
+        if self.teleport {
+            return Track {
+                canvas: self.frame_shape(image),
+                positions: (0..steps).map(|_| uniform().map(|p| p as u16)).collect(),
+            };
+        }
+        let start = uniform();
         let s = self.max_speed as i64;
         let velocity = loop {
             let v = [rng.gen_range(-s..=s), rng.gen_range(-s..=s)];

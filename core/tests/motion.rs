@@ -10,7 +10,11 @@ use epc_core::sequence::{Batch, ClassOrder, SequenceConfig, SequenceSampler};
 fn moving(order: ClassOrder, canvas: usize, max_speed: usize) -> SequenceConfig {
     SequenceConfig {
         order,
-        motion: Some(Motion { canvas, max_speed }),
+        motion: Some(Motion {
+            canvas,
+            max_speed,
+            teleport: false,
+        }),
         ..SequenceConfig::default()
     }
 }
@@ -82,6 +86,34 @@ fn frames_are_the_images_pasted_along_bouncing_tracks() {
 }
 
 #[test]
+fn the_teleport_control_puts_every_frame_anywhere() {
+    let (train, _) = digits::embedded();
+    let mut cfg = moving(ClassOrder::Ascending, 12, 1);
+    cfg.motion.as_mut().unwrap().teleport = true;
+    let seqs = SequenceSampler::new(&train, cfg, 3).unwrap().epoch(0);
+    let mut seen = std::collections::HashSet::new();
+    let mut steps_of_one_pixel = 0;
+    let mut steps = 0;
+    for s in &seqs {
+        let p = &s.track.as_ref().unwrap().positions;
+        assert!(p.iter().all(|x| x[0] <= 4 && x[1] <= 4));
+        seen.extend(p.iter().copied());
+        for w in p.windows(2) {
+            let d = (w[1][0] as i32 - w[0][0] as i32)
+                .abs()
+                .max((w[1][1] as i32 - w[0][1] as i32).abs());
+            steps_of_one_pixel += usize::from(d <= 1);
+            steps += 1;
+        }
+    }
+    // All 25 corners occur; a step of at most one pixel (what speed 1 always gives) happens
+    // by chance only: on a 5x5 grid about a third of the time.
+    assert_eq!(seen.len(), 25);
+    let share = steps_of_one_pixel as f64 / steps as f64;
+    assert!((0.2..0.5).contains(&share), "{share}");
+}
+
+#[test]
 fn a_canvas_the_size_of_the_image_shows_the_image_itself() {
     let (train, _) = digits::embedded();
     let sampler = SequenceSampler::new(&train, moving(ClassOrder::Random, 8, 1), 2).unwrap();
@@ -110,7 +142,8 @@ fn the_motion_table_round_trips_and_sets_the_unit_count() {
         back.sequence.motion,
         Some(Motion {
             canvas: 16,
-            max_speed: 2
+            max_speed: 2,
+            teleport: false,
         })
     );
     // Without motion nothing about it is written (older configs read the same).
