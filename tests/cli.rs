@@ -151,7 +151,7 @@ fn shipped_example_configs_resolve() {
             .resolve()
             .unwrap();
         assert!(
-            cfg.units() == 64 || cfg.units() == 784 || cfg.units() == 3072,
+            [64, 144, 784, 3072].contains(&cfg.units()),
             "{}",
             p.display()
         );
@@ -165,6 +165,7 @@ fn shipped_example_configs_resolve() {
             "fast-digits.toml",
             "fast-mnist.toml",
             "mnist.toml",
+            "moving-digits.toml",
             "paper-cifar10.toml",
             "paper-mnist.toml"
         ]
