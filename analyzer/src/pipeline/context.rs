@@ -61,6 +61,7 @@ impl<'a> Context<'a> {
         let mut moving_var = stream
             .motion
             .map(|_| analysis::ClassMoments::new(shape.len()));
+        let medians = median_set(images, &dataset_median, &class_medians);
         for chunk in test.seqs.chunks(CHUNK) {
             let x = frames(images, chunk, STEPS);
             let l = labels(chunk);
@@ -69,7 +70,6 @@ impl<'a> Context<'a> {
                     analysis::reference_curves(x.view(), l.view(), &dataset_median, &class_medians)
                 }
                 Some(_) => {
-                    let medians = median_set(images, &dataset_median, &class_medians);
                     let dm = frames(&medians, &showing(chunk, |_| NUM_CLASSES), STEPS);
                     let cm = frames(&medians, &showing(chunk, |class| class), STEPS);
                     analysis::reference_curves_against(x.view(), dm.view(), cm.view())
