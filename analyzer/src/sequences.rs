@@ -171,7 +171,7 @@ impl Stream {
 
     /// The shape of this stream's frames for images of `image`.
     pub fn frame_shape(&self, image: ImageShape) -> ImageShape {
-        self.motion.map_or(image, |m| m.frame_shape(image))
+        self.test_config().frame_shape(image)
     }
 
     /// In words: `ascending`, `permutation (seed 3)`, `markov (1.50 bits)`, `random`, with

@@ -58,26 +58,28 @@ impl<'a> Context<'a> {
         let (dataset_median, class_medians) = analysis::median_images(&data.train);
         let shape = stream.frame_shape(images.shape);
         let mut parts = Vec::new();
-        let mut moving_var = stream
-            .motion
-            .map(|_| analysis::ClassMoments::new(shape.len()));
-        let medians = median_set(images, &dataset_median, &class_medians);
+        // A moving stream's references are the medians placed on each frame's track, and its
+        // per-class variance runs over the frames; nothing of this is needed for a static one.
+        let mut moving = stream.motion.map(|_| {
+            (
+                median_set(images, &dataset_median, &class_medians),
+                analysis::ClassMoments::new(shape.len()),
+            )
+        });
         for chunk in test.seqs.chunks(CHUNK) {
             let x = frames(images, chunk, STEPS);
             let l = labels(chunk);
-            let r = match stream.motion {
+            let r = match moving.as_mut() {
                 None => {
                     analysis::reference_curves(x.view(), l.view(), &dataset_median, &class_medians)
                 }
-                Some(_) => {
-                    let dm = frames(&medians, &showing(chunk, |_| NUM_CLASSES), STEPS);
-                    let cm = frames(&medians, &showing(chunk, |class| class), STEPS);
+                Some((medians, var)) => {
+                    var.add_frames(x.view(), l.view());
+                    let dm = frames(medians, &showing(chunk, |_| NUM_CLASSES), STEPS);
+                    let cm = frames(medians, &showing(chunk, |class| class), STEPS);
                     analysis::reference_curves_against(x.view(), dm.view(), cm.view())
                 }
             };
-            if let Some(v) = moving_var.as_mut() {
-                v.add_frames(x.view(), l.view());
-            }
             parts.push((chunk.len(), r));
         }
         let reference = ReferenceCurves {
@@ -88,9 +90,9 @@ impl<'a> Context<'a> {
         Ok(Self {
             images,
             shape,
-            class_var: match moving_var {
+            class_var: match moving {
                 None => analysis::class_pixel_variance(images),
-                Some(v) => v.variance(),
+                Some((_, var)) => var.variance(),
             },
             test,
             class,

@@ -32,10 +32,13 @@ pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key
 }
 
-/// An error unless the model takes frames of its stream's size: the images', or the canvas of
-/// a moving stream.
-pub(crate) fn check_fit(model: &StepModel, images: &Images) -> Result<()> {
-    let stream = crate::sequences::Stream::of_metadata(model.metadata());
+/// An error unless the model takes frames of its stream's size (`stream`, read from the
+/// model's metadata by the caller): the images', or the canvas of a moving stream.
+pub(crate) fn check_fit(
+    model: &StepModel,
+    images: &Images,
+    stream: &crate::sequences::Stream,
+) -> Result<()> {
     let frame = stream.frame_shape(images.shape);
     if model.n_in() != frame.len() {
         let what = match stream.motion {
@@ -145,7 +148,7 @@ pub(crate) fn analyze_model(
     ctx: &Context,
     notes: &mut Vec<String>,
 ) -> Result<ModelResult> {
-    check_fit(model, ctx.images)?;
+    check_fit(model, ctx.images, &ctx.stream)?;
     let dim = ctx.shape.len();
     let n = model.n_units();
     let v1 = model.version() == Version::V1;
