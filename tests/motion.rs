@@ -105,6 +105,18 @@ fn a_moving_digit_network_is_analysed_on_its_canvas_against_placed_medians() {
                 .unwrap_or_else(|| panic!("sequence {q} step {t}: the image is not on the canvas"));
         }
     }
+    // The dump's `positions` say the same, `[sequences, steps, 2]`.
+    let positions = d
+        .positions
+        .as_ref()
+        .expect("a moving model's dump has positions");
+    for q in 0..seqs {
+        for t in 0..steps {
+            let at = &positions[(q * steps + t) * 2..(q * steps + t) * 2 + 2];
+            let want = corners[t * seqs + q].map(|v| v as i32);
+            assert_eq!(at, want, "sequence {q} step {t}");
+        }
+    }
     let moved = (0..seqs)
         .filter(|&q| corners[q] != corners[seqs + q])
         .count();

@@ -120,6 +120,10 @@ fn dump_and_analyze_agree_with_each_other_and_with_the_model() {
     let h = &d.header;
     assert_eq!((h.steps, h.units, h.n_in), (10, 64, 64));
     assert!(h.lesion_mask.is_none());
+    assert!(
+        !h.positions && d.positions.is_none(),
+        "a static stream has no positions"
+    );
     assert_eq!(d.format, "epc-dump-v2");
     let (preact, act, input) = (
         d.preact.as_ref().unwrap(),

@@ -242,6 +242,26 @@ pub fn dump_sets(
     })
 }
 
+/// `[row, column]` of every frame's image, `[sequences, steps, 2]` (sequences of a moving
+/// stream all carry their track).
+fn positions(seqs: &[Sequence], steps: usize) -> Array3<i32> {
+    let flat = seqs
+        .iter()
+        .flat_map(|s| {
+            let track = s
+                .track
+                .as_ref()
+                .expect("a moving stream's sequences have tracks");
+            track
+                .positions
+                .iter()
+                .take(steps)
+                .flat_map(|p| p.map(i32::from))
+        })
+        .collect();
+    Array3::from_shape_vec((seqs.len(), steps, 2), flat).expect("one position per frame")
+}
+
 /// One chunk of results on its way to the writer thread.
 struct Computed {
     x: Array3<f32>,
@@ -252,6 +272,7 @@ struct Computed {
     labels: Array2<i32>,
     frames: Array2<i32>,
     set: Vec<i32>,
+    positions: Option<Array3<i32>>,
 }
 
 /// Runs the model over the chosen sequences and writes the dump (see the module docs).
@@ -294,6 +315,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         arrays: opts.arrays,
         compression: opts.compression,
         lesion_mask: mask.clone(),
+        positions: stream.motion.is_some(),
         attrs: DumpAttributes {
             model_path: opts.model.display().to_string(),
             model_sha256: model.sha256().to_string(),
@@ -332,6 +354,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
                     labels: c.labels.view(),
                     frames: c.frames.view(),
                     set: &c.set,
+                    positions: c.positions.as_ref().map(|p| p.view()),
                 },
                 &extra,
             )?;
@@ -372,6 +395,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
                     labels: ints(|s| s.labels.iter().map(|&l| i32::from(l)).collect()),
                     frames: ints(|s| s.frames.iter().map(|&f| f as i32).collect()),
                     set: vec![set_index as i32; seqs.len()],
+                    positions: stream.motion.is_some().then(|| positions(seqs, steps)),
                 };
                 if tx.send(chunk).is_err() {
                     // The writer stopped on an error; it is reported below.

@@ -161,11 +161,58 @@ fn chunks_may_be_strided_views_of_the_callers_arrays() {
             labels: d.labels.slice(s![a..b, ..]),
             frames: d.frames.slice(s![a..b, ..]),
             set: &d.set[a..b],
+            positions: None,
         };
         assert!(!chunk.act.is_standard_layout());
         w.write(&chunk).unwrap();
     }
     w.finish().unwrap();
+    assert_same(&read_dump(&p).unwrap(), &expected(&d));
+}
+
+#[test]
+fn a_moving_streams_positions_round_trip_and_are_checked() {
+    let _serial = dumps::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("moving.h5");
+    let mut h = header(6, 40, 400, 16, false);
+    h.positions = true;
+    let d = data(h, 9);
+    write(&p, &d, &[15, 25]).unwrap();
+    let back = read_dump(&p).unwrap();
+    assert_same(&back, &expected(&d));
+    let got = back.positions.as_ref().unwrap();
+    assert_eq!(got.len(), 40 * 6 * 2);
+    // Row-major [sequences, steps, 2], as numpy shows it.
+    assert_eq!(got[(17 * 6 + 4) * 2 + 1], d.positions[[17, 4, 1]]);
+    assert!(got.iter().any(|&v| v > 0) && got.iter().all(|&v| (0..20).contains(&v)));
+    let r = h5py_report(dir.path(), &p);
+    assert_eq!(
+        r["datasets"]["positions"]["shape"],
+        serde_json::json!([40, 6, 2])
+    );
+    assert_eq!(r["datasets"]["positions"]["dtype"], "int32");
+    // The bound counts the positions: two more ints per frame.
+    let mut plain = d.header.clone();
+    plain.positions = false;
+    assert_eq!(d.header.size_bound() - plain.size_bound(), 4 * 40 * 6 * 2);
+
+    // A chunk without positions, or with the wrong shape, is refused and nothing is left.
+    let shown = p.display().to_string();
+    for positions in [None, Some(ndarray::Array3::<i32>::zeros((5, 6, 2)))] {
+        let mut w = DumpWriter::create(&p, d.header.clone()).unwrap();
+        let good = OwnedChunk::new(&d, 0, 4);
+        let e = w
+            .write(&DumpChunk {
+                positions: positions.as_ref().map(|x| x.view()),
+                ..good.view()
+            })
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, format!("{shown}: chunk positions has the wrong shape"));
+        assert_eq!(w.written(), 0);
+    }
+    // The earlier complete dump at the path is untouched.
     assert_same(&read_dump(&p).unwrap(), &expected(&d));
 }
 

@@ -12,6 +12,7 @@
 //! | `labels`         | int32   | `[sequences, steps]`         | the class of every frame                 |
 //! | `frames`         | int32   | `[sequences, steps]`         | the image of every frame (index into the split) |
 //! | `sequence_set`   | int32   | `[sequences]`                | which set each sequence belongs to (index into `sets_json`) |
+//! | `positions`      | int32   | `[sequences, steps, 2]`      | moving streams only: `[row, column]` of the image's top-left pixel on the canvas in every frame |
 //! | `drive_in`, `drive_rec`, `transmission` | float32 | `[steps, sequences, units]` | a step-v2 model's optional outputs (if chosen) |
 //! | `lesion_mask`    | float32 | `[state entries]` (lesioned runs) | multiplier applied to the state (all state tensors in order; `h` for step-v1) before each step: 0 = lesioned, 1 = intact |
 //!
@@ -284,6 +285,8 @@ pub struct DumpHeader {
     pub compression: Compression,
     /// The lesion mask, `[units]` (lesioned runs).
     pub lesion_mask: Option<Vec<f32>>,
+    /// Whether the frames move on a canvas, so that the dump has a `positions` dataset.
+    pub positions: bool,
     /// Identity and settings.
     pub attrs: DumpAttributes,
 }
@@ -316,7 +319,8 @@ impl DumpHeader {
                     .saturating_mul(self.units as u64),
             );
         let f32s = s.saturating_mul(q).saturating_mul(width);
-        let ints = q.saturating_mul(s.saturating_mul(2).saturating_add(1));
+        let per_step = if self.positions { 4 } else { 2 };
+        let ints = q.saturating_mul(s.saturating_mul(per_step).saturating_add(1));
         f32s.saturating_add(ints)
             .saturating_add(self.units as u64)
             .saturating_mul(4)
@@ -340,6 +344,9 @@ pub struct DumpChunk<'a> {
     pub frames: ArrayView2<'a, i32>,
     /// Set index of each sequence, `[b]`.
     pub set: &'a [i32],
+    /// `[row, column]` of the image on the canvas, `[b, steps, 2]` (a header with
+    /// `positions`; else `None`).
+    pub positions: Option<ArrayView3<'a, i32>>,
 }
 
 /// A whole dump read back (see [`read_dump`]); activation arrays that were not written are
@@ -365,4 +372,7 @@ pub struct ActivationDump {
     pub frames: Option<Vec<i32>>,
     /// Set index of each sequence (`None` in version 1 files).
     pub sequence_set: Option<Vec<i32>>,
+    /// `[row, column]` of the image on the canvas, row-major `[sequences, steps, 2]` (moving
+    /// streams only).
+    pub positions: Option<Vec<i32>>,
 }

@@ -125,6 +125,15 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
             "frames or sequence_set do not match labels",
         ));
     }
+    let positions = read_dataset::<i32>(&file, path, "positions", 3)?;
+    if let Some((shape, _)) = &positions {
+        if shape[..] != [sequences, steps, 2] {
+            return Err(Error::format(
+                path,
+                format!("positions {shape:?} do not match labels {label_shape:?}"),
+            ));
+        }
+    }
     let lesion_mask = read_dataset::<f32>(&file, path, "lesion_mask", 1)?.map(|m| m.1);
     let seed = file
         .attr("seed")
@@ -170,6 +179,7 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
         arrays,
         compression,
         lesion_mask,
+        positions: positions.is_some(),
         attrs,
     };
     if let Some(m) = &header.lesion_mask {
@@ -194,5 +204,6 @@ pub fn read_dump(path: &Path) -> Result<ActivationDump> {
         labels,
         frames: frames.map(|f| f.1),
         sequence_set: set.map(|s| s.1),
+        positions: positions.map(|p| p.1),
     })
 }

@@ -19,6 +19,7 @@ struct Datasets {
     labels: hdf5::Dataset,
     frames: hdf5::Dataset,
     set: hdf5::Dataset,
+    positions: Option<hdf5::Dataset>,
 }
 
 /// Writes a dump chunk by chunk into a temporary sibling of its path; [`DumpWriter::finish`]
@@ -95,6 +96,12 @@ fn layout(file: &hdf5::File, path: &Path, h: &DumpHeader) -> Result<Datasets> {
         labels: create_dataset::<i32>(file, path, "labels", &[q, s], &[cq, s.max(1)], h)?,
         frames: create_dataset::<i32>(file, path, "frames", &[q, s], &[cq, s.max(1)], h)?,
         set: create_dataset::<i32>(file, path, "sequence_set", &[q], &[cq], h)?,
+        positions: h
+            .positions
+            .then(|| {
+                create_dataset::<i32>(file, path, "positions", &[q, s, 2], &[cq, s.max(1), 2], h)
+            })
+            .transpose()?,
     };
     if let Some(mask) = &h.lesion_mask {
         create_dataset::<f32>(
@@ -242,6 +249,9 @@ impl DumpWriter {
         if chunk.labels.dim() != (b, s) || chunk.frames.dim() != (b, s) {
             return Err(bad("labels/frames"));
         }
+        if h.positions && chunk.positions.map(|p| p.dim()) != Some((b, s, 2)) {
+            return Err(bad("positions"));
+        }
         let Some((_, ds)) = &self.open else {
             return Err(Error::format(&self.path, "the dump is closed"));
         };
@@ -278,6 +288,10 @@ impl DumpWriter {
             ds.frames
                 .write_slice(&chunk.frames.as_standard_layout(), (start..start + b, ..))
                 .map_err(|e| Error::hdf5(&path, "cannot write dataset frames", e))?;
+            if let (Some(d), Some(p)) = (&ds.positions, chunk.positions) {
+                d.write_slice(&p.as_standard_layout(), (start..start + b, .., ..))
+                    .map_err(|e| Error::hdf5(&path, "cannot write dataset positions", e))?;
+            }
             ds.set
                 .write_slice(chunk.set, start..start + b)
                 .map_err(|e| Error::hdf5(&path, "cannot write dataset sequence_set", e))

@@ -57,6 +57,7 @@ pub fn header(steps: usize, sequences: usize, n_in: usize, units: usize, mask: b
                 .map(|i| if i % 7 == 0 { 0.0 } else { 1.0 })
                 .collect()
         }),
+        positions: false,
         attrs: attrs(),
     }
 }
@@ -70,10 +71,13 @@ pub struct Data {
     pub labels: Array2<i32>,
     pub frames: Array2<i32>,
     pub set: Vec<i32>,
+    /// `[sequences, steps, 2]` when the header has positions, else empty.
+    pub positions: Array3<i32>,
 }
 
 /// MNIST-like inputs (80 % zeros), signed preactivations, relu activity, labels
-/// `(sequence + step) % 10`, random image indices and three sets.
+/// `(sequence + step) % 10`, random image indices, three sets and (if the header has
+/// positions) random positions on a 20 x 20 canvas.
 pub fn data(header: DumpHeader, seed: u64) -> Data {
     let (s, q, n, u) = (header.steps, header.sequences, header.n_in, header.units);
     let mut rng = Rng::new(seed);
@@ -90,6 +94,11 @@ pub fn data(header: DumpHeader, seed: u64) -> Data {
     let labels = Array2::from_shape_fn((q, s), |(i, t)| ((i + t) % 10) as i32);
     let frames = Array2::from_shape_fn((q, s), |_| (rng.uniform() * 10_000.0) as i32);
     let set = (0..q).map(|i| (i * 3 / q.max(1)) as i32).collect();
+    let positions = if header.positions {
+        Array3::from_shape_fn((q, s, 2), |_| (rng.uniform() * 20.0) as i32)
+    } else {
+        Array3::zeros((0, 0, 0))
+    };
     Data {
         header,
         input,
@@ -98,6 +107,7 @@ pub fn data(header: DumpHeader, seed: u64) -> Data {
         labels,
         frames,
         set,
+        positions,
     }
 }
 
@@ -110,6 +120,7 @@ pub struct OwnedChunk {
     labels: Array2<i32>,
     frames: Array2<i32>,
     set: Vec<i32>,
+    positions: Option<Array3<i32>>,
 }
 
 impl OwnedChunk {
@@ -129,6 +140,10 @@ impl OwnedChunk {
             labels: d.labels.slice(s![a..b, ..]).to_owned(),
             frames: d.frames.slice(s![a..b, ..]).to_owned(),
             set: d.set[a..b].to_vec(),
+            positions: d
+                .header
+                .positions
+                .then(|| d.positions.slice(s![a..b, .., ..]).to_owned()),
         }
     }
 
@@ -140,6 +155,7 @@ impl OwnedChunk {
             labels: self.labels.view(),
             frames: self.frames.view(),
             set: &self.set,
+            positions: self.positions.as_ref().map(|p| p.view()),
         }
     }
 }
@@ -186,6 +202,7 @@ pub fn expected(d: &Data) -> ActivationDump {
         labels: d.labels.iter().copied().collect(),
         frames: Some(d.frames.iter().copied().collect()),
         sequence_set: Some(d.set.clone()),
+        positions: d.header.positions.then(|| flat(&d.positions)),
     }
 }
 
