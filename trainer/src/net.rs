@@ -200,17 +200,24 @@ impl Net {
 
     /// The preactivations of every step over inputs `x` (`[K, T, B, n]` or `[T, B, n]`).
     pub fn forward(&self, p: &[Tensor], x: &Tensor) -> Vec<Tensor> {
+        self.run(p, x, |out| out.preact)
+    }
+
+    /// Runs every step over `x` from zero states and keeps `keep` of each step's output (the
+    /// states are passed on before `keep` sees it). One loop for training and for the export
+    /// check, so the two cannot drift apart.
+    fn run<T>(&self, p: &[Tensor], x: &Tensor, mut keep: impl FnMut(StepOut) -> T) -> Vec<T> {
         let frames = crate::model::Frames::of(x);
         let p = &self.effective(p);
         let k = p[0].size()[0];
         let mut states = self.zero_states(k, frames.batch, p[0].device());
-        let mut pre = Vec::with_capacity(frames.steps as usize);
+        let mut kept = Vec::with_capacity(frames.steps as usize);
         for t in 0..frames.steps {
-            let out = self.step(p, &frames.at(t), &states);
-            states = out.next;
-            pre.push(out.preact);
+            let mut out = self.step(p, &frames.at(t), &states);
+            states = std::mem::take(&mut out.next);
+            kept.push(keep(out));
         }
-        pre
+        kept
     }
 
     /// The loss of each instance, `[K]` (docs/ARCHITECTURES.md): a sum over steps of means
@@ -308,18 +315,15 @@ pub fn run_host(
     steps: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let net = Net::new(spec, Device::Cpu);
-    let p = net.effective(&stack_params(&[params], Device::Cpu));
+    let p = stack_params(&[params], Device::Cpu);
     let batch = (x.len() / (steps * spec.n_in)) as i64;
     let xt = Tensor::from_slice(x).view([steps as i64, batch, spec.n_in as i64]);
-    let mut states = net.zero_states(1, batch, Device::Cpu);
     let (mut pre, mut act) = (Vec::new(), Vec::new());
     tch::no_grad(|| {
-        for t in 0..steps as i64 {
-            let out = net.step(&p, &xt.select(0, t), &states);
+        net.run(&p, &xt, |out| {
             pre.extend(crate::train::host_vec(&out.preact));
             act.extend(crate::train::host_vec(&out.act));
-            states = out.next;
-        }
+        })
     });
     (pre, act)
 }
