@@ -202,24 +202,21 @@ fn train_cell(
     Ok(status.success())
 }
 
-/// Waits for `child`; when this process is asked to stop, the child is asked too (once).
+/// Waits for `child`; when this process is asked to stop, the child is asked too, with
+/// [`epc_core::interrupt::FORWARDED`] (SIGUSR1). Not with the same signal: the child may have
+/// had it already (a terminal's Ctrl-C reaches the whole process group, Slurm signals every
+/// process of a job), and a second SIGINT or SIGTERM would end it at once, mid-checkpoint.
 fn wait_forwarding_signals(child: &mut Child) -> Result<std::process::ExitStatus> {
     let mut forwarded = false;
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
-        if let (Some(sig), false) = (epc_core::interrupt::requested(), forwarded) {
+        if epc_core::interrupt::requested().is_some() && !forwarded {
             forwarded = true;
             let pid = rustix::process::Pid::from_raw(child.id() as i32);
-            let signal = rustix::process::Signal::from_named_raw(sig);
-            if let (Some(pid), Some(signal)) = (pid, signal) {
-                // The child may already have it (a terminal's Ctrl-C reaches the whole group);
-                // a second one would end it at once, so only a child that did not get it does.
-                std::thread::sleep(Duration::from_millis(200));
-                if child.try_wait()?.is_none() {
-                    let _ = rustix::process::kill_process(pid, signal);
-                }
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::USR1);
             }
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -71,10 +71,12 @@ pub static INTERRUPT_HINT: std::sync::OnceLock<String> = std::sync::OnceLock::ne
 /// SIGINT and SIGTERM (what Slurm sends before it kills a job) set the libraries' stop flag
 /// ([`epc_core::interrupt`]): the work stops at its next safe point, outputs are cleaned up or
 /// kept whole, and epc exits with 128 + the signal. A second signal ends the process at once.
+/// SIGUSR1 is a stop passed on by a parent epc ([`epc_core::interrupt::FORWARDED`]): graceful
+/// only, however often it comes.
 /// SIGXFSZ is caught so that a write over the file-size limit fails with an error that names
 /// the file instead of killing the process.
 fn install_signal_handlers() {
-    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGXFSZ};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     let flag = epc_core::interrupt::flag();
@@ -85,6 +87,7 @@ fn install_signal_handlers() {
         let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
         let _ = signal_hook::flag::register(sig, armed.clone());
     }
+    let _ = signal_hook::flag::register(SIGUSR1, epc_core::interrupt::forwarded_flag());
     let _ = signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)));
 }
 

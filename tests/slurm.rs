@@ -158,13 +158,51 @@ impl Drop for Cluster {
     }
 }
 
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+impl Cluster {
+    /// What the queue, the node, the study and the daemons say: the message of a timed-out wait,
+    /// so that a failure on a CI machine explains itself.
+    fn diagnose(&self, study: &Path) -> String {
+        let run = |program: &str, args: &[&str]| {
+            self.cmd(program).args(args).output().map_or_else(
+                |e| format!("{program}: {e}"),
+                |o| String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o),
+            )
+        };
+        let tail = |path: &Path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        };
+        let mut out = format!(
+            "squeue:\n{}\nsinfo:\n{}\nepc sweep status:\n{}",
+            run("squeue", &["-h", "-o", "%i %T %r"]),
+            run("sinfo", &["-h", "-N", "-o", "%N %T %E"]),
+            status(self, study)
+        );
+        if let Ok(logs) = std::fs::read_dir(study.join("logs")) {
+            for log in logs.flatten() {
+                out += &format!("\n{}:\n{}", log.path().display(), tail(&log.path()));
+            }
+        }
+        for log in ["log/slurmctld.log", "log/slurmd.log"] {
+            out += &format!("\n{log}:\n{}", tail(&self.dir.join(log)));
+        }
+        out
+    }
+}
+
+/// Polls `done` until it holds; after `secs` seconds fails with `what` and `diagnose()`.
+fn wait_until(
+    what: &str,
+    secs: u64,
+    mut done: impl FnMut() -> bool,
+    diagnose: impl FnOnce() -> String,
+) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() > Duration::from_secs(secs) {
+            panic!("timed out waiting for {what}\n{}", diagnose());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -208,7 +246,12 @@ fn studies_run_as_slurm_job_arrays_and_cancelled_tasks_resume() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("Slurm job array"), "{}", stderr(&o));
     let report = study.join("report/summary.json");
-    wait_until("the study's report", 180, || report.exists());
+    wait_until(
+        "the study's report",
+        300,
+        || report.exists(),
+        || cluster.diagnose(&study),
+    );
     let text = status(&cluster, &study);
     assert!(text.contains("2 of 2 cells done"), "{text}");
     let summary = read_json(&report);
@@ -257,23 +300,31 @@ fn studies_run_as_slurm_job_arrays_and_cancelled_tasks_resume() {
     let job: serde_json::Value = serde_json::from_str(jobs.lines().next().unwrap()).unwrap();
     let job = job["job"].as_str().unwrap().to_string();
     let history = cut.join("cells/loss=l1-pre/seed-0/history.jsonl");
-    wait_until("epoch 3 of the array task", 60, || {
-        std::fs::read_to_string(&history).map_or(0, |t| t.lines().count()) >= 3
-    });
+    wait_until(
+        "epoch 3 of the array task",
+        60,
+        || std::fs::read_to_string(&history).map_or(0, |t| t.lines().count()) >= 3,
+        || cluster.diagnose(&cut),
+    );
     let ok = cluster
         .cmd("scancel")
         .arg(format!("{job}_0"))
         .status()
         .unwrap();
     assert!(ok.success());
-    wait_until("the cancelled task to leave the queue", 90, || {
-        let o = cluster
-            .cmd("squeue")
-            .args(["-h", "-j", &job])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).trim().is_empty()
-    });
+    wait_until(
+        "the cancelled task to leave the queue",
+        90,
+        || {
+            let o = cluster
+                .cmd("squeue")
+                .args(["-h", "-j", &job])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().is_empty()
+        },
+        || cluster.diagnose(&cut),
+    );
     let text = status(&cluster, &cut);
     assert!(text.contains("loss=l1-pre\tinterrupted after"), "{text}");
 
@@ -284,9 +335,12 @@ fn studies_run_as_slurm_job_arrays_and_cancelled_tasks_resume() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    wait_until("the resubmitted task", 180, || {
-        status(&cluster, &cut).contains("1 of 1 cells done")
-    });
+    wait_until(
+        "the resubmitted task",
+        300,
+        || status(&cluster, &cut).contains("1 of 1 cells done"),
+        || cluster.diagnose(&cut),
+    );
     for f in ["weights.safetensors", "last.safetensors"] {
         let a = std::fs::read(local.join("cells/loss=l1-pre/seed-0").join(f)).unwrap();
         let b = std::fs::read(cut.join("cells/loss=l1-pre/seed-0").join(f)).unwrap();

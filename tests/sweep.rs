@@ -104,41 +104,67 @@ fn an_interrupted_study_resumes_to_the_uninterrupted_result() {
     let o = sweep(&p, &full).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 
-    let cut = tmp.path().join("cut");
-    let child = sweep(&p, &cut).stderr(Stdio::piped()).spawn().unwrap();
-    let history = cut.join("cells/loss=l1-pre/seed-0/history.jsonl");
-    let start = Instant::now();
-    while std::fs::read_to_string(&history).map_or(0, |t| t.lines().count()) < 3 {
+    // Only the sweep gets the signal (as from `kill`): it passes the stop on with SIGUSR1.
+    // The whole process group gets it (a terminal's Ctrl-C, Slurm's SIGTERM to every process
+    // of a job): the trainer stops on its own signal, and the forwarded one does not force it.
+    for (whom, signal, code, trainer_saw) in [
+        (
+            "sweep",
+            "INT",
+            130,
+            "SIGUSR1 (a stop passed on by epc sweep)",
+        ),
+        ("group", "TERM", 143, "SIGTERM"),
+    ] {
+        let cut = tmp.path().join(format!("cut-{whom}"));
+        let mut cmd = sweep(&p, &cut);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let history = cut.join("cells/loss=l1-pre/seed-0/history.jsonl");
+        let start = Instant::now();
+        while std::fs::read_to_string(&history).map_or(0, |t| t.lines().count()) < 3 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "never reached epoch 3"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let target = match whom {
+            "sweep" => child.id().to_string(),
+            _ => format!("-{}", child.id()),
+        };
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), "--".into(), target])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let o = child.wait_with_output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{whom}: {err}");
         assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "never reached epoch 3"
+            err.contains("the same `epc sweep` command continues"),
+            "{err}"
         );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // Only the sweep gets the signal (as from `kill` or a scheduler): it passes it on.
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let o = child.wait_with_output().unwrap();
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(130), "{err}");
-    assert!(
-        err.contains("the same `epc sweep` command continues"),
-        "{err}"
-    );
-    let o = epc().args(["sweep", "status"]).arg(&cut).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(text.contains("loss=l1-pre\tinterrupted after"), "{text}");
+        let log = std::fs::read_to_string(cut.join("logs/loss=l1-pre.log")).unwrap();
+        assert!(
+            log.contains(&format!("interrupted by {trainer_saw}")),
+            "{whom}: {log}"
+        );
+        let o = epc().args(["sweep", "status"]).arg(&cut).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains("loss=l1-pre\tinterrupted after"), "{text}");
 
-    let o = sweep(&p, &cut).output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("resuming"), "{}", stderr(&o));
-    for f in ["weights.safetensors", "last.safetensors"] {
-        let a = std::fs::read(full.join("cells/loss=l1-pre/seed-0").join(f)).unwrap();
-        let b = std::fs::read(cut.join("cells/loss=l1-pre/seed-0").join(f)).unwrap();
-        assert_eq!(a, b, "{f} differs after the interrupted study resumed");
+        let o = sweep(&p, &cut).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("resuming"), "{}", stderr(&o));
+        for f in ["weights.safetensors", "last.safetensors"] {
+            let a = std::fs::read(full.join("cells/loss=l1-pre/seed-0").join(f)).unwrap();
+            let b = std::fs::read(cut.join("cells/loss=l1-pre/seed-0").join(f)).unwrap();
+            assert_eq!(
+                a, b,
+                "{f} differs after the interrupted study resumed ({whom})"
+            );
+        }
     }
 }
 

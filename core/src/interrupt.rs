@@ -5,7 +5,7 @@
 //! paths as any other error.
 
 use crate::{Error, Result};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 static FLAG: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
@@ -16,9 +16,26 @@ pub fn flag() -> Arc<AtomicUsize> {
     FLAG.get_or_init(|| Arc::new(AtomicUsize::new(0))).clone()
 }
 
-/// The signal that asked the process to stop, if one did.
+/// SIGUSR1: how a supervising epc process (`epc sweep`) passes its own stop request on to the
+/// trainer it runs. It is a signal of its own because the child may have had the scheduler's
+/// SIGTERM directly (Slurm signals every process of a job), and a second SIGTERM forces an
+/// exit; a forwarded stop only ever asks for the graceful one.
+pub const FORWARDED: i32 = 10;
+
+static FORWARDED_FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Set (from a signal handler) when a parent forwarded its stop request ([`FORWARDED`]).
+pub fn forwarded_flag() -> Arc<AtomicBool> {
+    FORWARDED_FLAG
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone()
+}
+
+/// The signal that asked the process to stop, if one did (a direct SIGINT or SIGTERM before
+/// a forwarded request).
 pub fn requested() -> Option<i32> {
     match flag().load(Ordering::SeqCst) {
+        0 if forwarded_flag().load(Ordering::SeqCst) => Some(FORWARDED),
         0 => None,
         s => Some(s as i32),
     }
@@ -41,6 +58,7 @@ pub fn request(signal: i32) {
 /// Clears a request (tests).
 pub fn clear() {
     flag().store(0, Ordering::SeqCst);
+    forwarded_flag().store(false, Ordering::SeqCst);
 }
 
 /// The conventional name of a stop signal.
@@ -48,6 +66,7 @@ pub fn signal_name(signal: i32) -> &'static str {
     match signal {
         2 => "SIGINT",
         15 => "SIGTERM",
+        FORWARDED => "SIGUSR1 (a stop passed on by epc sweep)",
         1 => "SIGHUP",
         _ => "a signal",
     }
@@ -65,6 +84,14 @@ mod tests {
         let e = check().unwrap_err();
         assert!(matches!(e, Error::Interrupted { signal: 15 }));
         assert!(e.to_string().contains("SIGTERM"), "{e}");
+        clear();
+        assert!(check().is_ok());
+        // A forwarded stop is reported as such, and a direct signal wins over it.
+        forwarded_flag().store(true, Ordering::SeqCst);
+        assert_eq!(requested(), Some(FORWARDED));
+        assert!(check().unwrap_err().to_string().contains("SIGUSR1"));
+        request(2);
+        assert_eq!(requested(), Some(2));
         clear();
         assert!(check().is_ok());
     }

@@ -32,6 +32,9 @@ const STEP_V2_MODEL_FILE: &str = "model.v2.onnx";
 const INSTANCE_PREFIX: &str = "seed-";
 const LOCK_FILE: &str = ".epc-lock";
 
+/// How long [`RunDir::lock`] waits for a holder to let go before it reports the folder busy.
+pub const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An exclusive lock on a run folder (`RUN/.epc-lock`, `flock`), held while a process trains
 /// into it. The operating system releases it when the process ends, however it ends, so a
 /// killed run never leaves a stale lock behind.
@@ -57,8 +60,10 @@ impl RunDir {
         &self.path
     }
 
-    /// Takes the run folder's lock (creating the folder), or fails at once with a line that
-    /// says another process is training into it.
+    /// Takes the run folder's lock (creating the folder), or fails with a line that says
+    /// another process is training into it. A holder that lets go within [`LOCK_PATIENCE`]
+    /// (a [`RunDir::is_busy`] probe from `epc sweep status`) is waited for, so that asking
+    /// where a study stands never makes a starting task fail.
     pub fn lock(&self) -> Result<RunLock> {
         std::fs::create_dir_all(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let path = self.path.join(LOCK_FILE);
@@ -69,30 +74,52 @@ impl RunDir {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => {
-                // The holder's pid, for a user who wonders which process it is.
-                let _ = file.set_len(0);
-                let _ = std::io::Write::write_all(
-                    &mut &file,
-                    std::process::id().to_string().as_bytes(),
-                );
-                Ok(RunLock { _file: file })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                let holder = holder.trim();
-                Err(Error::io(
-                    &self.path,
-                    std::io::Error::new(
-                        std::io::ErrorKind::ResourceBusy,
-                        format!(
-                            "another process{} is training into this run folder; wait for it or stop it",
-                            if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    // The holder's pid, for a user who wonders which process it is.
+                    let _ = file.set_len(0);
+                    let _ = std::io::Write::write_all(
+                        &mut &file,
+                        std::process::id().to_string().as_bytes(),
+                    );
+                    return Ok(RunLock { _file: file });
+                }
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_PATIENCE => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim();
+                    return Err(Error::io(
+                        &self.path,
+                        std::io::Error::new(
+                            std::io::ErrorKind::ResourceBusy,
+                            format!(
+                                "another process{} is training into this run folder; wait for it or stop it",
+                                if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+                            ),
                         ),
-                    ),
-                ))
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
             }
+        }
+    }
+
+    /// Whether a process holds the run folder's lock (is training into it). The probe takes a
+    /// shared lock for an instant and writes nothing; [`RunDir::lock`] waits such probes out.
+    pub fn is_busy(&self) -> Result<bool> {
+        let path = self.path.join(LOCK_FILE);
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
             Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
         }
     }
@@ -408,8 +435,31 @@ mod tests {
             e.contains("another process") && e.contains(&std::process::id().to_string()),
             "{e}"
         );
+        assert!(run.is_busy().unwrap());
         drop(held);
+        assert!(!run.is_busy().unwrap());
         run.lock().unwrap();
+    }
+
+    /// A status probe that holds the lock for a moment delays a trainer; it does not fail it.
+    #[test]
+    fn a_status_probe_does_not_make_a_trainer_fail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::new(tmp.path().join("run"));
+        drop(run.lock().unwrap());
+        let probe = std::fs::File::open(tmp.path().join("run").join(LOCK_FILE)).unwrap();
+        probe.lock_shared().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(LOCK_PATIENCE / 4);
+            drop(probe);
+        });
+        let start = std::time::Instant::now();
+        run.lock().unwrap();
+        assert!(
+            start.elapsed() >= LOCK_PATIENCE / 8,
+            "the lock did not wait for the probe"
+        );
+        release.join().unwrap();
     }
 
     #[test]

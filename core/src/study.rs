@@ -300,7 +300,7 @@ impl StudyDir {
             return Ok(CellStatus::Waiting);
         }
         let run = RunDir::new(&dir);
-        if dir.join(".epc-lock").exists() && run.lock().is_err() {
+        if run.is_busy()? {
             return Ok(CellStatus::Running);
         }
         let instances = run.instances()?;
