@@ -77,7 +77,7 @@ impl Cluster {
              ProctrackType=proctrack/pgid\nTaskPlugin=task/none\n\
              JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n\
              SelectType=select/cons_tres\nSelectTypeParameters=CR_CPU\nMpiDefault=none\n\
-             ReturnToService=2\nKillWait=60\n\
+             ReturnToService=2\nKillWait=60\nUnkillableStepTimeout=300\n\
              NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN\n\
              PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP\n",
             port + 1,
