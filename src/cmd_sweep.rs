@@ -215,8 +215,9 @@ fn wait_forwarding_signals(child: &mut Child) -> Result<std::process::ExitStatus
         if epc_core::interrupt::requested().is_some() && !forwarded {
             forwarded = true;
             let pid = rustix::process::Pid::from_raw(child.id() as i32);
-            if let Some(pid) = pid {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::USR1);
+            let signal = rustix::process::Signal::from_named_raw(epc_core::interrupt::FORWARDED);
+            if let (Some(pid), Some(signal)) = (pid, signal) {
+                let _ = rustix::process::kill_process(pid, signal);
             }
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -76,7 +76,7 @@ pub static INTERRUPT_HINT: std::sync::OnceLock<String> = std::sync::OnceLock::ne
 /// SIGXFSZ is caught so that a write over the file-size limit fails with an error that names
 /// the file instead of killing the process.
 fn install_signal_handlers() {
-    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGXFSZ};
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     let flag = epc_core::interrupt::flag();
@@ -87,7 +87,10 @@ fn install_signal_handlers() {
         let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
         let _ = signal_hook::flag::register(sig, armed.clone());
     }
-    let _ = signal_hook::flag::register(SIGUSR1, epc_core::interrupt::forwarded_flag());
+    let _ = signal_hook::flag::register(
+        epc_core::interrupt::FORWARDED,
+        epc_core::interrupt::forwarded_flag(),
+    );
     let _ = signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)));
 }
 

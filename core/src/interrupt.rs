@@ -20,7 +20,7 @@ pub fn flag() -> Arc<AtomicUsize> {
 /// trainer it runs. It is a signal of its own because the child may have had the scheduler's
 /// SIGTERM directly (Slurm signals every process of a job), and a second SIGTERM forces an
 /// exit; a forwarded stop only ever asks for the graceful one.
-pub const FORWARDED: i32 = 10;
+pub const FORWARDED: i32 = rustix::process::Signal::USR1.as_raw();
 
 static FORWARDED_FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
