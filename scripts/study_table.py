@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Prints the groups of an `epc analyze` summary.json as a Markdown table (the README's study
-tables are made with it, so each number can be traced to its summary.json).
+"""Prints the groups of an `epc analyze` summary.json as a Markdown table (every study table in
+the docs is made with it, so each number can be traced to its summary.json).
 
   python3 scripts/study_table.py STUDY/report/summary.json
 
-Columns, per group (mean across its models, [95% interval] where the analysis gives one):
-the headline energy at the first and the last step, the dataset-median reference at the last
-step, the saving at the last step relative to the input, the prediction and error units as
-fractions of the headline units, the prediction-lesion effect, and, for models of several
-populations, the prediction units in the populations without pixels (latent or hidden units).
-Standard library only.
+Columns, per group (mean across its models, [95% interval] where the analysis gives one, "n = 1"
+where it cannot): the headline energy at the first and the last step; the static prior (dataset
+median) and the stream's bound at the last step, both from the group's *own* stream (the
+group's `reference`; a group whose models were trained on different streams has none and shows
+"-"); the share of attainable saving; the saving relative to the input; the prediction units
+and the stimulus-matched error units as fractions, each with its input and shuffled-weights
+baselines; the prediction lesion beyond its activity-matched null, with its z.
+
+Summaries written before the baselines existed (no `share_of_attainable` in their groups) are
+read as far as they go: their dataset median comes from the `references` entry of the group's
+models' stream, never from another stream's. Standard library only.
 """
 
 import json
@@ -20,45 +25,58 @@ def ci(v, digits=3, pct=False):
     if v is None:
         return "-"
     f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.{digits}f}")
+    if v.get("lo") is None or v.get("hi") is None:
+        return f"{f(v['mean'])} (n = {v.get('n', 1)})"
     return f"{f(v['mean'])} [{f(v['lo'])}, {f(v['hi'])}]"
 
 
-def reference(s, name, models):
-    ref = s["reference"][name]
-    if isinstance(ref, dict):  # one curve per stream
-        streams = {m["stream"] for m in s["models"] if m["name"] in models}
-        return ref[sorted(streams)[0]] if len(streams) == 1 else None
-    return ref
+def group_reference(s, g):
+    """The reference curves of the group's own stream, or None when its models differ."""
+    if "reference" in g:
+        return g["reference"]
+    streams = {m["stream"] for m in s["models"] if m["name"] in g["models"]}
+    if len(streams) != 1:
+        return None
+    refs = s.get("references") or {}
+    return refs.get(next(iter(streams)), s["reference"] if not refs else None)
 
 
-def hidden_prediction_units(s, models):
-    pops = s.get("populations") or {}
-    counts = []
-    for m in models:
-        rep = pops.get(m)
-        if rep:
-            counts.append(sum(p["prediction_units"] for p in rep["populations"] if not p["pixels"]))
-    return f"{sum(counts) / len(counts):.1f}" if counts else "-"
+def with_baselines(g, rule):
+    b = (g.get("unit_baselines") or {}).get(rule)
+    if b is None:
+        return ci(g.get("prediction_fraction" if rule == "prediction" else "error_fraction"), pct=True)
+    base = lambda e: "-" if e is None else f"{100 * e['mean']:.1f}%"
+    return f"{ci(b['model'], pct=True)} (input {base(b['input'])}, shuffled {base(b['shuffled'])})"
 
 
 def main():
     s = json.load(open(sys.argv[1]))
-    print("| group | models | energy t=1 -> t=10 | dataset median t=10 | saving vs input t=10 "
-          "| prediction units | error units | lesion effect | prediction units without pixels |")
+    print("| group | models | energy t=1 -> t=10 | static prior / bound t=10 | share of attainable "
+          "saving | saving vs input | prediction units | matched error units | lesion beyond "
+          "matched null |")
     print("|---|---|---|---|---|---|---|---|---|")
     for g in s["groups"]:
         pre = g["energy"]["pre"]["mean"]
-        med = reference(s, "dataset_median", g["models"])
+        ref = group_reference(s, g)
+        if ref is None:
+            refs = "-"
+        else:
+            bound = ref.get("bound")
+            refs = f"{ref['dataset_median'][-1]:.4f} / " + (f"{bound[-1]:.4f}" if bound else "-")
+        lesion = ci(g.get("matched_lesion_effect"), 4)
+        z = g.get("lesion_z")
+        if z is not None:
+            lesion += f" (z {z['mean']:.1f})"
         cells = [
             g["name"],
             str(len(g["models"])),
             f"{pre[0]:.4f} -> {pre[-1]:.4f}",
-            f"{med[-1]:.4f}" if med else "-",
+            refs,
+            ci(g.get("share_of_attainable"), pct=True),
             ci(g["saving_vs_input"], pct=True),
-            ci(g["prediction_fraction"], pct=True),
-            ci(g["error_fraction"], pct=True),
-            ci(g["lesion_effect"], 4),
-            hidden_prediction_units(s, g["models"]),
+            with_baselines(g, "prediction"),
+            with_baselines(g, "error_matched") if "unit_baselines" in g else "-",
+            lesion,
         ]
         print("| " + " | ".join(cells) + " |")
 

@@ -3,8 +3,9 @@
 use crate::engine_args::{ep_given, EngineArgs};
 use anyhow::Result;
 use clap::Args;
+use epc_analyzer::intervals::CiMethod;
 use epc_analyzer::stats::BootstrapMethod;
-use epc_analyzer::{analyze, AnalysisOptions, GroupBy};
+use epc_analyzer::{analyze, AnalysisOptions, Baselines, GroupBy, NullOptions};
 use epc_core::data::DatasetKind;
 use epc_core::run::RunDir;
 use std::path::PathBuf;
@@ -35,9 +36,30 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 10_000)]
     bootstrap: usize,
     /// How the intervals across models are read off the bootstrap: basic (the published
-    /// code's, `bootstrapped` with is_pivotal) or percentile
+    /// code's, `bootstrapped` with is_pivotal) or percentile (with --ci published)
     #[arg(long, default_value = "basic")]
     bootstrap_method: BootstrapMethod,
+    /// Intervals across instances: t (Student t over the models, the default: it holds at
+    /// 5 instances), hierarchical (bootstrap over models, then test sequences, for the
+    /// savings; t for the rest) or published (the published code's basic bootstrap, which
+    /// undercovers with few models). With one model there is no interval.
+    #[arg(long, default_value = "t")]
+    ci: CiMethod,
+    /// Network baselines of the unit rules besides the input baseline (always run): a
+    /// comma list of shuffled (every weight initializer permuted, seeded) and untrained (the
+    /// run's initial weights, where its folder has them), or none
+    #[arg(long, default_value = "shuffled,untrained")]
+    baselines: Baselines,
+    /// Random activity-matched lesions in the prediction lesion's null distribution
+    #[arg(long, default_value_t = 100)]
+    null_draws: usize,
+    /// Random matched lesions at each dose of the dose-response curve
+    #[arg(long, default_value_t = 10)]
+    dose_draws: usize,
+    /// Test sequences each lesion of the null and of the dose-response curve runs on (the
+    /// first of the test set)
+    #[arg(long, default_value_t = 100)]
+    null_sequences: usize,
     /// Group the models for Fig 2A, Fig 4A and the group table: auto (by loss, architecture,
     /// dataset and order where the models differ), none, or a comma list of keys (loss,
     /// architecture, dataset, order, seed, an epc.* metadata key, or config.<path> such as
@@ -101,6 +123,13 @@ pub fn run(mut args: AnalyzeArgs) -> Result<()> {
     opts.group_by = args.group_by.clone();
     opts.target = args.target as usize;
     opts.figures = !args.no_figures;
+    opts.ci = args.ci;
+    opts.baselines = args.baselines;
+    opts.nulls = NullOptions {
+        draws: args.null_draws,
+        dose_draws: args.dose_draws,
+        sequences: args.null_sequences,
+    };
     let t0 = std::time::Instant::now();
     let summary = analyze(&opts)?;
     crate::print_notes(&summary.notes);
@@ -111,11 +140,25 @@ pub fn run(mut args: AnalyzeArgs) -> Result<()> {
             .and_then(|per| per.get(&m.name))
             .cloned()
             .unwrap_or_default();
-        let pu = summary.prediction_units.get(&m.name).map_or(0, |u| u.count);
-        let eu = summary.error_units.get(&m.name).map_or(0, |u| u.count);
         let first = pre.first().copied().unwrap_or(f64::NAN);
         let last = pre.last().copied().unwrap_or(f64::NAN);
-        println!("{}: mean |a| {first:.4} at t=1 -> {last:.4} at t={}; {pu} prediction units, {eu} error units", m.name, pre.len());
+        let units = summary
+            .unit_baselines
+            .get(&m.name)
+            .map_or(String::new(), |b| {
+                let input = b.input.map_or(String::new(), |i| {
+                    format!(" (input alone: {}, {})", i.prediction, i.error_matched)
+                });
+                format!(
+                    "; {} prediction units, {} matched error units{input}",
+                    b.model.prediction, b.model.error_matched
+                )
+            });
+        println!(
+            "{}: mean |a| {first:.4} at t=1 -> {last:.4} at t={}{units}",
+            m.name,
+            pre.len()
+        );
     }
     println!(
         "report: {} ({:.1} s)",

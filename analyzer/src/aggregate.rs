@@ -2,53 +2,14 @@
 //! the bootstrap intervals across models (computed here once; the figures read them back).
 
 use crate::analysis::{self, EnergyCurves, MEASURES};
-use crate::options::{group_value, GroupBy, AUTO_GROUP_KEYS};
+use crate::groups::{self, Ci};
+use crate::options::GroupBy;
 use crate::pipeline::{Context, ModelResult};
 use crate::sequences::STEPS;
-use crate::stats::{self, BootstrapMethod, Interval};
-use crate::summary::{
-    CiCurve, Group, LesionSummary, MeasureCurves, SequenceCounts, Summary, UnitSet,
-};
+use crate::stats::BootstrapMethod;
+use crate::summary::{CiCurve, LesionSummary, MeasureCurves, SequenceCounts, Summary, UnitSet};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// How intervals across models are drawn.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Boot {
-    pub resamples: usize,
-    pub seed: u64,
-    pub method: BootstrapMethod,
-}
-
-impl Boot {
-    /// The interval of the mean of `values`, resampling with `seed + salt`.
-    fn interval(&self, values: &[f64], salt: u64) -> Interval {
-        stats::bootstrap_mean_ci(
-            values,
-            self.resamples,
-            self.seed.wrapping_add(salt),
-            self.method,
-        )
-    }
-
-    /// Per-step interval of curves (step t resampled with seed + t).
-    pub fn curve(&self, curves: &[&Vec<f64>]) -> CiCurve {
-        let steps = curves.first().map_or(0, |c| c.len());
-        let mut out = CiCurve {
-            mean: Vec::new(),
-            lo: Vec::new(),
-            hi: Vec::new(),
-        };
-        for t in 0..steps {
-            let v: Vec<f64> = curves.iter().map(|c| c[t]).collect();
-            let Interval { mean, lo, hi } = self.interval(&v, t as u64);
-            out.mean.push(mean);
-            out.lo.push(lo);
-            out.hi.push(hi);
-        }
-        out
-    }
-}
 
 /// Short unique names: the fewest trailing path components (extension dropped) that tell the
 /// models apart, e.g. `seed-0` for `run/seed-0/model.onnx`, `fast/seed-0` when two runs are
@@ -123,10 +84,10 @@ fn measure_map<'a>(
 }
 
 /// CI per measure over the models that have the measure, where at least two do.
-fn measure_ci(map: &MeasureCurves, boot: Boot) -> BTreeMap<String, CiCurve> {
+fn measure_ci(map: &MeasureCurves, ci: Ci) -> BTreeMap<String, CiCurve> {
     map.iter()
         .filter(|(_, per)| per.len() > 1)
-        .map(|(m, per)| (m.clone(), boot.curve(&per.values().collect::<Vec<_>>())))
+        .map(|(m, per)| (m.clone(), ci.curve(&per.values().collect::<Vec<_>>())))
         .collect()
 }
 
@@ -134,13 +95,13 @@ fn measure_ci(map: &MeasureCurves, boot: Boot) -> BTreeMap<String, CiCurve> {
 fn group_ci<'a>(
     groups: impl IntoIterator<Item = (&'static str, Vec<&'a Vec<f64>>)>,
     n_models: usize,
-    boot: Boot,
+    ci: Ci,
 ) -> Option<BTreeMap<String, CiCurve>> {
     (n_models > 1).then(|| {
         groups
             .into_iter()
             .filter(|(_, curves)| curves.len() > 1)
-            .map(|(k, curves)| (k.to_string(), boot.curve(&curves)))
+            .map(|(k, curves)| (k.to_string(), ci.curve(&curves)))
             .collect()
     })
 }
@@ -156,151 +117,11 @@ fn per_model<T>(
         .collect()
 }
 
-/// The grouping keys `by` resolves to for `results`.
-fn group_keys(by: &GroupBy, results: &[ModelResult]) -> Vec<String> {
-    match by {
-        GroupBy::Keys(k) => k.clone(),
-        GroupBy::Auto => AUTO_GROUP_KEYS
-            .iter()
-            .filter(|k| {
-                let mut v: Vec<String> = results
-                    .iter()
-                    .map(|r| group_value(&r.info.metadata, k))
-                    .collect();
-                v.sort();
-                v.dedup();
-                v.len() > 1
-            })
-            .map(|k| k.to_string())
-            .collect(),
-    }
-}
-
-/// One group's summary across its models.
-fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], boot: Boot) -> Group {
-    let name = if keys.is_empty() {
-        "all".to_string()
-    } else {
-        keys.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let curves = |f: &dyn Fn(&ModelResult) -> Option<&EnergyCurves>| -> BTreeMap<String, CiCurve> {
-        MEASURES
-            .iter()
-            .filter_map(|m| {
-                let c: Vec<&Vec<f64>> = members.iter().filter_map(|r| f(r)?.get(m)).collect();
-                (!c.is_empty()).then(|| (m.to_string(), boot.curve(&c)))
-            })
-            .collect()
-    };
-    let mut lesion = BTreeMap::new();
-    for (cond, pick) in [
-        (
-            "prediction",
-            (|l| Some(&l.prediction))
-                as fn(&crate::pipeline::LesionResult) -> Option<&EnergyCurves>,
-        ),
-        ("random", |l| Some(&l.random)),
-        ("connection", |l| l.connection.as_ref()),
-    ] {
-        let c = curves(&|r| r.lesion.as_ref().and_then(pick));
-        if !c.is_empty() {
-            lesion.insert(cond.to_string(), c);
-        }
-    }
-    let last = STEPS - 1;
-    // Each model's saving is measured against the references of the stream it was analysed on.
-    let refs: Vec<(f64, f64)> = members
-        .iter()
-        .map(|r| (r.reference.input[last], r.reference.category_median[last]))
-        .collect();
-    let fraction = |f: &dyn Fn(&ModelResult) -> &Vec<Vec<bool>>, salt| {
-        let v: Vec<f64> = members
-            .iter()
-            .map(|r| analysis::any_class(f(r)).len() as f64 / r.info.n_units.max(1) as f64)
-            .collect();
-        boot.interval(&v, salt)
-    };
-    let pre_last: Vec<f64> = members.iter().map(|r| r.energy.pre[last]).collect();
-    let effects: Vec<f64> = members
-        .iter()
-        .filter_map(|r| {
-            let l = r.lesion.as_ref()?;
-            let d: f64 = (1..STEPS)
-                .map(|t| l.prediction.pre[t] - l.random.pre[t])
-                .sum();
-            Some(d / (STEPS - 1) as f64)
-        })
-        .collect();
-    Group {
-        name,
-        keys,
-        models: members.iter().map(|r| r.info.name.clone()).collect(),
-        energy: curves(&|r| Some(&r.energy)),
-        lesion,
-        prediction_fraction: fraction(&|r| &r.pred, 101),
-        error_fraction: fraction(&|r| &r.err, 102),
-        saving_vs_input: boot.interval(
-            &pre_last
-                .iter()
-                .zip(&refs)
-                .map(|(e, (input, _))| 1.0 - e / input)
-                .collect::<Vec<_>>(),
-            103,
-        ),
-        saving_vs_category_median: boot.interval(
-            &pre_last
-                .iter()
-                .zip(&refs)
-                .map(|(e, (input, catmed))| (input - e) / (input - catmed))
-                .collect::<Vec<_>>(),
-            104,
-        ),
-        lesion_effect: (!effects.is_empty()).then(|| boot.interval(&effects, 105)),
-        entropy: {
-            let h: Vec<f64> = members
-                .iter()
-                .map(|r| crate::sequences::Stream::of_metadata(&r.info.metadata).entropy_bits())
-                .collect();
-            h.first()
-                .copied()
-                .filter(|&a| h.iter().all(|&b| (a - b).abs() < 1e-9))
-        },
-    }
-}
-
-/// The groups of `results` under `by`, in order of first appearance.
-fn groups(by: &GroupBy, results: &[ModelResult], boot: Boot) -> (Vec<String>, Vec<Group>) {
-    let keys = group_keys(by, results);
-    let mut order: Vec<BTreeMap<String, String>> = Vec::new();
-    let mut members: Vec<Vec<&ModelResult>> = Vec::new();
-    for r in results {
-        let values: BTreeMap<String, String> = keys
-            .iter()
-            .map(|k| (k.clone(), group_value(&r.info.metadata, k)))
-            .collect();
-        match order.iter().position(|v| *v == values) {
-            Some(i) => members[i].push(r),
-            None => {
-                order.push(values);
-                members.push(vec![r]);
-            }
-        }
-    }
-    let groups = order
-        .into_iter()
-        .zip(&members)
-        .map(|(k, m)| group(k, m, boot))
-        .collect();
-    (keys, groups)
-}
-
 /// Assembles the summary of `results` (in model order).
 pub(crate) fn summary(
     dataset: &str,
-    boot: Boot,
+    ci: Ci,
+    bootstrap: BootstrapMethod,
     by: &GroupBy,
     ctx: &Context,
     results: &[ModelResult],
@@ -311,7 +132,7 @@ pub(crate) fn summary(
     let lesion_pred = measure_map(results, |r| r.lesion.as_ref().map(|l| &l.prediction));
     let lesion_rand = measure_map(results, |r| r.lesion.as_ref().map(|l| &l.random));
     let lesion_conn = measure_map(results, |r| r.lesion.as_ref()?.connection.as_ref());
-    let energy_ci = (nm > 1).then(|| measure_ci(&energy, boot));
+    let energy_ci = (nm > 1).then(|| measure_ci(&energy, ci));
     let lesion_ci = (nm > 1).then(|| {
         [
             ("intact", &energy),
@@ -320,7 +141,7 @@ pub(crate) fn summary(
             ("connection", &lesion_conn),
         ]
         .into_iter()
-        .map(|(k, m)| (k.to_string(), measure_ci(m, boot)))
+        .map(|(k, m)| (k.to_string(), measure_ci(m, ci)))
         .collect()
     });
     let postsynaptic = per_model(results, |r| r.postsynaptic.clone());
@@ -342,7 +163,7 @@ pub(crate) fn summary(
             ),
         ],
         nm,
-        boot,
+        ci,
     );
     let input_variance = per_model(results, |r| r.input_variance.clone());
     let input_variance_ci = (input_variance.len() > 1).then(|| {
@@ -356,7 +177,7 @@ pub(crate) fn summary(
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .enumerate()
-        .map(|(i, (k, v))| (k.to_string(), boot.interval(&v, 200 + i as u64)))
+        .map(|(i, (k, v))| (k.to_string(), ci.estimate(&v, 200 + i as u64)))
         .collect()
     });
     let target = ctx.target;
@@ -377,15 +198,16 @@ pub(crate) fn summary(
         }
         Some(m)
     });
-    let (group_by, groups) = groups(by, results, boot);
+    let (group_by, groups) = groups::groups(by, results, ci);
     Summary {
         toolkit_version: epc_core::TOOLKIT_VERSION.to_string(),
         dataset: dataset.to_string(),
-        seed: boot.seed,
+        seed: ci.seed,
         steps: STEPS,
         target,
-        bootstrap: boot.method,
-        resamples: boot.resamples,
+        ci: ci.method,
+        bootstrap,
+        resamples: ci.resamples,
         sequences: SequenceCounts {
             test: ctx.test.len(),
             class: ctx.class.iter().map(|s| s.len()).collect(),
@@ -401,6 +223,10 @@ pub(crate) fn summary(
         reference: ctx.reference.clone(),
         prediction_units: per_model(results, |r| Some(UnitSet::from_flags(&r.pred))),
         error_units: per_model(results, |r| Some(UnitSet::from_flags(&r.err))),
+        error_units_matched: per_model(results, |r| Some(UnitSet::from_flags(&r.err_matched))),
+        unit_baselines: per_model(results, |r| Some(r.baselines.clone())),
+        lesion_controls: per_model(results, |r| r.controls.clone()),
+        share_of_attainable: per_model(results, |r| Some(groups::share_of_attainable(r))),
         unit_types: per_model(results, |r| Some(analysis::type_counts(&r.types))),
         input_variance,
         input_variance_ci,

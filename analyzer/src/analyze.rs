@@ -3,10 +3,11 @@
 //! Data: the official test split for every analysis; the official training split (all of it)
 //! for the median images of the reference curves. Sequences: see [`crate::sequences`].
 
-use crate::aggregate::{self, model_names, Boot};
+use crate::aggregate::{self, model_names};
 use crate::engine::StepModel;
+use crate::groups::Ci;
 use crate::options::AnalysisOptions;
-use crate::pipeline::{analyze_model, Context};
+use crate::pipeline::{analyze_model, Context, Derived};
 use crate::report;
 use crate::sequences::Stream;
 use crate::summary::Summary;
@@ -118,21 +119,37 @@ fn analyze_into(
             .iter()
             .find(|c| &c.stream == stream)
             .expect("a context per stream");
+        let derived = Derived {
+            shuffled: None,
+            untrained: None,
+            nulls: opts.nulls,
+        };
         results.push(analyze_model(
             name.clone(),
             model,
             opts.seed,
             c,
+            &derived,
             &mut notes,
         )?);
     }
-    let boot = Boot {
+    let ci = Ci {
+        method: opts.ci,
         resamples: opts.bootstrap,
         seed: opts.seed,
-        method: opts.bootstrap_method,
     };
-    let mut summary =
-        aggregate::summary(data.kind.name(), boot, &opts.group_by, ctx, &results, notes);
+    if results.len() < 2 {
+        notes.push("one model: no interval across instances can be given (the paper used 10 instances per condition)".into());
+    }
+    let mut summary = aggregate::summary(
+        data.kind.name(),
+        ci,
+        opts.bootstrap_method,
+        &opts.group_by,
+        ctx,
+        &results,
+        notes,
+    );
     if contexts.len() > 1 {
         summary.references = contexts
             .iter()

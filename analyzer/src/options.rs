@@ -1,6 +1,8 @@
 //! What an analysis is asked to do, and which units a lesioned run silences.
 
 use crate::engine::EngineOptions;
+use crate::intervals::CiMethod;
+use crate::pipeline::NullOptions;
 use crate::stats::BootstrapMethod;
 use crate::{Error, Result};
 use epc_core::data::DatasetKind;
@@ -33,6 +35,55 @@ pub struct AnalysisOptions {
     pub target: usize,
     /// Draw the figures (PNG and SVG).
     pub figures: bool,
+    /// How the intervals across instances are computed (`t` by default).
+    pub ci: CiMethod,
+    /// How the lesion nulls are drawn.
+    pub nulls: NullOptions,
+    /// Which network baselines the unit rules also run on (the input baseline always runs).
+    pub baselines: Baselines,
+}
+
+/// The network baselines of the unit rules (`--baselines`): each costs one pass of the unit
+/// rules over the class sets per model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Baselines {
+    /// Every weight initializer permuted (any ONNX model).
+    pub shuffled: bool,
+    /// The initial weights of the same seed (models whose run folder has them).
+    pub untrained: bool,
+}
+
+impl Default for Baselines {
+    fn default() -> Self {
+        Self {
+            shuffled: true,
+            untrained: true,
+        }
+    }
+}
+
+impl FromStr for Baselines {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let mut b = Baselines {
+            shuffled: false,
+            untrained: false,
+        };
+        for k in s.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            match k {
+                "shuffled" => b.shuffled = true,
+                "untrained" => b.untrained = true,
+                "input" | "none" => {}
+                other => {
+                    return Err(Error::Input(format!(
+                        "unknown baseline {other:?} (choose from input, shuffled, untrained, none)"
+                    )))
+                }
+            }
+        }
+        Ok(b)
+    }
 }
 
 impl AnalysisOptions {
@@ -50,6 +101,9 @@ impl AnalysisOptions {
             group_by: GroupBy::Auto,
             target: 0,
             figures: true,
+            ci: CiMethod::T,
+            nulls: NullOptions::default(),
+            baselines: Baselines::default(),
         }
     }
 }

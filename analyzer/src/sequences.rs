@@ -17,7 +17,11 @@
 //!   0..9 (Fig 2C);
 //! - the **distractor sets**: for each class c, the sequences starting at c + 2 with their frame
 //!   at index 8 replaced by an exemplar of a random other class, exemplars shuffled with a seed
-//!   of their own, one epoch.
+//!   of their own, one epoch;
+//! - the **unexpected sets** (the stimulus-matched error test): for each class c, the shuffled
+//!   set that shows c at index 8, with its frame at index 7 (c's predecessor on the path)
+//!   replaced by an exemplar of a random other class: the same images of c at index 8, once
+//!   expected (the shuffled set) and once unexpected.
 //!
 //! Sequences are kept as image indices ([`SeqSpec`]) and turned into frames a chunk at a time
 //! ([`frames`]), so memory does not grow with the size of the sets.
@@ -47,6 +51,8 @@ pub const MAX_EPOCHS: u64 = 20;
 const DISTRACTOR_SALT: u64 = 0xd157_7ac7;
 /// Salt of the shuffled sets' seed.
 const SHUFFLED_SALT: u64 = 0x0a7f_5e75;
+/// Salt of the seed of the unexpected sets' replaced frames.
+const UNEXPECTED_SALT: u64 = 0x5eed_0e7e;
 
 /// What a sequence set is: its role, the sampler settings and seed, and what was drawn.
 /// Recorded in `summary.json` and in dumps, so every number can be traced to its sequences.
@@ -297,6 +303,53 @@ pub fn distractor_set(
     };
     let seed = seed ^ DISTRACTOR_SALT ^ class as u64;
     sequence_spec(images, &format!("distractor-{class}"), cfg, seed, false)
+}
+
+/// The unexpected set of class `class` (see the module docs): `shuffled` is the shuffled set
+/// that shows `class` at index [`DISTRACTOR_AT`]; each sequence keeps every frame but the one
+/// before, which becomes a seeded random exemplar of a class other than `class`'s predecessor
+/// on `stream`'s path. Frames after index 8 are kept (the test reads index 8 only).
+pub fn unexpected_set(
+    images: &Images,
+    shuffled: &SeqSpec,
+    class: usize,
+    seed: u64,
+    stream: &Stream,
+) -> Result<SeqSpec> {
+    use rand::{Rng, SeedableRng};
+    let at = DISTRACTOR_AT - 1;
+    let expected = stream.cycle().previous(class);
+    let by_class = images.indices_by_class();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ UNEXPECTED_SALT ^ class as u64);
+    let seqs: Vec<Sequence> = shuffled
+        .seqs
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            debug_assert_eq!(s.labels[DISTRACTOR_AT] as usize, class);
+            let other =
+                (expected + rng.gen_range(1..epc_core::NUM_CLASSES)) % epc_core::NUM_CLASSES;
+            let pool = &by_class[other];
+            s.frames[at] = pool[rng.gen_range(0..pool.len())];
+            s.labels[at] = other as u8;
+            s
+        })
+        .collect();
+    if seqs.is_empty() {
+        return Err(Error::Input(format!(
+            "the test split yields no sequence for the unexpected-{class} set"
+        )));
+    }
+    Ok(SeqSpec {
+        info: SetInfo {
+            name: format!("unexpected-{class}"),
+            config: shuffled.info.config.clone(),
+            seed: seed ^ UNEXPECTED_SALT ^ class as u64,
+            epochs: shuffled.info.epochs,
+            sequences: seqs.len(),
+        },
+        seqs,
+    })
 }
 
 /// The first `steps` frames of `seqs` as one `[steps, seqs, dim]` array.

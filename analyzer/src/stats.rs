@@ -153,6 +153,11 @@ impl Moments {
         self.n += values.nrows();
     }
 
+    /// Units.
+    pub fn units(&self) -> usize {
+        self.sum.len()
+    }
+
     /// Mean of unit `i` (`NaN` without rows).
     pub fn mean(&self, i: usize) -> f64 {
         self.sum[i] / self.n as f64

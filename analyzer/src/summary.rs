@@ -2,8 +2,10 @@
 //! crate's README).
 
 use crate::analysis::{self, DriveCurves, InputVariance, ReferenceCurves};
+use crate::controls::{LesionControls, UnitBaselines};
+use crate::intervals::{CiMethod, Estimate};
 use crate::sequences::SetInfo;
-use crate::stats::{BootstrapMethod, Interval};
+use crate::stats::BootstrapMethod;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -58,15 +60,18 @@ impl UnitSet {
     }
 }
 
-/// A per-step mean with its bootstrap 95% CI across models.
+/// A per-step mean with its 95% interval across models (none with fewer than two).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CiCurve {
     /// Mean across models.
     pub mean: Vec<f64>,
-    /// Lower bound.
-    pub lo: Vec<f64>,
-    /// Upper bound.
-    pub hi: Vec<f64>,
+    /// Lower bound (absent with fewer than two models).
+    pub lo: Option<Vec<f64>>,
+    /// Upper bound (absent with fewer than two models).
+    pub hi: Option<Vec<f64>>,
+    /// The models it is over.
+    #[serde(default)]
+    pub n: usize,
 }
 
 /// Curves per measure, then per model.
@@ -132,7 +137,44 @@ pub struct SequenceCounts {
     pub distractor: Vec<usize>,
 }
 
-/// The models that share the values of the grouping keys, summarised across them.
+/// A unit statistic of a group beside its baselines: fractions of units, mean across the
+/// group's models with intervals; `excess_*` is the model's fraction minus the baseline's,
+/// per model (the pixel-mapped units against the input baseline).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BaselineEstimates {
+    /// The models, over all their units.
+    pub model: Estimate,
+    /// The models over their pixel-mapped units.
+    pub model_pixels: Option<Estimate>,
+    /// The input baseline.
+    pub input: Option<Estimate>,
+    /// The shuffled-weights networks.
+    pub shuffled: Option<Estimate>,
+    /// The untrained networks.
+    pub untrained: Option<Estimate>,
+    /// `model_pixels - input`.
+    pub excess_input: Option<Estimate>,
+    /// `model - shuffled`.
+    pub excess_shuffled: Option<Estimate>,
+    /// `model - untrained`.
+    pub excess_untrained: Option<Estimate>,
+}
+
+/// One dose of a group's dose-response curve.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GroupDose {
+    /// The dose as a fraction of the lesionable units.
+    pub fraction: f64,
+    /// Units silenced.
+    pub units: Estimate,
+    /// Effect of the top units by the prediction statistic.
+    pub top: Estimate,
+    /// Mean effect of the matched random draws (models that have them).
+    pub random: Option<Estimate>,
+}
+
+/// The models that share the values of the grouping keys, summarised across them. Every
+/// value is the mean across the group's models with its interval over them (`summary.ci`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     /// `key=value` pairs joined by `, ` (`all` without grouping keys).
@@ -145,18 +187,40 @@ pub struct Group {
     pub energy: BTreeMap<String, CiCurve>,
     /// Lesion curves: condition (`prediction`, `random`, `connection`) → measure → curve.
     pub lesion: BTreeMap<String, BTreeMap<String, CiCurve>>,
-    /// Fraction of the units that are prediction units.
-    pub prediction_fraction: Interval,
-    /// Fraction of the units that are error units.
-    pub error_fraction: Interval,
+    /// The reference curves of the stream the group's models share (`None` when they were
+    /// trained on different streams): what its savings are measured against.
+    pub reference: Option<ReferenceCurves>,
+    /// Share of the attainable saving at the last step:
+    /// `(static prior - pre) / (static prior - bound)` (`None` where the stream leaves nothing
+    /// to attain beyond the static prior, or the stream has no bound).
+    pub share_of_attainable: Option<Estimate>,
+    /// Energy saving at the last step relative to the static prior: `1 - pre / dataset
+    /// median`.
+    pub saving_vs_static: Estimate,
     /// Energy saving at the last step relative to the input: `1 - pre / input`.
-    pub saving_vs_input: Interval,
+    pub saving_vs_input: Estimate,
     /// Energy saving at the last step relative to the category-median reference's saving:
     /// `(input - pre) / (input - category_median)` (1: as good as knowing the class).
-    pub saving_vs_category_median: Interval,
-    /// Lesion effect: mean over steps 2..10 of `pre` with the prediction units lesioned minus
-    /// `pre` with as many random units lesioned (models with a lesion study).
-    pub lesion_effect: Option<Interval>,
+    pub saving_vs_category_median: Estimate,
+    /// Fraction of the units that are prediction units.
+    pub prediction_fraction: Estimate,
+    /// Fraction of the units that are error units (the published test).
+    pub error_fraction: Estimate,
+    /// Fraction of the units that are error units by the stimulus-matched test.
+    pub error_matched_fraction: Estimate,
+    /// The unit fractions beside their baselines: `prediction`, `error`, `error_matched`.
+    pub unit_baselines: BTreeMap<String, BaselineEstimates>,
+    /// Lesion effect as published: mean over steps 2..10 of `pre` with the prediction units
+    /// lesioned minus `pre` with as many random units lesioned (models with a lesion study).
+    pub lesion_effect: Option<Estimate>,
+    /// The prediction lesion's effect minus the mean of its activity-matched null.
+    pub matched_lesion_effect: Option<Estimate>,
+    /// The prediction lesion's z against its matched null.
+    pub lesion_z: Option<Estimate>,
+    /// The percentage of null draws below the prediction lesion.
+    pub lesion_percentile: Option<Estimate>,
+    /// The dose-response curve (the same grid of doses for every model).
+    pub dose_response: Vec<GroupDose>,
     /// The conditional entropy (bits) of the stream its models were trained on, where they
     /// share one (the predictability figure's x axis).
     #[serde(default)]
@@ -250,7 +314,9 @@ pub struct Summary {
     pub steps: usize,
     /// The digit of Fig 4B and 4C.
     pub target: usize,
-    /// How the intervals across models are computed.
+    /// How the intervals across models are computed (`t`, `hierarchical`, `published`).
+    pub ci: CiMethod,
+    /// The published bootstrap's method (used with `ci = published`).
     pub bootstrap: BootstrapMethod,
     /// Bootstrap resamples.
     pub resamples: usize,
@@ -272,14 +338,24 @@ pub struct Summary {
     pub reference: ReferenceCurves,
     /// Prediction units per model.
     pub prediction_units: BTreeMap<String, UnitSet>,
-    /// Error units per model.
+    /// Error units per model (the published test).
     pub error_units: BTreeMap<String, UnitSet>,
+    /// Error units per model by the stimulus-matched test.
+    pub error_units_matched: BTreeMap<String, UnitSet>,
+    /// Per model, its unit counts beside the same rules' counts on its baselines.
+    pub unit_baselines: BTreeMap<String, UnitBaselines>,
+    /// Per model with lesionable units: the matched lesion null, the dose-response curve and
+    /// the closed-loop connection lesion.
+    pub lesion_controls: BTreeMap<String, LesionControls>,
+    /// Per model, the share of the attainable saving at each step (`None` at steps where
+    /// nothing is attainable beyond the static prior).
+    pub share_of_attainable: BTreeMap<String, Vec<Option<f64>>>,
     /// Count per unit type, per model.
     pub unit_types: BTreeMap<String, BTreeMap<String, usize>>,
     /// Fig 3B: median input variance of each group of units, per model.
     pub input_variance: BTreeMap<String, InputVariance>,
     /// With several models: `prediction` and `error` → mean of the per-model medians and CI.
-    pub input_variance_ci: Option<BTreeMap<String, Interval>>,
+    pub input_variance_ci: Option<BTreeMap<String, Estimate>>,
     /// The lesion study.
     pub lesion: LesionSummary,
     /// Input, internal and total drive per step on the sequences 0..9, per model.

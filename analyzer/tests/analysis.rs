@@ -138,7 +138,8 @@ fn taxonomy_by_hand() {
     let class_var: Vec<Vec<f64>> = (0..10)
         .map(|c| (0..8).map(|u| 10.0 * c as f64 + u as f64 / 10.0).collect())
         .collect();
-    let v = input_variance(&t, &pred, &err, &class_var);
+    let ascending = |c: usize| (c + 9) % 10;
+    let v = input_variance(&t, &pred, &err, &class_var, ascending);
     // Prediction units 2 (predicts 4 -> class 3: 30.2) and 3 (4, 6 -> classes 3, 5: 40.3):
     // median 35.25.
     assert!((v.prediction.unwrap() - 35.25).abs() < 1e-9, "{v:?}");
@@ -150,6 +151,20 @@ fn taxonomy_by_hand() {
     assert!((v.hybrid_error.unwrap() - 60.6).abs() < 1e-9, "{v:?}");
     // Unit 7: the mean over all classes, 45.7.
     assert!((v.unspecified.unwrap() - 45.7).abs() < 1e-9, "{v:?}");
+    // On a permutation stream a prediction unit's input is the class before on *its* path:
+    // with the cycle 0 -> 4 -> 6 -> ... (previous(4) = 0, previous(6) = 4), unit 2 (predicts
+    // 4) reads class 0 (0.2) and unit 3 (predicts 4 and 6) classes 0 and 4 ((0.3 + 40.3) / 2).
+    let previous = |c: usize| match c {
+        4 => 0,
+        6 => 4,
+        c => (c + 9) % 10,
+    };
+    let p = input_variance(&t, &pred, &err, &class_var, previous);
+    assert!(
+        (p.prediction.unwrap() - (0.2 + 20.3) / 2.0).abs() < 1e-9,
+        "{p:?}"
+    );
+    assert_eq!(p.error, v.error);
     let none = input_variance(
         &[E1],
         &vec![vec![false]; 10],
@@ -159,6 +174,7 @@ fn taxonomy_by_hand() {
             e
         },
         &vec![vec![1.0]; 10],
+        ascending,
     );
     assert_eq!((none.prediction, none.error), (None, Some(1.0)));
 }

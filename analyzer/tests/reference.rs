@@ -5,7 +5,9 @@
 mod common;
 
 use common::python;
-use epc_analyzer::sequences::{class_set, distractor_set, shuffled_set, test_set};
+use epc_analyzer::sequences::{
+    class_set, distractor_set, shuffled_set, test_set, unexpected_set, DISTRACTOR_AT,
+};
 use epc_analyzer::{analyze_data, AnalysisOptions, EngineOptions, ExecutionProvider, Summary};
 use epc_core::data::{digits, Dataset, DatasetKind};
 use serde_json::{json, Value};
@@ -68,7 +70,13 @@ fn every_statistic_matches_an_independent_numpy_computation() {
         "class": (0..10).map(|c| indices(&class_set(&data.test, c, seed, &asc).unwrap())).collect::<Vec<_>>(),
         "shuffled": (0..10).map(|c| indices(&shuffled_set(&data.test, c, seed, &asc).unwrap())).collect::<Vec<_>>(),
         "distractor": (0..10).map(|c| indices(&distractor_set(&data.test, c, seed, &asc).unwrap())).collect::<Vec<_>>(),
+        "unexpected": (0..10).map(|c| {
+            let cycle = asc.cycle();
+            let shown = shuffled_set(&data.test, cycle.start_for(c, DISTRACTOR_AT), seed, &asc).unwrap();
+            indices(&unexpected_set(&data.test, &shown, c, seed, &asc).unwrap())
+        }).collect::<Vec<_>>(),
         "random_units": s.lesion.random_units[name],
+        "null_sequences": 100,
         "target": 3,
     });
     let sets_path = tmp.path().join("sets.json");
@@ -151,6 +159,33 @@ fn every_statistic_matches_an_independent_numpy_computation() {
             cond,
         );
     }
+    // The stimulus-matched error test, the input baseline (the rules on the frames), the
+    // prediction lesion of the null and the top-k doses, recomputed independently.
+    assert_eq!(
+        json!(s.error_units_matched[name].indices),
+        r["error_matched_units"]
+    );
+    let b = &s.unit_baselines[name];
+    let input = b.input.expect("the digits model is pixel-mapped");
+    assert_eq!(
+        json!([input.prediction, input.error, input.error_matched]),
+        r["input_baseline"]
+    );
+    // The same images in both groups of the matched test: the input alone flags nothing,
+    // while the published test flags most pixels (it compares different images).
+    assert_eq!(input.error_matched, 0);
+    assert!(input.error > 32, "{input:?}");
+    let controls = &s.lesion_controls[name];
+    let null = controls.null.as_ref().expect("a null");
+    assert!(
+        (null.prediction_effect - r["null_prediction_effect"].as_f64().unwrap()).abs() < 1e-6,
+        "{} vs {}",
+        null.prediction_effect,
+        r["null_prediction_effect"]
+    );
+    assert_eq!(null.null_effects.len(), 100);
+    let tops: Vec<f64> = controls.dose.iter().map(|d| d.top_effect).collect();
+    close(&tops, &r["dose_top_effects"], 1e-6, "dose top-k");
     let p = &s.postsynaptic[name];
     assert_eq!(
         p.prediction_units as u64,

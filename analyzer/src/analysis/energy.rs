@@ -168,6 +168,20 @@ impl EnergySums {
         self.transmission || self.weight.is_some()
     }
 
+    /// Each unit's mean activity (`ap`) over the steps and sequences added: what a random
+    /// lesion is matched on.
+    pub fn unit_activity(&self) -> Vec<f64> {
+        let count = (self.seqs * self.steps).max(1) as f64;
+        (0..self.units)
+            .map(|u| {
+                (0..self.steps)
+                    .map(|t| self.ap[t * self.units + u])
+                    .sum::<f64>()
+                    / count
+            })
+            .collect()
+    }
+
     /// The curves of everything added, over all units.
     pub fn finish(&self) -> EnergyCurves {
         self.finish_over(&(0..self.units).collect::<Vec<_>>())
@@ -207,8 +221,23 @@ pub struct ReferenceCurves {
     pub input: Vec<f64>,
     /// mean|x_t - median image of the training split|.
     pub dataset_median: Vec<f64>,
-    /// mean|x_t - median image of x_t's class in the training split|.
+    /// mean|x_t - median image of x_t's class in the training split|: the oracle that knows
+    /// each frame's class.
     pub category_median: Vec<f64>,
+    /// The stream's bound: mean|x_t - the L1-optimal prediction of x_t given the previous
+    /// frame's class| (the dataset median at step 1). Equal to `category_median` from step 2
+    /// on for the deterministic streams; near `dataset_median` for the random one. For a
+    /// moving stream, that prediction placed where the digit is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<Vec<f64>>,
+    /// A moving stream's persistence reference: the stream's prediction placed where the
+    /// previous frame's digit was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<Vec<f64>>,
+    /// A moving stream's constant-velocity extrapolation: the stream's prediction placed
+    /// where the last two positions extrapolate to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrapolation: Option<Vec<f64>>,
 }
 
 /// Per-pixel median images of `images`: the whole set and each class (classes without images
@@ -293,6 +322,9 @@ fn curves<'r>(
         input: Vec::new(),
         dataset_median: Vec::new(),
         category_median: Vec::new(),
+        bound: None,
+        persistence: None,
+        extrapolation: None,
     };
     for t in 0..steps {
         let (mut a, mut b, mut c) = (0.0f64, 0.0f64, 0.0f64);

@@ -11,9 +11,19 @@ use std::collections::BTreeMap;
 /// |median| - 2.576 |MAD| > 0, with the published code's median and MAD
 /// ([`stats::prediction_stats`]). An empty set predicts nothing.
 pub fn prediction_rule(last: ArrayView2<f32>) -> Vec<bool> {
+    prediction_margin(last)
+        .into_iter()
+        .map(|m| m > 0.0)
+        .collect()
+}
+
+/// The statistic of the prediction rule, per unit: |median| - 2.576 |MAD| of its last-step
+/// preactivation over the class's set (positive: the unit predicts the class); negative
+/// infinity for an empty set. The dose-response lesion ranks units by its maximum over classes.
+pub fn prediction_margin(last: ArrayView2<f32>) -> Vec<f64> {
     let n = last.ncols();
     if last.nrows() == 0 {
-        return vec![false; n];
+        return vec![f64::NEG_INFINITY; n];
     }
     let mut col = vec![0.0f64; last.nrows()];
     (0..n)
@@ -22,7 +32,7 @@ pub fn prediction_rule(last: ArrayView2<f32>) -> Vec<bool> {
                 col[k] = f64::from(*v);
             }
             let (m, s) = stats::prediction_stats(&col);
-            m.abs() - (Z_99 * s).abs() > 0.0
+            m.abs() - (Z_99 * s).abs()
         })
         .collect()
 }
@@ -262,7 +272,8 @@ impl ClassMoments {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputVariance {
     /// Pure prediction units (p1, p2): mean over the classes c a unit predicts of the variance
-    /// of class c - 1 (the input shown when the prediction of c is made).
+    /// of the class before c on the stream's path (the input shown when the prediction of c is
+    /// made).
     pub prediction: Option<f64>,
     /// Pure error units (e1, e2): mean over the classes it signals of their variance.
     pub error: Option<f64>,
@@ -276,23 +287,21 @@ pub struct InputVariance {
 
 /// [`InputVariance`] of units with `types` and per-class flags `pred` and `err`
 /// (`[class][unit]`), from the per-class pixel variance `class_var` (`[class][pixel]`, one
-/// pixel per unit).
+/// pixel per unit); `previous(c)` is the class before c on the stream's predictable path (the
+/// input shown when the prediction of c is made: c - 1 on the published ascending stream).
 pub fn input_variance(
     types: &[UnitType],
     pred: &[Vec<bool>],
     err: &[Vec<bool>],
     class_var: &[Vec<f64>],
+    previous: impl Fn(usize) -> usize + Copy,
 ) -> InputVariance {
     let k = class_var.len();
     let mean_over = |unit: usize, classes: &mut dyn Iterator<Item = usize>| {
         let v: Vec<f64> = classes.map(|c| class_var[c][unit]).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
-    let predicted = |u: usize| {
-        (0..k)
-            .filter(move |&c| pred[c][u])
-            .map(move |c| (c + k - 1) % k)
-    };
+    let predicted = |u: usize| (0..k).filter(move |&c| pred[c][u]).map(previous);
     let erred = |u: usize| (0..k).filter(move |&c| err[c][u]);
     let mut groups: [Vec<f64>; 5] = Default::default();
     for (u, t) in types.iter().enumerate() {

@@ -78,6 +78,21 @@ impl Activations {
     }
 }
 
+/// A lesion mask over the state entries: one for every sequence, or one per sequence.
+#[derive(Debug, Clone, Copy)]
+enum Mask<'a> {
+    Shared(&'a [f32]),
+    PerRow(&'a [f32]),
+}
+
+impl<'a> Mask<'a> {
+    fn values(self) -> &'a [f32] {
+        match self {
+            Mask::Shared(v) | Mask::PerRow(v) => v,
+        }
+    }
+}
+
 /// Run options with every output preallocated for `rows` rows.
 pub(crate) struct Prepared {
     rows: usize,
@@ -139,6 +154,27 @@ impl StepModel {
         mask: Option<&[f32]>,
         out: &mut Activations,
     ) -> Result<()> {
+        self.run_masked(x, mask.map(Mask::Shared), out)
+    }
+
+    /// [`StepModel::run_into`] with a lesion mask per sequence: `masks` holds
+    /// [`StepModel::n_state`] entries for each sequence of `x`, in order (many lesions of one
+    /// model in one batched run: the draws of a null distribution, a dose-response grid).
+    pub fn run_rows_into(
+        &mut self,
+        x: ArrayView3<f32>,
+        masks: &[f32],
+        out: &mut Activations,
+    ) -> Result<()> {
+        self.run_masked(x, Some(Mask::PerRow(masks)), out)
+    }
+
+    fn run_masked(
+        &mut self,
+        x: ArrayView3<f32>,
+        mask: Option<Mask>,
+        out: &mut Activations,
+    ) -> Result<()> {
         let (steps, seqs, n_in) = x.dim();
         if n_in != self.n_in {
             return Err(Error::model(
@@ -150,16 +186,23 @@ impl StepModel {
             ));
         }
         let n_state: usize = self.states.iter().map(|s| s.size).sum();
-        if let Some(m) = mask {
-            if m.len() != n_state {
-                return Err(Error::model(
-                    &self.path,
-                    format!(
-                        "lesion mask has {} entries but the state has {n_state}",
-                        m.len()
-                    ),
-                ));
-            }
+        let want = match mask {
+            Some(Mask::PerRow(_)) => seqs * n_state,
+            _ => n_state,
+        };
+        if let Some(m) = mask.map(Mask::values).filter(|m| m.len() != want) {
+            return Err(Error::model(
+                &self.path,
+                format!(
+                    "lesion mask has {} entries but the state has {n_state}{}",
+                    m.len(),
+                    if want == n_state {
+                        String::new()
+                    } else {
+                        format!(" for each of {seqs} sequences")
+                    }
+                ),
+            ));
         }
         out.shape_for((steps, seqs, self.n_units), &self.optional);
         let ports = self.fetched_ports();
@@ -203,13 +246,21 @@ impl StepModel {
                 if let Some(m) = mask {
                     let mut off = 0;
                     for (value, spec) in state.iter_mut().zip(&self.states) {
-                        let mk = &m[off..off + spec.size];
+                        let range = off..off + spec.size;
                         off += spec.size;
                         let Some(value) = value.as_mut() else {
                             continue; // the zero state needs no mask
                         };
                         let (_, data) = value.try_extract_tensor_mut::<f32>().map_err(err)?;
-                        for row in data.chunks_exact_mut(spec.size) {
+                        // Padded rows (a fixed batch size) keep their values: nothing reads them.
+                        for (r, row) in data.chunks_exact_mut(spec.size).take(b).enumerate() {
+                            let mk = match m {
+                                Mask::Shared(all) => &all[range.clone()],
+                                Mask::PerRow(all) => {
+                                    let at = (start + r) * n_state;
+                                    &all[at + range.start..at + range.end]
+                                }
+                            };
                             for (v, &k) in row.iter_mut().zip(mk) {
                                 *v *= k;
                             }

@@ -3,8 +3,8 @@
 
 use crate::analysis::{self, ReferenceCurves};
 use crate::sequences::{
-    class_set, distractor_set, frames, labels, shuffled_set, test_set, SeqSpec, SetInfo, Stream,
-    STEPS,
+    class_set, distractor_set, frames, labels, shuffled_set, test_set, unexpected_set, SeqSpec,
+    SetInfo, Stream, DISTRACTOR_AT, STEPS,
 };
 use crate::Result;
 use epc_core::data::{Dataset, ImageShape, Images};
@@ -27,6 +27,9 @@ pub(crate) struct Context<'a> {
     pub shuffled: Vec<SeqSpec>,
     /// The distractor sets, by the class expected at the distractor's index.
     pub distractor: Vec<SeqSpec>,
+    /// The unexpected sets, by the class shown at the distractor's index (the
+    /// stimulus-matched error test: the same images as the shuffled set showing it there).
+    pub unexpected: Vec<SeqSpec>,
     /// The digit of Fig 4B and Fig 4C.
     pub target: usize,
     /// The class order the sets follow (the models' training stream).
@@ -38,6 +41,9 @@ pub(crate) struct Context<'a> {
     pub class_var: Vec<Vec<f64>>,
     /// The reference curves of the test set.
     pub reference: ReferenceCurves,
+    /// The unit rules on the frames themselves (the input baseline of every model analysed
+    /// on this stream), over the frame's pixels.
+    pub input_rules: super::UnitRules,
 }
 
 impl<'a> Context<'a> {
@@ -54,6 +60,13 @@ impl<'a> Context<'a> {
             .collect::<Result<Vec<_>>>()?;
         let distractor = (0..NUM_CLASSES)
             .map(|c| distractor_set(images, c, seed, &stream))
+            .collect::<Result<Vec<_>>>()?;
+        let cycle = stream.cycle();
+        let unexpected = (0..NUM_CLASSES)
+            .map(|c| {
+                let shown = &shuffled[cycle.start_for(c, DISTRACTOR_AT)];
+                unexpected_set(images, shown, c, seed, &stream)
+            })
             .collect::<Result<Vec<_>>>()?;
         let (dataset_median, class_medians) = analysis::median_images(&data.train);
         let shape = stream.frame_shape(images.shape);
@@ -86,8 +99,11 @@ impl<'a> Context<'a> {
             input: weighted_mean(&parts, |r| &r.input),
             dataset_median: weighted_mean(&parts, |r| &r.dataset_median),
             category_median: weighted_mean(&parts, |r| &r.category_median),
+            bound: None,
+            persistence: None,
+            extrapolation: None,
         };
-        Ok(Self {
+        let mut ctx = Self {
             images,
             shape,
             class_var: match moving {
@@ -98,11 +114,15 @@ impl<'a> Context<'a> {
             class,
             shuffled,
             distractor,
+            unexpected,
             target,
             cycle: stream.cycle(),
             stream,
             reference,
-        })
+            input_rules: Default::default(),
+        };
+        ctx.input_rules = super::unit_rules(&mut super::InputFrames { dim: shape.len() }, &ctx)?;
+        Ok(ctx)
     }
 
     /// How every set was drawn, in the summary's order.
@@ -111,6 +131,7 @@ impl<'a> Context<'a> {
             .chain(&self.class)
             .chain(&self.shuffled)
             .chain(&self.distractor)
+            .chain(&self.unexpected)
             .map(|s| s.info.clone())
             .collect()
     }

@@ -8,12 +8,18 @@
 //! lesions run.
 
 mod context;
+mod nulls;
 mod passes;
 mod populations;
+mod rules;
 
 pub(crate) use context::{weighted_mean, Context};
+pub use nulls::NullOptions;
+pub(crate) use passes::InputFrames;
+pub(crate) use rules::{unit_rules, UnitRules};
 
 use crate::analysis::{self, EnergyCurves, InputVariance, ReferenceCurves, UnitType};
+use crate::controls::{LesionControls, UnitBaselines};
 use crate::engine::StepModel;
 use crate::engine::Version;
 use crate::summary::{DriveSummary, ModelInfo, PopulationReport, Postsynaptic};
@@ -125,6 +131,12 @@ pub(crate) struct ModelResult {
     pub energy: EnergyCurves,
     pub pred: Vec<Vec<bool>>,
     pub err: Vec<Vec<bool>>,
+    /// Error units by the stimulus-matched test.
+    pub err_matched: Vec<Vec<bool>>,
+    /// The unit counts beside their baselines.
+    pub baselines: UnitBaselines,
+    /// The matched lesion null and the dose-response curve (models with lesionable units).
+    pub controls: Option<LesionControls>,
     pub types: Vec<UnitType>,
     /// The types by pixel, where every pixel is one unit's receptive field (the unit map).
     pub pixel_types: Option<Vec<UnitType>>,
@@ -140,12 +152,22 @@ pub(crate) struct ModelResult {
     pub reference: ReferenceCurves,
 }
 
+/// What a model's analysis gets beyond the shared sets: the unit rules of its
+/// shuffled-weights and untrained networks (where asked for and available) and how its lesion
+/// nulls are drawn.
+pub(crate) struct Derived {
+    pub shuffled: Option<UnitRules>,
+    pub untrained: Option<UnitRules>,
+    pub nulls: NullOptions,
+}
+
 /// Runs every analysis on one model.
 pub(crate) fn analyze_model(
     name: String,
     model: &mut StepModel,
     seed: u64,
     ctx: &Context,
+    derived: &Derived,
     notes: &mut Vec<String>,
 ) -> Result<ModelResult> {
     check_fit(model, ctx.images, &ctx.stream)?;
@@ -191,35 +213,44 @@ pub(crate) fn analyze_model(
         metadata: model.metadata().clone(),
     };
 
-    // Prediction units from the ordered sets; error units from the shuffled and distractor sets.
-    let pred: Vec<Vec<bool>> = passes::last_step_rows(model, ctx.images, &ctx.class, &ctx.cycle)?
-        .iter()
-        .map(|rows| analysis::prediction_rule(rows.view()))
-        .collect();
+    // The unit rules: prediction units from the ordered sets; error units from the shuffled
+    // sets against the distractor sets (published) and the unexpected sets (matched).
+    let rows = passes::last_step_rows(model, ctx.images, &ctx.class, &ctx.cycle)?;
+    let (pred, margin) = rules::prediction_flags(&rows);
+    drop(rows);
     let class_pass = SequencePass::run(model, ctx, pixel_mapped)?;
-    let normal = &class_pass.normal;
-    let distractor = passes::distractor_moments(model, ctx)?;
-    let err: Vec<Vec<bool>> = (0..NUM_CLASSES)
-        .map(|c| {
-            (0..n)
-                .map(|i| {
-                    let (mn, vn) = normal[c].mean_var(i);
-                    let (md, vd) = distractor[c].mean_var(i);
-                    let k = normal[c].n;
-                    normal[c].n > 0
-                        && distractor[c].n > 0
-                        && crate::stats::welch_z(mn, vn, k, md, vd, k) >= crate::stats::Z_99
-                })
-                .collect()
+    let (err, err_matched) = rules::error_tests(model, ctx, &class_pass.normal)?;
+    let rules = UnitRules {
+        pred,
+        margin,
+        err,
+        err_matched,
+    };
+    let (pred, err) = (&rules.pred, &rules.err);
+    let types = analysis::classify(pred, err);
+    let pixel_view = PixelView::new(v1, &layout, dim, n, &types, pred, err);
+    let input_variance = pixel_view.as_ref().map(|p| {
+        analysis::input_variance(&p.types, &p.pred, &p.err, &ctx.class_var, |c| {
+            ctx.cycle.previous(c)
         })
-        .collect();
-    let types = analysis::classify(&pred, &err);
-    let pixel_view = PixelView::new(v1, &layout, dim, n, &types, &pred, &err);
-    let input_variance = pixel_view
-        .as_ref()
-        .map(|p| analysis::input_variance(&p.types, &p.pred, &p.err, &ctx.class_var));
-    let pred_units = analysis::any_class(&pred);
-    let err_units = analysis::any_class(&err);
+    });
+    let pred_units = analysis::any_class(pred);
+    let err_units = analysis::any_class(err);
+    let baselines = UnitBaselines {
+        model: rules.counts(&(0..n).collect::<Vec<_>>()),
+        model_pixels: pixel_view.as_ref().map(|p| rules.counts(&p.units)),
+        input: pixel_view
+            .as_ref()
+            .map(|_| ctx.input_rules.counts(&(0..dim).collect::<Vec<_>>())),
+        shuffled: derived
+            .shuffled
+            .as_ref()
+            .map(|r| r.counts(&(0..n).collect::<Vec<_>>())),
+        untrained: derived
+            .untrained
+            .as_ref()
+            .map(|r| r.counts(&(0..n).collect::<Vec<_>>())),
+    };
 
     // Energy on the test set, intact and with the connection lesion.
     let removed = w
@@ -233,6 +264,7 @@ pub(crate) fn analyze_model(
         layout.energy_units()
     };
     let energy = sums.finish_over(&headline);
+    let activity = sums.unit_activity();
     let mut populations = (layout.populations.len() > 1)
         .then(|| populations::breakdown(&layout, &sums, &pred_units, &err_units, &types));
     drop(sums);
@@ -253,12 +285,12 @@ pub(crate) fn analyze_model(
         (true, false) => Vec::new(),
         (false, _) => layout.lesionable_units(),
     };
+    let lesioned: Vec<usize> = pred_units
+        .iter()
+        .copied()
+        .filter(|u| lesionable.binary_search(u).is_ok())
+        .collect();
     let lesion = if !lesionable.is_empty() {
-        let lesioned: Vec<usize> = pred_units
-            .iter()
-            .copied()
-            .filter(|u| lesionable.binary_search(u).is_ok())
-            .collect();
         let random = analysis::random_units_from(
             &lesionable,
             &pred_units,
@@ -268,7 +300,7 @@ pub(crate) fn analyze_model(
         let class_units: Vec<usize> = lesionable
             .iter()
             .copied()
-            .filter(|&i| pred[ctx.cycle.previous(ctx.target)][i])
+            .filter(|&i| rules.pred[ctx.cycle.previous(ctx.target)][i])
             .collect();
         let mp = layout.lesion_mask(&lesioned);
         let mr = layout.lesion_mask(&random);
@@ -327,12 +359,34 @@ pub(crate) fn analyze_model(
         });
         None
     };
+    let controls = if lesionable.is_empty() {
+        None
+    } else {
+        let found = nulls::lesion_nulls(
+            model,
+            ctx,
+            &layout,
+            &lesionable,
+            &lesioned,
+            &rules.margin,
+            &activity,
+            &headline,
+            lesion_seed(seed, model.sha256()),
+            derived.nulls,
+        )?;
+        notes.extend(found.notes.iter().map(|n| format!("{name}: {n}")));
+        Some(LesionControls {
+            null: found.null,
+            dose: found.dose,
+            closed_loop: None,
+        })
+    };
     let postsynaptic = match (&w, square) {
         (Some(w), true) => Some(postsynaptic(
             w.view(),
             &class_pass.state_means,
-            &pred,
-            &err,
+            pred,
+            err,
             ctx.target,
             ctx.cycle.previous(ctx.target),
         )),
@@ -341,8 +395,11 @@ pub(crate) fn analyze_model(
     Ok(ModelResult {
         info,
         energy,
-        pred,
-        err,
+        pred: rules.pred.clone(),
+        err: rules.err.clone(),
+        err_matched: rules.err_matched.clone(),
+        baselines,
+        controls,
         pixel_types: pixel_view.map(|p| p.types),
         types,
         input_variance,
@@ -360,6 +417,8 @@ pub(crate) fn analyze_model(
 /// variance: step-v1 models whose units are the pixels, and step-v2 models in which every
 /// pixel is the receptive field of exactly one unit.
 struct PixelView {
+    /// The unit of each pixel.
+    units: Vec<usize>,
     types: Vec<UnitType>,
     pred: Vec<Vec<bool>>,
     err: Vec<Vec<bool>>,
@@ -393,6 +452,7 @@ impl PixelView {
             types: map.iter().map(|&u| types[u]).collect(),
             pred: pick(pred),
             err: pick(err),
+            units: map,
         })
     }
 }

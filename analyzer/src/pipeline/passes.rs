@@ -11,26 +11,89 @@ use epc_core::contract;
 use epc_core::data::Images;
 use epc_core::sequence::{ClassCycle, Sequence};
 use epc_core::NUM_CLASSES;
-use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
+
+/// What the unit rules can run on: a step model, or the frames themselves (the input
+/// baseline).
+pub(crate) trait Runner {
+    /// Units per step.
+    fn units(&self) -> usize;
+    /// Sequences per run.
+    fn chunk(&self) -> usize;
+    /// The activations of `x` (`[steps, seqs, dim]`) with `mask` on the state.
+    fn run_chunk(
+        &mut self,
+        x: ArrayView3<f32>,
+        mask: Option<&[f32]>,
+        out: &mut Activations,
+    ) -> Result<()>;
+}
+
+impl Runner for StepModel {
+    fn units(&self) -> usize {
+        self.n_units()
+    }
+
+    fn chunk(&self) -> usize {
+        self.batch_size()
+    }
+
+    fn run_chunk(
+        &mut self,
+        x: ArrayView3<f32>,
+        mask: Option<&[f32]>,
+        out: &mut Activations,
+    ) -> Result<()> {
+        self.run_into(x, mask, out)
+    }
+}
+
+/// The input baseline: a "network" whose preactivation and activity are its frames (a step
+/// model with no recurrent weights), so that every unit rule applied to it measures the data.
+pub(crate) struct InputFrames {
+    /// Values per frame.
+    pub dim: usize,
+}
+
+impl Runner for InputFrames {
+    fn units(&self) -> usize {
+        self.dim
+    }
+
+    fn chunk(&self) -> usize {
+        256
+    }
+
+    fn run_chunk(
+        &mut self,
+        x: ArrayView3<f32>,
+        _mask: Option<&[f32]>,
+        out: &mut Activations,
+    ) -> Result<()> {
+        out.preact = x.to_owned();
+        out.act = x.mapv(|v| v.max(0.0));
+        Ok(())
+    }
+}
 
 /// Runs the first `steps` frames of every sequence of `spec` through `model` (with `mask` on
 /// the state), `batch_size` sequences at a time, calling `f` with each chunk's sequences,
 /// frames and activations.
-fn each_chunk(
-    model: &mut StepModel,
+fn each_chunk<R: Runner + ?Sized>(
+    model: &mut R,
     images: &Images,
     spec: &SeqSpec,
     steps: usize,
     mask: Option<&[f32]>,
     mut f: impl FnMut(&[Sequence], &Array3<f32>, &Activations),
 ) -> Result<()> {
-    let chunk = model.batch_size();
+    let chunk = model.chunk();
     let mut acts = Activations::empty();
     for seqs in spec.seqs.chunks(chunk) {
         // A stop signal ends the analysis here; its staged output folder is removed.
         epc_core::interrupt::check()?;
         let x = frames(images, seqs, steps);
-        model.run_into(x.view(), mask, &mut acts)?;
+        model.run_chunk(x.view(), mask, &mut acts)?;
         f(seqs, &x, &acts);
     }
     Ok(())
@@ -130,13 +193,13 @@ fn combine_drives(parts: &[(usize, DriveCurves)]) -> DriveCurves {
 
 /// Per class, the last-step preactivations `[seqs, units]` of the ordered set ending on it
 /// (the set starting one class later): the rows of the prediction rule.
-pub(crate) fn last_step_rows(
-    model: &mut StepModel,
+pub(crate) fn last_step_rows<R: Runner + ?Sized>(
+    model: &mut R,
     images: &Images,
     ordered: &[SeqSpec],
     cycle: &ClassCycle,
 ) -> Result<Vec<Array2<f32>>> {
-    let n = model.n_units();
+    let n = model.units();
     let mut last: Vec<Vec<f32>> = vec![Vec::new(); NUM_CLASSES];
     for (start, spec) in ordered.iter().enumerate() {
         let ends_on = cycle.class_at(start, STEPS - 1);
@@ -215,20 +278,27 @@ impl SequencePass {
     }
 }
 
-/// Per class, the moments of the activity at index 8 of its distractor set.
-pub(super) fn distractor_moments(model: &mut StepModel, ctx: &Context) -> Result<Vec<Moments>> {
-    let n = model.n_units();
+/// Per class, the moments of the activity at index 8 of the set `sets[i]` shows it in, with
+/// `class_of(i)` that class: the distractor sets (by the class expected there), the
+/// unexpected sets (by the class shown), or the shuffled sets (by `cycle.class_at(i, 8)`).
+pub(crate) fn index8_moments<R: Runner + ?Sized>(
+    model: &mut R,
+    images: &Images,
+    sets: &[SeqSpec],
+    class_of: impl Fn(usize) -> usize,
+) -> Result<Vec<Moments>> {
+    let n = model.units();
     let mut out: Vec<Moments> = (0..NUM_CLASSES).map(|_| Moments::new(n)).collect();
-    for (class, spec) in ctx.distractor.iter().enumerate() {
+    for (i, spec) in sets.iter().enumerate() {
         // Index 8 is the ninth frame: nothing after it is needed.
         each_chunk(
             model,
-            ctx.images,
+            images,
             spec,
             DISTRACTOR_AT + 1,
             None,
             |_, _, acts| {
-                out[class].add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
+                out[class_of(i)].add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
             },
         )?;
     }

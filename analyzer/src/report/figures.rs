@@ -51,7 +51,9 @@ fn group_line(label: String, color: RGBColor, c: &CiCurve, models: usize) -> Lin
         },
         color,
         values: c.mean.clone(),
-        band: (models > 1).then(|| (c.lo.clone(), c.hi.clone())),
+        band: (models > 1)
+            .then(|| c.lo.clone().zip(c.hi.clone()))
+            .flatten(),
         dashed: false,
     }
 }
@@ -254,7 +256,7 @@ fn input_variance(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()>
         s.input_variance_ci
             .as_ref()
             .and_then(|c| c.get(k))
-            .map(|i| (i.lo, i.hi))
+            .and_then(|i| i.lo.zip(i.hi))
     };
     let bars = [
         Bar {

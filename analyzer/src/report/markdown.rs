@@ -1,6 +1,7 @@
 //! `report.md`: the summary's headline numbers and every figure with one line on its meaning.
 
 use super::figures::Figure;
+use crate::intervals::{CiMethod, Estimate};
 use crate::sequences::DISTRACTOR_AT;
 use crate::summary::Summary;
 use std::fmt::Write as _;
@@ -20,52 +21,65 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
             format!("{lo} to {hi}")
         }
     };
-    let _ = writeln!(r, "Data set `{}`, seed {}, toolkit {}. Sequences of {} steps: {} test sequences (random start classes: energy, lesions); per class, {} sequences of a fixed start class in data-set order (the prediction rule, the error-unit test, the drives) and {} with a distractor at index {DISTRACTOR_AT} (the error-unit test). Intervals: {:?} bootstrap, {} resamples.\n", s.dataset, s.seed, s.toolkit_version, s.steps, s.sequences.test, range(&s.sequences.class), range(&s.sequences.distractor), s.bootstrap, s.resamples);
-    if s.groups.len() > 1 || s.models.len() > 1 {
+    let _ = writeln!(r, "Data set `{}`, seed {}, toolkit {}. Sequences of {} steps: {} test sequences (random start classes: energy, lesions); per class, {} sequences of a fixed start class in data-set order (the prediction rule), {} shuffled ones (the normal group of the error tests), {} with a distractor at index {DISTRACTOR_AT} (the published error test) and as many with the frame before replaced (the stimulus-matched error test). {}\n", s.dataset, s.seed, s.toolkit_version, s.steps, s.sequences.test, range(&s.sequences.class), range(&s.sequences.shuffled), range(&s.sequences.distractor), interval_words(s));
+    let _ = writeln!(
+        r,
+        "What each statistic means, its baseline and its bound: docs/STATISTICS.md.\n"
+    );
+    let _ = writeln!(
+        r,
+        "## Groups\n\nGrouped by: {}. Values: mean across the group's models [95% interval across them].\n",
+        if s.group_by.is_empty() {
+            "nothing (one group)".to_string()
+        } else {
+            s.group_by.join(", ")
+        }
+    );
+    let _ = writeln!(r, "| group | models | share of attainable saving, t=10 | saving vs static prior | saving vs input | prediction units (input / shuffled / untrained) | matched error units (input / shuffled / untrained) | published error units (input) | lesion beyond matched null (z) |\n|---|---|---|---|---|---|---|---|---|");
+    let pct = |e: &Estimate| e.format(1, true);
+    let opt = |e: Option<Estimate>, f: &dyn Fn(&Estimate) -> String| {
+        e.as_ref().map_or("-".to_string(), f)
+    };
+    for g in &s.groups {
+        let base = |rule: &str| {
+            let b = &g.unit_baselines[rule];
+            let short =
+                |e: Option<Estimate>| e.map_or("-".into(), |e| format!("{:.1}%", 100.0 * e.mean));
+            format!(
+                "{} ({} / {} / {})",
+                pct(&b.model),
+                short(b.input),
+                short(b.shuffled),
+                short(b.untrained)
+            )
+        };
         let _ = writeln!(
             r,
-            "## Groups\n\nGrouped by: {}. Values: mean across the group's models [95% interval].\n",
-            if s.group_by.is_empty() {
-                "nothing (one group)".to_string()
-            } else {
-                s.group_by.join(", ")
-            }
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.name,
+            g.models.len(),
+            opt(g.share_of_attainable, &pct),
+            pct(&g.saving_vs_static),
+            pct(&g.saving_vs_input),
+            base("prediction"),
+            base("error_matched"),
+            format!(
+                "{} ({})",
+                pct(&g.error_fraction),
+                g.unit_baselines["error"]
+                    .input
+                    .map_or("-".into(), |e| format!("{:.1}%", 100.0 * e.mean))
+            ),
+            match (g.matched_lesion_effect, g.lesion_z) {
+                (Some(e), Some(z)) => format!("{} (z {:.1})", e.format(4, false), z.mean),
+                (Some(e), None) => e.format(4, false),
+                _ => "-".into(),
+            },
         );
-        let _ = writeln!(r, "| group | models | pre at step 10 | saving vs input | saving vs category median | prediction units | error units | lesion effect (pred. - random) |\n|---|---|---|---|---|---|---|---|");
-        let iv = |i: &crate::stats::Interval, pct: bool| {
-            if pct {
-                format!(
-                    "{:.1}% [{:.1}, {:.1}]",
-                    100.0 * i.mean,
-                    100.0 * i.lo,
-                    100.0 * i.hi
-                )
-            } else {
-                format!("{:.4} [{:.4}, {:.4}]", i.mean, i.lo, i.hi)
-            }
-        };
-        for g in &s.groups {
-            let pre = g.energy.get("pre");
-            let last = pre.map_or("-".to_string(), |c| {
-                let t = c.mean.len() - 1;
-                format!("{:.4} [{:.4}, {:.4}]", c.mean[t], c.lo[t], c.hi[t])
-            });
-            let _ = writeln!(
-                r,
-                "| {} | {} | {last} | {} | {} | {} | {} | {} |",
-                g.name,
-                g.models.len(),
-                iv(&g.saving_vs_input, true),
-                iv(&g.saving_vs_category_median, true),
-                iv(&g.prediction_fraction, true),
-                iv(&g.error_fraction, true),
-                g.lesion_effect
-                    .as_ref()
-                    .map_or("-".into(), |i| iv(i, false)),
-            );
-        }
-        r.push('\n');
     }
+    r.push('\n');
+    let _ = writeln!(r, "Unit fractions are over each model's units; the input baseline is over the pixels and is compared with the model's pixel-mapped units (`summary.json`: `unit_baselines`). The share of attainable saving is `(static prior - pre) / (static prior - bound)` with the dataset median as the static prior and the stream's L1-optimal prediction given the previous class as the bound ('-': nothing to attain beyond the static prior).\n");
+    r.push_str(&lesion_section(s));
     let _ = writeln!(r, "## Models\n");
     let _ = writeln!(r, "| model | path | loss | units | prediction units | error units | e1 | e2 | p1 | p2 | h1 | h2 | unspecified |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for m in &s.models {
@@ -145,5 +159,70 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
         }
     }
     let _ = writeln!(r, "\nTables: `energy.csv`, `lesion.csv`, `ci.csv`, `units.csv`, `input_variance.csv`, `drive.csv`, `postsynaptic.csv`, `groups.csv`, `internal_drive.csv`; everything in `summary.json`.");
+    r
+}
+
+/// The interval method in words.
+fn interval_words(s: &Summary) -> String {
+    let n = s.models.len();
+    let over = if n < 2 {
+        "One model: no interval across instances is given.".to_string()
+    } else {
+        format!("Intervals: 95% over the {n} models, ")
+    };
+    if n < 2 {
+        return over;
+    }
+    over + match s.ci {
+        CiMethod::T => "Student t.",
+        CiMethod::Hierarchical => "hierarchical bootstrap (models, then test sequences) for the savings and the share of attainable saving, Student t for the others.",
+        CiMethod::Published => "the published basic bootstrap (it undercovers with few models).",
+    }
+}
+
+/// The lesion controls of each model: the matched null and the dose-response curve.
+fn lesion_section(s: &Summary) -> String {
+    let mut r = String::new();
+    if s.lesion_controls.is_empty() {
+        return r;
+    }
+    let _ = writeln!(r, "## Lesion controls\n\nThe prediction lesion against its null: random lesions of as many lesionable non-prediction units, matched in mean activity (effect: mean over steps 2..10 of `pre`, lesioned minus intact, on the first test sequences).\n");
+    let _ = writeln!(r, "| model | units | eligible | draws x sequences | prediction effect | null mean (sd) | z | percentile |\n|---|---|---|---|---|---|---|---|");
+    for (m, c) in &s.lesion_controls {
+        match &c.null {
+            Some(n) => {
+                let _ = writeln!(
+                    r,
+                    "| {m} | {} | {} | {} x {} | {:.4} | {:.4} ({:.4}) | {} | {:.0} |",
+                    n.units,
+                    n.eligible,
+                    n.draws,
+                    n.sequences,
+                    n.prediction_effect,
+                    n.null_mean,
+                    n.null_sd,
+                    n.z.map_or("-".into(), |z| format!("{z:.1}")),
+                    n.percentile
+                );
+            }
+            None => {
+                let _ = writeln!(r, "| {m} | - | - | - | - | - | - | - |");
+            }
+        }
+    }
+    if let Some(g) = s.groups.iter().find(|g| !g.dose_response.is_empty()) {
+        let _ = writeln!(r, "\nDose-response (group `{}`): the top units by the prediction statistic against as many matched random units, at the same fractions of the lesionable units for every model.\n\n| dose | units | top units | random units |\n|---|---|---|---|", g.name);
+        for d in &g.dose_response {
+            let _ = writeln!(
+                r,
+                "| {:.1}% | {:.1} | {} | {} |",
+                100.0 * d.fraction,
+                d.units.mean,
+                d.top.format(4, false),
+                d.random.map_or("-".into(), |e| e.format(4, false))
+            );
+        }
+    }
+    r.push('\n');
     r
 }

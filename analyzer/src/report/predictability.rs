@@ -2,8 +2,8 @@
 //! against the conditional entropy of the stream its networks were trained on (issue 15).
 
 use super::figures::Figure;
+use crate::intervals::Estimate;
 use crate::plot::{self, Line, Panel, PALETTE};
-use crate::stats::Interval;
 use crate::summary::{Group, Summary};
 use crate::Result;
 use std::collections::BTreeMap;
@@ -39,7 +39,7 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
     if levels.len() < 2 {
         return Ok(None);
     }
-    let panel = |title: &str, y: &str, pick: &dyn Fn(&Group) -> Option<Interval>, scale: f64| {
+    let panel = |title: &str, y: &str, pick: &dyn Fn(&Group) -> Option<Estimate>, scale: f64| {
         let lines = series
             .iter()
             .enumerate()
@@ -51,16 +51,16 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
                         .find(|(x, _)| (x - h).abs() < 1e-9)
                         .and_then(|(_, g)| pick(g))
                 };
-                let get = |f: fn(&Interval) -> f64| -> Vec<f64> {
+                let get = |f: fn(&Estimate) -> Option<f64>| -> Vec<f64> {
                     levels
                         .iter()
-                        .map(|&h| at(h).map_or(f64::NAN, |i| scale * f(&i)))
+                        .map(|&h| at(h).and_then(|i| f(&i)).map_or(f64::NAN, |v| scale * v))
                         .collect()
                 };
                 Line {
                     label: label.clone(),
                     color: PALETTE[k % PALETTE.len()],
-                    values: get(|i| i.mean),
+                    values: get(|i| Some(i.mean)),
                     band: Some((get(|i| i.lo), get(|i| i.hi))),
                     dashed: false,
                 }
@@ -77,15 +77,21 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
     };
     let panels = [
         panel(
+            "share of the attainable saving at step 10",
+            "% of (static prior - bound)",
+            &|g| g.share_of_attainable,
+            100.0,
+        ),
+        panel(
             "energy saving at step 10",
             "% of the input's mean |x|",
             &|g| Some(g.saving_vs_input),
             100.0,
         ),
         panel(
-            "prediction-lesion effect",
-            "mean |a|, prediction - random lesion",
-            &|g| g.lesion_effect,
+            "prediction lesion beyond its matched null",
+            "mean |a|, prediction - matched random lesions",
+            &|g| g.matched_lesion_effect,
             1.0,
         ),
     ];
@@ -94,7 +100,7 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
         stem: "predictability",
         title: "Predictability: saving and lesion effect against the stream's entropy",
         caption: format!(
-            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the energy saved at step 10 relative to the input (1 - pre/input), and the lesion effect (mean over steps 2..10 of pre with the prediction units silenced minus with as many random units silenced); bands: 95% bootstrap intervals across instances. If predictive coding follows what is predictable, both fall as the entropy rises.",
+            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the share of the attainable saving at step 10, (static prior - pre) / (static prior - the stream's L1-optimal bound), undefined where nothing is attainable beyond the static prior (the random stream); the energy saved relative to the input (1 - pre/input); and the prediction lesion's effect beyond the mean of its activity-matched null (mean over steps 2..10 of pre). Bands: 95% intervals across instances (see the report's interval method).",
             epc_core::sequence::MAX_ENTROPY_BITS
         ),
     }))

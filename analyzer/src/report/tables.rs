@@ -1,6 +1,7 @@
 //! The CSV tables of a report, in long format (one value per row), written with the `csv`
 //! crate so that model names with commas or quotes stay one field.
 
+use crate::intervals::Estimate;
 use crate::pipeline::ModelResult;
 use crate::summary::{MeasureCurves, Summary};
 use crate::{Error, Result};
@@ -103,7 +104,9 @@ pub(super) fn write_all(dir: &Path, s: &Summary, results: &[ModelResult]) -> Res
         for (cond, per) in map {
             for (m, c) in per {
                 for t in 0..c.mean.len() {
-                    ci.row(&[&(t + 1), cond, m, &c.mean[t], &c.lo[t], &c.hi[t]])?;
+                    let lo = c.lo.as_ref().map(|v| v[t]);
+                    let hi = c.hi.as_ref().map(|v| v[t]);
+                    ci.row(&[&(t + 1), cond, m, &c.mean[t], &opt(lo), &opt(hi)])?;
                 }
             }
         }
@@ -192,7 +195,8 @@ pub(super) fn write_all(dir: &Path, s: &Summary, results: &[ModelResult]) -> Res
     Ok(())
 }
 
-/// `groups.csv`: one row per group with its summary statistics (mean, lo, hi).
+/// `groups.csv`: one row per group and statistic (mean, lo, hi; lo and hi empty without an
+/// interval), the baselines of the unit statistics as `<rule>_<baseline>` rows.
 fn write_groups(dir: &Path, s: &Summary) -> Result<()> {
     let mut g = Table::create(
         dir,
@@ -201,23 +205,53 @@ fn write_groups(dir: &Path, s: &Summary) -> Result<()> {
     )?;
     for grp in &s.groups {
         let n = grp.models.len();
-        let mut rows = vec![
-            ("prediction_fraction", Some(grp.prediction_fraction)),
-            ("error_fraction", Some(grp.error_fraction)),
-            ("saving_vs_input", Some(grp.saving_vs_input)),
+        let mut rows: Vec<(String, Option<Estimate>)> = vec![
+            ("share_of_attainable".into(), grp.share_of_attainable),
+            ("saving_vs_static".into(), Some(grp.saving_vs_static)),
+            ("saving_vs_input".into(), Some(grp.saving_vs_input)),
             (
-                "saving_vs_category_median",
+                "saving_vs_category_median".into(),
                 Some(grp.saving_vs_category_median),
             ),
-            ("lesion_effect", grp.lesion_effect),
+            ("prediction_fraction".into(), Some(grp.prediction_fraction)),
+            ("error_fraction".into(), Some(grp.error_fraction)),
+            (
+                "error_matched_fraction".into(),
+                Some(grp.error_matched_fraction),
+            ),
+            ("lesion_effect".into(), grp.lesion_effect),
+            ("matched_lesion_effect".into(), grp.matched_lesion_effect),
+            ("lesion_z".into(), grp.lesion_z),
+            ("lesion_percentile".into(), grp.lesion_percentile),
         ];
-        rows.retain(|r| r.1.is_some());
-        for (stat, i) in rows {
-            let i = i.expect("kept");
-            g.row(&[&grp.name, &n, &stat, &i.mean, &i.lo, &i.hi])?;
+        for (rule, b) in &grp.unit_baselines {
+            for (k, e) in [
+                ("model_pixels", b.model_pixels),
+                ("input", b.input),
+                ("shuffled", b.shuffled),
+                ("untrained", b.untrained),
+                ("excess_input", b.excess_input),
+                ("excess_shuffled", b.excess_shuffled),
+                ("excess_untrained", b.excess_untrained),
+            ] {
+                rows.push((format!("{rule}_{k}"), e));
+            }
+        }
+        for d in &grp.dose_response {
+            rows.push((format!("dose_{}_top", d.fraction), Some(d.top)));
+            rows.push((format!("dose_{}_random", d.fraction), d.random));
+        }
+        for (stat, e) in rows {
+            let Some(e) = e else { continue };
+            g.row(&[&grp.name, &n, &stat, &e.mean, &opt(e.lo), &opt(e.hi)])?;
         }
     }
     g.finish()
+}
+
+/// An optional value as a CSV field: empty when absent.
+fn opt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
 }
 
 /// `internal_drive.csv`: the first model's internal-drive grids (Fig 4B and the supplement),

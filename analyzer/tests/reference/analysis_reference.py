@@ -209,4 +209,69 @@ def post(units):
 
 
 out["postsynaptic"] = {"prediction": post(P), "error": post(E), "prediction_units": len(P), "error_units": len(E)}
+
+
+# The baselines and controls (docs/STATISTICS.md).
+def z_flags(a, b):
+    """Per unit, the published z-test of two groups' activity [seqs, units] (n = len(a))."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    n = a.shape[0]
+    se = np.sqrt(a.std(axis=0, ddof=1) ** 2 / n + b.std(axis=0, ddof=1) ** 2 / n)
+    diff = np.abs(a.mean(axis=0) - b.mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, diff / se, np.where(diff > 0, np.inf, 0.0))
+    return z >= Z
+
+
+def rules(run):
+    """Prediction, published error and matched error units of `run(idx) -> (pre, act)`."""
+    p = np.zeros((10, N), bool)
+    margin = np.full(N, -np.inf)
+    for c in range(10):
+        last = run(sets["class"][(c + 1) % 10])[0][-1].astype(np.float64)
+        med = lower_median(last)
+        mad = np.median(np.abs(last - np.median(last, axis=0)), axis=0) / MAD_NORMAL
+        m = np.abs(med) - np.abs(Z * mad)
+        margin = np.maximum(margin, m)
+        p[c] = m > 0
+    e = np.zeros((10, N), bool)
+    em = np.zeros((10, N), bool)
+    for c in range(10):
+        normal = run(sets["shuffled"][(c + 2) % 10])[1][8]
+        e[c] = z_flags(normal, run(sets["distractor"][c])[1][8])
+        em[c] = z_flags(normal, run(sets["unexpected"][c])[1][8])
+    return p, e, em, margin
+
+
+def frames_only(idx):
+    x = test_x[np.asarray(idx)].transpose(1, 0, 2)
+    return x, np.maximum(x, 0)
+
+
+def counts(flags):
+    return [int(f.any(0).sum()) for f in flags]
+
+
+_, _, err_matched, margin = rules(lambda idx: forward(idx)[:2])
+out["error_matched_units"] = [int(u) for u in np.nonzero(err_matched.any(0))[0]]
+out["input_baseline"] = counts(rules(frames_only)[:3])
+
+
+def curve(idx, mask):
+    pre = forward(idx, mask)[0].astype(np.float64)
+    return np.abs(pre).mean(axis=(1, 2))
+
+
+def effect(lesioned, intact):
+    return float((lesioned[1:] - intact[1:]).mean())
+
+
+first = sets["test"][: sets["null_sequences"]]
+intact = curve(first, None)
+out["null_prediction_effect"] = effect(curve(first, mask_of(pred_units)), intact)
+ranked = sorted(range(N), key=lambda u: (-margin[u], u))
+out["dose_top_effects"] = [
+    effect(curve(first, mask_of(ranked[: min(max(round(f * N), 1), N)])), intact)
+    for f in [0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+]
 json.dump(out, open(out_path, "w"))

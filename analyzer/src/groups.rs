@@ -1,0 +1,289 @@
+//! Groups of models (by their grouping keys) summarised across their members: every
+//! statistic as a mean across the models with its interval over them ([`Ci`]), beside its
+//! baselines and bounds.
+
+use crate::analysis::{self, EnergyCurves, MEASURES};
+use crate::controls::UnitCounts;
+use crate::intervals::{CiMethod, Estimate};
+use crate::options::{group_value, GroupBy, AUTO_GROUP_KEYS};
+use crate::pipeline::{LesionResult, ModelResult};
+use crate::sequences::{Stream, STEPS};
+use crate::summary::{BaselineEstimates, CiCurve, Group, GroupDose};
+use std::collections::BTreeMap;
+
+/// How intervals across models are computed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ci {
+    pub method: CiMethod,
+    /// The published bootstrap's resamples.
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+impl Ci {
+    /// The mean of `values` with its interval (the published bootstrap resamples with
+    /// `seed + salt`).
+    pub fn estimate(&self, values: &[f64], salt: u64) -> Estimate {
+        Estimate::of(
+            values,
+            self.method,
+            self.resamples,
+            self.seed.wrapping_add(salt),
+        )
+    }
+
+    /// Per-step means and intervals of curves (step t with salt t).
+    pub fn curve(&self, curves: &[&Vec<f64>]) -> CiCurve {
+        let steps = curves.first().map_or(0, |c| c.len());
+        let per: Vec<Estimate> = (0..steps)
+            .map(|t| {
+                let v: Vec<f64> = curves.iter().map(|c| c[t]).collect();
+                self.estimate(&v, t as u64)
+            })
+            .collect();
+        let bounds = |f: fn(&Estimate) -> Option<f64>| per.iter().map(f).collect();
+        CiCurve {
+            mean: per.iter().map(|e| e.mean).collect(),
+            lo: bounds(|e| e.lo),
+            hi: bounds(|e| e.hi),
+            n: curves.len(),
+        }
+    }
+}
+
+/// The grouping keys `by` resolves to for `results`.
+fn group_keys(by: &GroupBy, results: &[ModelResult]) -> Vec<String> {
+    match by {
+        GroupBy::Keys(k) => k.clone(),
+        GroupBy::Auto => AUTO_GROUP_KEYS
+            .iter()
+            .filter(|k| {
+                let mut v: Vec<String> = results
+                    .iter()
+                    .map(|r| group_value(&r.info.metadata, k))
+                    .collect();
+                v.sort();
+                v.dedup();
+                v.len() > 1
+            })
+            .map(|k| k.to_string())
+            .collect(),
+    }
+}
+
+/// The share of the attainable saving of `pre` against the static prior and the bound at
+/// each step: `(static - pre) / (static - bound)`, `None` where the bound is not at least 1%
+/// of the static prior below it (nothing to attain: step 1, the random stream).
+pub(crate) fn share_of_attainable(r: &ModelResult) -> Vec<Option<f64>> {
+    let refs = &r.reference;
+    let Some(bound) = &refs.bound else {
+        return vec![None; r.energy.pre.len()];
+    };
+    (0..r.energy.pre.len())
+        .map(|t| {
+            let room = refs.dataset_median[t] - bound[t];
+            (room > 0.01 * refs.dataset_median[t])
+                .then(|| (refs.dataset_median[t] - r.energy.pre[t]) / room)
+        })
+        .collect()
+}
+
+/// The unit statistics of `members` beside their baselines, for one rule (`pick` the count).
+fn baseline_estimates(
+    members: &[&ModelResult],
+    ci: Ci,
+    salt: u64,
+    pick: fn(&UnitCounts) -> usize,
+) -> BaselineEstimates {
+    let frac = |c: &UnitCounts| c.fraction(pick(c));
+    let all = |f: &dyn Fn(&ModelResult) -> Option<f64>, k: u64| {
+        let v: Vec<f64> = members.iter().filter_map(|r| f(r)).collect();
+        (v.len() == members.len() && !v.is_empty()).then(|| ci.estimate(&v, salt + k))
+    };
+    let b = |r: &ModelResult| r.baselines.clone();
+    BaselineEstimates {
+        model: ci.estimate(
+            &members
+                .iter()
+                .map(|r| frac(&b(r).model))
+                .collect::<Vec<_>>(),
+            salt,
+        ),
+        model_pixels: all(&|r| b(r).model_pixels.map(|c| frac(&c)), 1),
+        input: all(&|r| b(r).input.map(|c| frac(&c)), 2),
+        shuffled: all(&|r| b(r).shuffled.map(|c| frac(&c)), 3),
+        untrained: all(&|r| b(r).untrained.map(|c| frac(&c)), 4),
+        excess_input: all(&|r| Some(frac(&b(r).model_pixels?) - frac(&b(r).input?)), 5),
+        excess_shuffled: all(&|r| Some(frac(&b(r).model) - frac(&b(r).shuffled?)), 6),
+        excess_untrained: all(&|r| Some(frac(&b(r).model) - frac(&b(r).untrained?)), 7),
+    }
+}
+
+/// One group's summary across its models.
+fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], ci: Ci) -> Group {
+    let name = if keys.is_empty() {
+        "all".to_string()
+    } else {
+        keys.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let curves = |f: &dyn Fn(&ModelResult) -> Option<&EnergyCurves>| -> BTreeMap<String, CiCurve> {
+        MEASURES
+            .iter()
+            .filter_map(|m| {
+                let c: Vec<&Vec<f64>> = members.iter().filter_map(|r| f(r)?.get(m)).collect();
+                (!c.is_empty()).then(|| (m.to_string(), ci.curve(&c)))
+            })
+            .collect()
+    };
+    let mut lesion = BTreeMap::new();
+    for (cond, pick) in [
+        (
+            "prediction",
+            (|l| Some(&l.prediction)) as fn(&LesionResult) -> Option<&EnergyCurves>,
+        ),
+        ("random", |l| Some(&l.random)),
+        ("connection", |l| l.connection.as_ref()),
+    ] {
+        let c = curves(&|r| r.lesion.as_ref().and_then(pick));
+        if !c.is_empty() {
+            lesion.insert(cond.to_string(), c);
+        }
+    }
+    let last = STEPS - 1;
+    // Each model's statistics are measured against the references of its own stream.
+    let each =
+        |f: &dyn Fn(&ModelResult) -> f64| -> Vec<f64> { members.iter().map(|r| f(r)).collect() };
+    let some = |f: &dyn Fn(&ModelResult) -> Option<f64>, salt: u64| {
+        let v: Vec<f64> = members.iter().filter_map(|r| f(r)).collect();
+        (!v.is_empty()).then(|| ci.estimate(&v, salt))
+    };
+    let fraction = |f: &dyn Fn(&ModelResult) -> &Vec<Vec<bool>>, salt| {
+        ci.estimate(
+            &each(&|r| analysis::any_class(f(r)).len() as f64 / r.info.n_units.max(1) as f64),
+            salt,
+        )
+    };
+    let pre = |r: &ModelResult| r.energy.pre[last];
+    let null = |r: &ModelResult| r.controls.as_ref().and_then(|c| c.null.clone());
+    let shares: Vec<Option<f64>> = members
+        .iter()
+        .map(|r| share_of_attainable(r)[last])
+        .collect();
+    let streams: Vec<Stream> = members
+        .iter()
+        .map(|r| Stream::of_metadata(&r.info.metadata))
+        .collect();
+    let shared_stream = streams.windows(2).all(|w| w[0] == w[1]);
+    let mut unit_baselines = BTreeMap::new();
+    for (k, (salt, pick)) in [
+        (
+            "prediction",
+            (110, (|c| c.prediction) as fn(&UnitCounts) -> usize),
+        ),
+        ("error", (120, |c| c.error)),
+        ("error_matched", (130, |c| c.error_matched)),
+    ] {
+        unit_baselines.insert(k.to_string(), baseline_estimates(members, ci, salt, pick));
+    }
+    Group {
+        name,
+        keys,
+        models: members.iter().map(|r| r.info.name.clone()).collect(),
+        energy: curves(&|r| Some(&r.energy)),
+        lesion,
+        reference: shared_stream.then(|| members[0].reference.clone()),
+        share_of_attainable: (shares.iter().all(Option::is_some) && !shares.is_empty())
+            .then(|| ci.estimate(&shares.iter().flatten().copied().collect::<Vec<_>>(), 106)),
+        saving_vs_static: ci.estimate(
+            &each(&|r| 1.0 - pre(r) / r.reference.dataset_median[last]),
+            107,
+        ),
+        saving_vs_input: ci.estimate(&each(&|r| 1.0 - pre(r) / r.reference.input[last]), 103),
+        saving_vs_category_median: ci.estimate(
+            &each(&|r| {
+                let (input, cat) = (r.reference.input[last], r.reference.category_median[last]);
+                (input - pre(r)) / (input - cat)
+            }),
+            104,
+        ),
+        prediction_fraction: fraction(&|r| &r.pred, 101),
+        error_fraction: fraction(&|r| &r.err, 102),
+        error_matched_fraction: fraction(&|r| &r.err_matched, 108),
+        unit_baselines,
+        lesion_effect: some(
+            &|r| {
+                let l = r.lesion.as_ref()?;
+                Some(
+                    (1..STEPS)
+                        .map(|t| l.prediction.pre[t] - l.random.pre[t])
+                        .sum::<f64>()
+                        / (STEPS - 1) as f64,
+                )
+            },
+            105,
+        ),
+        matched_lesion_effect: some(&|r| Some(null(r)?.matched_effect), 140),
+        lesion_z: some(&|r| null(r)?.z, 141),
+        lesion_percentile: some(&|r| Some(null(r)?.percentile), 142),
+        dose_response: dose_response(members, ci),
+        entropy: {
+            let h: Vec<f64> = streams.iter().map(Stream::entropy_bits).collect();
+            h.first()
+                .copied()
+                .filter(|&a| h.iter().all(|&b| (a - b).abs() < 1e-9))
+        },
+    }
+}
+
+/// The group's dose-response curve: per dose of the grid, across the models that have it.
+fn dose_response(members: &[&ModelResult], ci: Ci) -> Vec<GroupDose> {
+    let doses: Vec<&Vec<crate::controls::DosePoint>> = members
+        .iter()
+        .filter_map(|r| Some(&r.controls.as_ref()?.dose))
+        .filter(|d| !d.is_empty())
+        .collect();
+    let Some(first) = doses.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|i| {
+            let at: Vec<&crate::controls::DosePoint> = doses.iter().map(|d| &d[i]).collect();
+            let random: Vec<f64> = at.iter().filter_map(|p| p.random_effect).collect();
+            GroupDose {
+                fraction: at[0].fraction,
+                units: ci.estimate(&at.iter().map(|p| p.units as f64).collect::<Vec<_>>(), 150),
+                top: ci.estimate(&at.iter().map(|p| p.top_effect).collect::<Vec<_>>(), 151),
+                random: (!random.is_empty()).then(|| ci.estimate(&random, 152)),
+            }
+        })
+        .collect()
+}
+
+/// The groups of `results` under `by`, in order of first appearance.
+pub(crate) fn groups(by: &GroupBy, results: &[ModelResult], ci: Ci) -> (Vec<String>, Vec<Group>) {
+    let keys = group_keys(by, results);
+    let mut order: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut members: Vec<Vec<&ModelResult>> = Vec::new();
+    for r in results {
+        let values: BTreeMap<String, String> = keys
+            .iter()
+            .map(|k| (k.clone(), group_value(&r.info.metadata, k)))
+            .collect();
+        match order.iter().position(|v| *v == values) {
+            Some(i) => members[i].push(r),
+            None => {
+                order.push(values);
+                members.push(vec![r]);
+            }
+        }
+    }
+    let groups = order
+        .into_iter()
+        .zip(&members)
+        .map(|(k, m)| group(k, m, ci))
+        .collect();
+    (keys, groups)
+}
