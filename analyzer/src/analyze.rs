@@ -171,12 +171,10 @@ fn set_notes(ctx: &Context) -> Vec<String> {
             "the test split has {per_class} images of its rarest class, so each class set (the prediction rule, the error-unit test) has {per_class} sequences; with so few, the z-test of the error units flags only large effects"
         ));
     }
-    if ctx.test.info.epochs > 1 {
+    if ctx.test.len() > per_class {
         notes.push(format!(
-            "the test set ({} sequences) was drawn over {} epochs of the test split to reach {}",
-            ctx.test.len(),
-            ctx.test.info.epochs,
-            crate::sequences::MIN_SEQUENCES
+            "the test set has {} sequences but the rarest class only {per_class} images, so it shows images more than once",
+            ctx.test.len()
         ));
     }
     notes

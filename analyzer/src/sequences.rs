@@ -1,8 +1,10 @@
 //! The sequences the analyses run on (docs/SPEC.md, section 6), drawn from the test split
 //! with the shared sampler, so a network is analysed on the kind of input it was trained on.
 //!
-//! - the **test set**: random start classes, exemplars shuffled (epochs 0, 1, ... of the
-//!   seed until [`MIN_SEQUENCES`]); energy curves, lesions and reference curves;
+//! - the **test set**: the stream's class order from random start classes, as many sequences
+//!   as the rarest class has images (at least [`MIN_SEQUENCES`]), the images of each class in
+//!   one seeded order shared by every stream ([`test_set`]); energy curves, lesions and
+//!   reference curves;
 //! - the **ordered sets**: for each start class s, every sequence starting at s with exemplars
 //!   in data-set order, over the whole test split (as many as the rarest class has images);
 //!   the set starting at c + 1 ends on class c: the prediction rule at the last step (the
@@ -32,7 +34,9 @@ use epc_core::motion::Motion;
 use epc_core::sequence::{
     Batch, ClassCycle, ClassOrder, Sequence, SequenceConfig, SequenceSampler,
 };
+use epc_core::NUM_CLASSES;
 use ndarray::{Array2, Array3};
+use rand::seq::SliceRandom;
 
 /// Frames per analysed sequence.
 pub const STEPS: usize = 10;
@@ -40,17 +44,15 @@ pub const STEPS: usize = 10;
 pub const DISTRACTOR_AT: usize = 8;
 
 /// Fewest test sequences the energy curves are computed on: a small test split (the 360
-/// digits give 33 sequences an epoch) is drawn for several epochs, each a fresh draw of start
-/// classes and exemplars, until there are this many.
+/// digits give 33 sequences an epoch) reuses its images to reach this many.
 pub const MIN_SEQUENCES: usize = 400;
-
-/// Most epochs drawn to reach [`MIN_SEQUENCES`].
-pub const MAX_EPOCHS: u64 = 20;
 
 /// Salt of the distractor sets' seed: they are drawn independently of everything else.
 const DISTRACTOR_SALT: u64 = 0xd157_7ac7;
 /// Salt of the shuffled sets' seed.
 const SHUFFLED_SALT: u64 = 0x0a7f_5e75;
+/// Salt of the seed of the test set's per-class image pools.
+const TEST_POOL_SALT: u64 = 0x7e57_9001;
 /// Salt of the seed of the unexpected sets' replaced frames.
 const UNEXPECTED_SALT: u64 = 0x5eed_0e7e;
 
@@ -91,38 +93,15 @@ impl SeqSpec {
     }
 }
 
-/// The sequences of `cfg` and `seed` and the number of epochs drawn: epochs 0, 1, ... until
-/// [`MIN_SEQUENCES`] when `fill` (one epoch otherwise, and always one when exemplars are not
-/// shuffled, since every epoch would be the same).
-pub fn draw_sequences(
-    images: &Images,
-    cfg: SequenceConfig,
-    seed: u64,
-    fill: bool,
-) -> Result<(Vec<Sequence>, u64)> {
-    let epochs = if cfg.shuffle && fill { MAX_EPOCHS } else { 1 };
-    let sampler = SequenceSampler::new(images, cfg, seed)?;
-    let mut seqs = Vec::new();
-    let mut drawn = 0;
-    for e in 0..epochs {
-        seqs.extend(sampler.epoch(e));
-        drawn = e + 1;
-        if seqs.len() >= MIN_SEQUENCES {
-            break;
-        }
-    }
-    Ok((seqs, drawn))
-}
-
-/// The set `name` of `cfg` and `seed` (see [`draw_sequences`]); an error when it is empty.
+/// The set `name`: one epoch of the sampler of `cfg` and `seed`; an error when it is empty.
 pub fn sequence_spec(
     images: &Images,
     name: &str,
     cfg: SequenceConfig,
     seed: u64,
-    fill: bool,
 ) -> Result<SeqSpec> {
-    let (seqs, epochs) = draw_sequences(images, cfg.clone(), seed, fill)?;
+    let seqs = SequenceSampler::new(images, cfg.clone(), seed)?.epoch(0);
+    let epochs = 1;
     if seqs.is_empty() {
         return Err(Error::Input(format!(
             "the test split yields no sequence for the {name} set"
@@ -242,9 +221,61 @@ impl Stream {
     }
 }
 
-/// The test set (see the module docs).
+/// The test set (see the module docs): `n` sequences of `stream`, `n` the number of
+/// sequences an epoch of the ascending stream gives (the count of the rarest class: 892 on
+/// MNIST), at least [`MIN_SEQUENCES`]. Every stream takes the same images: the k-th frame of
+/// class c, in sequence order, is image `k mod len` of class c's pool, a seeded shuffle of the
+/// split's images of c that does not depend on the stream. So models trained on different
+/// streams are analysed on the same images (all of them once per class where the class counts
+/// allow; a stream that shows a class more often wraps around its pool).
 pub fn test_set(images: &Images, seed: u64, stream: &Stream) -> Result<SeqSpec> {
-    sequence_spec(images, "test", stream.test_config(), seed, true)
+    use rand::SeedableRng;
+    let by_class = images.indices_by_class();
+    if let Some(c) = by_class.iter().position(Vec::is_empty) {
+        return Err(Error::Input(format!(
+            "the test split has no image of class {c}; sequences need all ten classes"
+        )));
+    }
+    let rarest = by_class.iter().map(Vec::len).min().unwrap_or(0);
+    let n = rarest.max(MIN_SEQUENCES);
+    // The stream's classes (and tracks) from its own sampler, run over label-only stand-ins
+    // with enough of every class that none runs out before `n` sequences.
+    let stand_in = Images {
+        shape: images.shape,
+        pixels: Vec::new(),
+        labels: (0..NUM_CLASSES as u8)
+            .flat_map(|c| std::iter::repeat_n(c, n * STEPS))
+            .collect(),
+    };
+    let cfg = stream.test_config();
+    let mut seqs = SequenceSampler::new(&stand_in, cfg.clone(), seed)?.epoch(0);
+    seqs.truncate(n);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ TEST_POOL_SALT);
+    let pools: Vec<Vec<usize>> = by_class
+        .into_iter()
+        .map(|mut p| {
+            p.shuffle(&mut rng);
+            p
+        })
+        .collect();
+    let mut next = [0usize; NUM_CLASSES];
+    for s in &mut seqs {
+        for (f, &l) in s.frames.iter_mut().zip(&s.labels) {
+            let c = l as usize;
+            *f = pools[c][next[c] % pools[c].len()];
+            next[c] += 1;
+        }
+    }
+    Ok(SeqSpec {
+        info: SetInfo {
+            name: "test".into(),
+            config: cfg,
+            seed,
+            epochs: 1,
+            sequences: seqs.len(),
+        },
+        seqs,
+    })
 }
 
 /// Exactly `epochs` epochs (0, 1, ...) of the test sampler with `seed`.
@@ -275,7 +306,7 @@ pub fn class_set(images: &Images, start: usize, seed: u64, stream: &Stream) -> R
         shuffle: false,
         ..stream.path_config()
     };
-    sequence_spec(images, &format!("ordered-start-{start}"), cfg, seed, false)
+    sequence_spec(images, &format!("ordered-start-{start}"), cfg, seed)
 }
 
 /// The shuffled set starting at `start` (see the module docs).
@@ -285,7 +316,7 @@ pub fn shuffled_set(images: &Images, start: usize, seed: u64, stream: &Stream) -
         ..stream.path_config()
     };
     let seed = seed ^ SHUFFLED_SALT ^ start as u64;
-    sequence_spec(images, &format!("shuffled-start-{start}"), cfg, seed, false)
+    sequence_spec(images, &format!("shuffled-start-{start}"), cfg, seed)
 }
 
 /// The distractor set of class `class`: sequences starting where the path shows `class` at
@@ -302,7 +333,7 @@ pub fn distractor_set(
         ..stream.path_config()
     };
     let seed = seed ^ DISTRACTOR_SALT ^ class as u64;
-    sequence_spec(images, &format!("distractor-{class}"), cfg, seed, false)
+    sequence_spec(images, &format!("distractor-{class}"), cfg, seed)
 }
 
 /// The unexpected set of class `class` (see the module docs): `shuffled` is the shuffled set

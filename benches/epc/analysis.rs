@@ -2,7 +2,10 @@
 //! deterministic sequences, unit selection, lesions, drives, bootstrap CIs with 10,000
 //! resamples, figures and the written report) of MNIST networks.
 //!
-//! - `analysis/mnist/1`: one network;
+//! - `analysis/mnist/1`: one network, with every control (input and shuffled-weights
+//!   baselines, the 100-draw matched lesion null, the dose-response grid);
+//! - `analysis/mnist_no_nulls/1`: the same without the null's and the grid's random draws
+//!   (their cost is the difference);
 //! - `analysis/mnist/10`: ten networks, as one analysis (instances of one run);
 //! - `analysis/mnist_v2/1`: the first network as a step-v2 model of two layers of 392 units
 //!   (each pixel-mapped, owning its half of `h`), so that the per-population breakdown and
@@ -98,6 +101,22 @@ pub fn bench(c: &mut Criterion) {
             b.iter(|| analyze_data(&opts, &s.data).expect("analysis"));
         });
     }
+    // The same one-network analysis without the lesion nulls and the dose-response draws
+    // (the matched null's 100 draws and the grid's 10 per dose): the difference to
+    // `analysis/mnist/1` is what they cost.
+    g.bench_function(BenchmarkId::new("mnist_no_nulls", 1), |b| {
+        let s = s();
+        let mut opts = AnalysisOptions::new(
+            s.models[..1].to_vec(),
+            Some(DatasetKind::Mnist),
+            s.dir.path().join("report-no-nulls"),
+        );
+        opts.data_dir = Some(shared_data("mnist"));
+        opts.engine.threads = requested_threads();
+        opts.nulls.draws = 0;
+        opts.nulls.dose_draws = 0;
+        b.iter(|| analyze_data(&opts, &s.data).expect("analysis"));
+    });
     g.bench_function(BenchmarkId::new("mnist_v2", 1), |b| {
         let s = s();
         let mut opts = AnalysisOptions::new(

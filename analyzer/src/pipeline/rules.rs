@@ -92,12 +92,15 @@ pub(crate) fn unit_rules<R: Runner + ?Sized>(runner: &mut R, ctx: &Context) -> R
     })
 }
 
+/// Per-class unit flags, `[class][unit]`.
+type Flags = Vec<Vec<bool>>;
+
 /// The published and the stimulus-matched error flags against the `normal` group's moments.
 pub(crate) fn error_tests<R: Runner + ?Sized>(
     runner: &mut R,
     ctx: &Context,
     normal: &[Moments],
-) -> Result<(Vec<Vec<bool>>, Vec<Vec<bool>>)> {
+) -> Result<(Flags, Flags)> {
     let distractor = passes::index8_moments(runner, ctx.images, &ctx.distractor, |c| c)?;
     let unexpected = passes::index8_moments(runner, ctx.images, &ctx.unexpected, |c| c)?;
     debug_assert_eq!(normal.len(), NUM_CLASSES);

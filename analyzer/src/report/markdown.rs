@@ -53,6 +53,13 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
                 short(b.untrained)
             )
         };
+        let published_error = format!(
+            "{} ({})",
+            pct(&g.error_fraction),
+            g.unit_baselines["error"]
+                .input
+                .map_or("-".into(), |e| format!("{:.1}%", 100.0 * e.mean))
+        );
         let _ = writeln!(
             r,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -63,13 +70,7 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
             pct(&g.saving_vs_input),
             base("prediction"),
             base("error_matched"),
-            format!(
-                "{} ({})",
-                pct(&g.error_fraction),
-                g.unit_baselines["error"]
-                    .input
-                    .map_or("-".into(), |e| format!("{:.1}%", 100.0 * e.mean))
-            ),
+            published_error,
             match (g.matched_lesion_effect, g.lesion_z) {
                 (Some(e), Some(z)) => format!("{} (z {:.1})", e.format(4, false), z.mean),
                 (Some(e), None) => e.format(4, false),
