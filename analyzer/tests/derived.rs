@@ -1,6 +1,6 @@
 //! Derived models in the engine: a model loaded from memory is the model loaded from its file,
-//! the shuffled control runs and differs from the original, and a zeroed `W` leaves the frames
-//! themselves as the preactivation.
+//! the shuffled control runs and differs from the original, a zeroed `W` leaves the frames
+//! themselves as the preactivation, and a model without an untrained sibling has none.
 
 use epc_analyzer::engine::Derive;
 use epc_analyzer::{EngineOptions, ExecutionProvider, StepModel};
@@ -159,4 +159,24 @@ fn zero_recurrent_weights_leave_the_frames_as_the_preactivation() {
         e.starts_with(&path.display().to_string()) && e.contains("10 were given"),
         "{e}"
     );
+}
+
+#[test]
+fn a_model_without_an_untrained_sibling_has_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inst = tmp.path().join("seed-0");
+    std::fs::create_dir_all(&inst).unwrap();
+    let model = inst.join("model.onnx");
+    std::fs::copy(committed_model(), &model).unwrap();
+    assert!(StepModel::untrained(&model, &cpu()).unwrap().is_none());
+    // With one beside it (here a shuffled stand-in), it is loaded from there.
+    let bytes = ModelFile::read(&model)
+        .unwrap()
+        .shuffled_bytes(1)
+        .unwrap()
+        .0;
+    std::fs::write(inst.join("model.untrained.onnx"), &bytes).unwrap();
+    let u = StepModel::untrained(&model, &cpu()).unwrap().unwrap();
+    assert_eq!(u.path(), inst.join("model.untrained.onnx"));
+    assert_eq!(u.sha256(), epc_core::data::fetch::sha256_hex(&bytes));
 }

@@ -180,6 +180,16 @@ impl StepModel {
         Self::load_bytes(&how.label(path), &bytes, opts)
     }
 
+    /// The untrained network of the trained step model at `path`: its sibling
+    /// `model.untrained.onnx` (or `model.untrained.v2.onnx`) in the instance folder
+    /// ([`epc_core::run::untrained_model_for`]), loaded; `Ok(None)` where there is none (a run
+    /// from before the initial weights were kept). Errors as [`StepModel::load`].
+    pub fn untrained(path: &Path, opts: &EngineOptions) -> Result<Option<StepModel>> {
+        epc_core::run::untrained_model_for(path)
+            .map(|p| Self::load(&p, opts))
+            .transpose()
+    }
+
     /// The shared body of [`StepModel::open`] and [`StepModel::open_bytes`]: `bytes` are the
     /// model's, `path` names it, and `source` says where ONNX Runtime reads it from.
     fn open_from(
