@@ -13,7 +13,9 @@ pub struct ExportArgs {
     run: PathBuf,
     /// Output file (one instance only) [default: <instance>/model.onnx, or
     /// model.sequence.onnx with --sequence, model.v2.onnx with --contract step-v2; architectures
-    /// other than rnn: always step-v2 in model.onnx]
+    /// other than rnn: always step-v2 in model.onnx]. Without it, the untrained network (the
+    /// initial weights, where the run kept them) is exported too, to model.untrained.onnx
+    /// (model.untrained.v2.onnx with --contract step-v2)
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the whole-sequence model (ONNX Scan; input x [steps, batch, n]) instead of the step
@@ -45,6 +47,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
         };
         let path = epc_exporter::export_run_as(&d, args.out.as_deref(), format)?;
         println!("{}", path.display());
+        // The untrained network beside it (its default file), where the initial weights were
+        // kept; `--out` names the one file to write.
+        if args.out.is_none() && format != ExportFormat::SequenceV1 {
+            if let Some(path) = epc_exporter::export_untrained(&d, None, format)? {
+                println!("{}", path.display());
+            }
+        }
     }
     Ok(())
 }

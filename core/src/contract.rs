@@ -63,6 +63,9 @@ pub const META_EPOCHS: &str = "epc.epochs_trained";
 pub const META_CONFIG: &str = "epc.config";
 /// Metadata key: the toolkit version that wrote the model.
 pub const META_TOOLKIT: &str = "epc.toolkit_version";
+/// Metadata key: `"true"` on the untrained network of a run (its initial weights, exported
+/// beside the trained model as [`crate::run::InstanceDir::untrained_model`]); absent otherwise.
+pub const META_UNTRAINED: &str = "epc.untrained";
 
 /// ONNX opset the exporter writes.
 pub const OPSET: i64 = 17;

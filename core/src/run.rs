@@ -7,6 +7,7 @@
 //! | file | content | written by |
 //! |---|---|---|
 //! | `config.json` | the resolved [`RunConfig`] | trainer, before the first epoch |
+//! | `initial.safetensors` | the initial weights (the untrained network of the seed) | trainer, before the first epoch, once |
 //! | `history.jsonl` | one [`EpochRecord`] per line | trainer, every epoch |
 //! | `checkpoint.safetensors` | weights, optimiser state, best weights, loop state | trainer, every epoch |
 //! | `weights.safetensors` | the final weights (the best validation epoch) | trainer, at the end |
@@ -14,6 +15,12 @@
 //! | `train_state.json` | the [`TrainState`] | trainer, at the end |
 //! | `model.onnx` | the step-contract export | exporter |
 //! | `model.sequence.onnx` | the whole-sequence export | exporter |
+//! | `model.v2.onnx` | the step-v2 export of the paper's `rnn` | exporter |
+//! | `model.untrained.onnx` | the step-contract export of the initial weights | exporter |
+//! | `model.untrained.v2.onnx` | the step-v2 export of the initial weights (`rnn`) | exporter |
+//!
+//! A run written before the initial weights were kept has no `initial.safetensors` and no
+//! untrained model; [`untrained_model_for`] says so with `None`.
 
 use crate::config::RunConfig;
 use crate::{fsutil, Error, Result};
@@ -29,6 +36,9 @@ const STATE_FILE: &str = "train_state.json";
 const STEP_MODEL_FILE: &str = "model.onnx";
 const SEQUENCE_MODEL_FILE: &str = "model.sequence.onnx";
 const STEP_V2_MODEL_FILE: &str = "model.v2.onnx";
+const INITIAL_WEIGHTS_FILE: &str = "initial.safetensors";
+const UNTRAINED_MODEL_FILE: &str = "model.untrained.onnx";
+const UNTRAINED_V2_MODEL_FILE: &str = "model.untrained.v2.onnx";
 const INSTANCE_PREFIX: &str = "seed-";
 const LOCK_FILE: &str = ".epc-lock";
 
@@ -186,6 +196,23 @@ impl RunDir {
     }
 }
 
+/// The untrained sibling of a trained step model: for `DIR/model.onnx` the file
+/// `DIR/model.untrained.onnx`, for `DIR/model.v2.onnx` the file `DIR/model.untrained.v2.onnx`
+/// ([`InstanceDir::untrained_model`], [`InstanceDir::untrained_step_v2_model`]), when that file
+/// exists. `None` for any other file name (an untrained model has no untrained sibling) and
+/// for an instance folder without the untrained export (a run written before the initial
+/// weights were kept, or exported with `--no-export`). Touches nothing but the file system's
+/// metadata.
+pub fn untrained_model_for(model: &Path) -> Option<PathBuf> {
+    let dir = InstanceDir::new(model.parent()?);
+    let sibling = match model.file_name()?.to_str()? {
+        STEP_MODEL_FILE => dir.untrained_model(),
+        STEP_V2_MODEL_FILE => dir.untrained_step_v2_model(),
+        _ => return None,
+    };
+    sibling.is_file().then_some(sibling)
+}
+
 /// One instance (one seed) of a run: the files the trainer and the exporter write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceDir {
@@ -246,6 +273,26 @@ impl InstanceDir {
     /// `model.sequence.onnx`: the whole-sequence export.
     pub fn sequence_model(&self) -> PathBuf {
         self.path.join(SEQUENCE_MODEL_FILE)
+    }
+
+    /// `initial.safetensors`: the parameters the instance started from, before any optimiser
+    /// step (the same seed and config give the same values). Written once when the instance
+    /// starts and never overwritten, not by a resumed run either; absent in runs written
+    /// before it existed.
+    pub fn initial_weights(&self) -> PathBuf {
+        self.path.join(INITIAL_WEIGHTS_FILE)
+    }
+
+    /// `model.untrained.onnx`: the initial weights exported like [`InstanceDir::step_model`]
+    /// (the same contract and metadata, with `epc.untrained = true` and 0 epochs trained).
+    pub fn untrained_model(&self) -> PathBuf {
+        self.path.join(UNTRAINED_MODEL_FILE)
+    }
+
+    /// `model.untrained.v2.onnx`: the initial weights exported like
+    /// [`InstanceDir::step_v2_model`].
+    pub fn untrained_step_v2_model(&self) -> PathBuf {
+        self.path.join(UNTRAINED_V2_MODEL_FILE)
     }
 
     /// True when a run config has been written here.

@@ -22,8 +22,9 @@ mod run;
 
 pub use error::{Error, Result};
 pub use run::{
-    export_run, export_run_as, read_params_safetensors, read_weights_safetensors, run_metadata,
-    write_params_safetensors, write_weights_safetensors, ExportFormat, WEIGHTS_TENSOR,
+    export_run, export_run_as, export_untrained, read_params_safetensors, read_weights_safetensors,
+    run_metadata, write_params_safetensors, write_weights_safetensors, ExportFormat,
+    WEIGHTS_TENSOR,
 };
 
 pub use epc_core::clock::{utc_now, utc_timestamp};

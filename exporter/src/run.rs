@@ -6,6 +6,7 @@ use epc_core::arch::{ArchSpec, NamedArray};
 use epc_core::config::{Architecture, RunConfig};
 use epc_core::contract::{
     META_ARCHITECTURE, META_CONFIG, META_DATASET, META_EPOCHS, META_LOSS, META_SEED, META_TOOLKIT,
+    META_UNTRAINED,
 };
 use epc_core::run::InstanceDir;
 use safetensors::{Dtype, SafeTensors};
@@ -231,8 +232,52 @@ pub fn export_run_as(
     out: Option<&Path>,
     format: ExportFormat,
 ) -> Result<PathBuf> {
+    export_weights(instance, out, format, Weights::Final)
+}
+
+/// Exports the instance's untrained network, its initial weights
+/// ([`InstanceDir::initial_weights`]), exactly as [`export_run_as`] exports the final weights
+/// (the same contract, graph and metadata), with `epc.epochs_trained = 0` and
+/// [`META_UNTRAINED`] `= "true"` added, by default to [`InstanceDir::untrained_model`]
+/// (`model.untrained.onnx`; for `rnn` with [`ExportFormat::StepV2`],
+/// [`InstanceDir::untrained_step_v2_model`]). Returns the path written, or `None`, writing
+/// nothing, when the instance has no initial weights (a run from before they were kept).
+/// [`ExportFormat::SequenceV1`] is refused with a one-line error naming the instance; other
+/// errors as [`export_run_as`].
+pub fn export_untrained(
+    instance: &InstanceDir,
+    out: Option<&Path>,
+    format: ExportFormat,
+) -> Result<Option<PathBuf>> {
+    if !instance.initial_weights().is_file() {
+        return Ok(None);
+    }
+    export_weights(instance, out, format, Weights::Initial).map(Some)
+}
+
+/// Which of an instance's weights a model is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weights {
+    /// `weights.safetensors`, the result of training.
+    Final,
+    /// `initial.safetensors`, the untrained network.
+    Initial,
+}
+
+fn export_weights(
+    instance: &InstanceDir,
+    out: Option<&Path>,
+    format: ExportFormat,
+    which: Weights,
+) -> Result<PathBuf> {
     let cfg = instance.read_config()?;
     let arch = cfg.model.architecture;
+    if which == Weights::Initial && format == ExportFormat::SequenceV1 {
+        return Err(Error::format(
+            instance.path(),
+            "the untrained network is exported as a step model only (step-v1 or step-v2)",
+        ));
+    }
     if arch != Architecture::Rnn && format == ExportFormat::SequenceV1 {
         return Err(Error::format(
             instance.path(),
@@ -242,10 +287,29 @@ pub fn export_run_as(
             ),
         ));
     }
-    let epochs = instance
-        .read_state()?
-        .map_or(cfg.train.epochs, |s| s.epochs_trained) as u64;
-    let metadata = run_metadata(&cfg, epochs)?;
+    let (weights, epochs) = match which {
+        Weights::Final => (
+            instance.weights(),
+            instance
+                .read_state()?
+                .map_or(cfg.train.epochs, |s| s.epochs_trained) as u64,
+        ),
+        Weights::Initial => (instance.initial_weights(), 0),
+    };
+    let mut metadata = run_metadata(&cfg, epochs)?;
+    if which == Weights::Initial {
+        metadata.push((META_UNTRAINED.into(), "true".into()));
+    }
+    let default_out = match (which, arch == Architecture::Rnn, format) {
+        (Weights::Final, false, _) | (Weights::Final, true, ExportFormat::StepV1) => {
+            instance.step_model()
+        }
+        (Weights::Final, true, ExportFormat::StepV2) => instance.step_v2_model(),
+        (Weights::Final, true, ExportFormat::SequenceV1) => instance.sequence_model(),
+        (Weights::Initial, true, ExportFormat::StepV2) => instance.untrained_step_v2_model(),
+        (Weights::Initial, _, _) => instance.untrained_model(),
+    };
+    let out = out.map_or(default_out, Path::to_path_buf);
     if arch != Architecture::Rnn {
         let spec = ArchSpec::of(&cfg).map_err(|e| {
             Error::format(
@@ -253,20 +317,13 @@ pub fn export_run_as(
                 format!("cannot lay out {}: {e}", arch.name()),
             )
         })?;
-        let params = read_params_safetensors(&instance.weights(), &spec)?;
-        let out = out.map_or_else(|| instance.step_model(), Path::to_path_buf);
+        let params = read_params_safetensors(&weights, &spec)?;
         onnx::write_arch_step_v2_model(&spec, &params, &metadata, &out)?;
         return Ok(out);
     }
     let units = cfg.units();
-    let w = read_weights_safetensors(&instance.weights(), units)?;
+    let w = read_weights_safetensors(&weights, units)?;
     let spec = ModelSpec { w, units, metadata };
-    let out = match (out, format) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, ExportFormat::StepV1) => instance.step_model(),
-        (None, ExportFormat::StepV2) => instance.step_v2_model(),
-        (None, ExportFormat::SequenceV1) => instance.sequence_model(),
-    };
     match format {
         ExportFormat::StepV1 => onnx::write_step_model(&spec, &out)?,
         ExportFormat::StepV2 => onnx::write_step_v2_model(&spec, &out)?,

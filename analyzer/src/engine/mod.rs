@@ -65,6 +65,51 @@ impl fmt::Debug for StepModel {
 /// A model file that could be read but breaks the contract: every violation, one line each.
 pub type Violations = Vec<String>;
 
+/// How a derived model differs from the model file it is derived from (see
+/// [`StepModel::derive`]); the ONNX side is [`ModelFile::shuffled_bytes`] and
+/// [`ModelFile::with_initializer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Derive<'a> {
+    /// The shuffled-weights control: every float32 initializer of at least 2 values permuted
+    /// within itself, seeded by `seed` and the initializer's name.
+    Shuffled {
+        /// The shuffle's seed (the same seed gives the same model).
+        seed: u64,
+    },
+    /// The float32 initializer `name` with its values replaced by `data` (row-major, the same
+    /// length; the dims stay): a lesioned connection, say, with `W`'s entry set to 0.
+    Initializer {
+        /// The initializer (for instance [`contract::INITIALIZER_W`]).
+        name: &'a str,
+        /// Its new values.
+        data: &'a [f32],
+    },
+}
+
+impl Derive<'_> {
+    /// The label the derived model of the file `path` goes by: `path#shuffled-<seed>`, or
+    /// `path#replaced-<name>`.
+    pub fn label(&self, path: &Path) -> PathBuf {
+        let tag = match self {
+            Derive::Shuffled { seed } => format!("shuffled-{seed}"),
+            Derive::Initializer { name, .. } => format!("replaced-{name}"),
+        };
+        let mut label = path.as_os_str().to_os_string();
+        label.push(format!("#{tag}"));
+        PathBuf::from(label)
+    }
+}
+
+/// Refuses engine options no model can run with.
+fn check_options(opts: &EngineOptions) -> Result<()> {
+    if opts.batch_size == 0 {
+        return Err(Error::Input(
+            "the engine's batch size must be positive".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl StepModel {
     /// Loads and checks a step model (v1 or v2).
     ///
@@ -75,6 +120,16 @@ impl StepModel {
         Self::open(path, opts)?.map_err(|v| Error::model(path, v.join("; ")))
     }
 
+    /// Loads and checks a step model held in memory, exactly as [`StepModel::load`] loads a
+    /// file (contract check, probe steps, `W`, layout, notes), for models derived in memory
+    /// (a shuffled control, a lesioned connection; see [`StepModel::derive`]). `label` stands
+    /// for the file: [`StepModel::path`] returns it and errors name it (say
+    /// `runs/x/seed-0/model.onnx#shuffled-1`); [`StepModel::sha256`] is the hash of `bytes`.
+    /// Errors as [`StepModel::load`].
+    pub fn load_bytes(label: &Path, bytes: &[u8], opts: &EngineOptions) -> Result<StepModel> {
+        Self::open_bytes(label, bytes, opts)?.map_err(|v| Error::model(label, v.join("; ")))
+    }
+
     /// Loads a step model and checks it against its contract: `Ok(Err(violations))` for a
     /// model that can be read but breaks the contract (what `epc check-model` lists); `Err`
     /// for a file that cannot be read as ONNX at all, or a provider that cannot start.
@@ -82,15 +137,69 @@ impl StepModel {
         path: &Path,
         opts: &EngineOptions,
     ) -> Result<std::result::Result<StepModel, Violations>> {
-        if opts.batch_size == 0 {
-            return Err(Error::Input(
-                "the engine's batch size must be positive".into(),
-            ));
-        }
+        check_options(opts)?;
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let sha256 = epc_core::data::fetch::sha256_hex(&bytes);
-        let file = ModelFile::from_bytes(path, &bytes).map_err(Error::model_file)?;
-        drop(bytes);
+        Self::open_from(path, &bytes, providers::Source::File, opts)
+    }
+
+    /// [`StepModel::open`] of a model held in memory, labelled `label` (see
+    /// [`StepModel::load_bytes`]).
+    pub fn open_bytes(
+        label: &Path,
+        bytes: &[u8],
+        opts: &EngineOptions,
+    ) -> Result<std::result::Result<StepModel, Violations>> {
+        check_options(opts)?;
+        Self::open_from(label, bytes, providers::Source::Memory(bytes), opts)
+    }
+
+    /// A model derived in memory from the model file at `path` ([`Derive`]), loaded as
+    /// [`StepModel::load_bytes`] loads it, under the label [`Derive::label`]. Errors (one line
+    /// naming `path` or the label) for a file that cannot be read, a derivation the model does
+    /// not allow (no initializer of that name or length; nothing to shuffle), and as
+    /// [`StepModel::load`].
+    pub fn derive(path: &Path, how: Derive<'_>, opts: &EngineOptions) -> Result<StepModel> {
+        check_options(opts)?;
+        let file = ModelFile::read(path).map_err(Error::model_file)?;
+        let bytes = match how {
+            Derive::Shuffled { seed } => {
+                let (bytes, permuted) = file.shuffled_bytes(seed).map_err(Error::model_file)?;
+                if permuted == 0 {
+                    return Err(Error::model(
+                        path,
+                        "no float32 initializer of 2 values or more to shuffle (weights held in nodes are not shuffled)",
+                    ));
+                }
+                bytes
+            }
+            Derive::Initializer { name, data } => file
+                .with_initializer(name, data)
+                .map_err(Error::model_file)?,
+        };
+        drop(file);
+        Self::load_bytes(&how.label(path), &bytes, opts)
+    }
+
+    /// The untrained network of the trained step model at `path`: its sibling
+    /// `model.untrained.onnx` (or `model.untrained.v2.onnx`) in the instance folder
+    /// ([`epc_core::run::untrained_model_for`]), loaded; `Ok(None)` where there is none (a run
+    /// from before the initial weights were kept). Errors as [`StepModel::load`].
+    pub fn untrained(path: &Path, opts: &EngineOptions) -> Result<Option<StepModel>> {
+        epc_core::run::untrained_model_for(path)
+            .map(|p| Self::load(&p, opts))
+            .transpose()
+    }
+
+    /// The shared body of [`StepModel::open`] and [`StepModel::open_bytes`]: `bytes` are the
+    /// model's, `path` names it, and `source` says where ONNX Runtime reads it from.
+    fn open_from(
+        path: &Path,
+        bytes: &[u8],
+        source: providers::Source<'_>,
+        opts: &EngineOptions,
+    ) -> Result<std::result::Result<StepModel, Violations>> {
+        let sha256 = epc_core::data::fetch::sha256_hex(bytes);
+        let file = ModelFile::from_bytes(path, bytes).map_err(Error::model_file)?;
         let mut notes = Vec::new();
         let w = match file.initializer_f32(contract::INITIALIZER_W) {
             Initializer::Tensor(t) => Some(t),
@@ -108,7 +217,7 @@ impl StepModel {
         if let Err(e) = check::version(&metadata) {
             return Ok(Err(vec![e]));
         }
-        let created = match providers::create_session(path, opts) {
+        let created = match providers::create_session(path, source, opts) {
             Ok(c) => c,
             Err(Error::Model { reason, .. }) => return Ok(Err(vec![reason])),
             Err(e) => return Err(e),
@@ -191,12 +300,12 @@ impl StepModel {
         }
     }
 
-    /// The model file.
+    /// The model file (for a model loaded from memory, its label).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The SHA-256 (hex) of the model file as it was loaded.
+    /// The SHA-256 (hex) of the model file (or bytes) as it was loaded.
     pub fn sha256(&self) -> &str {
         &self.sha256
     }

@@ -103,8 +103,22 @@ pub(crate) struct Created {
     pub notes: Vec<String>,
 }
 
-/// Creates the session, trying providers as `opts` asks.
-pub(crate) fn create_session(path: &Path, opts: &EngineOptions) -> Result<Created> {
+/// Where a session's model comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// The file at the model's path (external data, if any, is found beside it).
+    File,
+    /// These bytes; the model's path is only its label in messages.
+    Memory(&'a [u8]),
+}
+
+/// Creates the session of the model at `path` (or labelled `path`, from `source`), trying
+/// providers as `opts` asks.
+pub(crate) fn create_session(
+    path: &Path,
+    source: Source<'_>,
+    opts: &EngineOptions,
+) -> Result<Created> {
     let env = environment()?;
     let candidates: Vec<ExecutionProvider> = match opts.ep {
         ExecutionProvider::Auto => {
@@ -123,7 +137,7 @@ pub(crate) fn create_session(path: &Path, opts: &EngineOptions) -> Result<Create
     let strict = opts.ep_explicit && opts.ep != ExecutionProvider::Auto;
     let mut notes = Vec::new();
     for ep in candidates {
-        match session_with(env, path, opts, ep) {
+        match session_with(env, path, source, opts, ep) {
             Ok(session) => {
                 return Ok(Created {
                     session,
@@ -146,7 +160,7 @@ pub(crate) fn create_session(path: &Path, opts: &EngineOptions) -> Result<Create
             Err(SessionError::Model(reason)) => return Err(Error::model(path, reason)),
         }
     }
-    match session_with(env, path, opts, ExecutionProvider::Cpu) {
+    match session_with(env, path, source, opts, ExecutionProvider::Cpu) {
         Ok(session) => Ok(Created {
             session,
             provider: ExecutionProvider::Cpu,
@@ -164,6 +178,7 @@ enum SessionError {
 fn session_with(
     env: &ort::environment::Environment,
     path: &Path,
+    source: Source<'_>,
     opts: &EngineOptions,
     ep: ExecutionProvider,
 ) -> std::result::Result<Session, SessionError> {
@@ -212,7 +227,11 @@ fn session_with(
             .with_execution_providers([d])
             .map_err(|e| prov(e.to_string()))?;
     }
-    b.commit_from_file(path).map_err(|e| {
+    let committed = match source {
+        Source::File => b.commit_from_file(path),
+        Source::Memory(bytes) => b.commit_from_memory(bytes),
+    };
+    committed.map_err(|e| {
         let reason = format!("ONNX Runtime cannot load it: {}", one_line(e.to_string()));
         // With an accelerator the failure may be the provider's; the CPU retry tells them apart.
         if ep == ExecutionProvider::Cpu {

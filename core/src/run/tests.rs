@@ -34,6 +34,50 @@ fn layout_and_listing() {
 }
 
 #[test]
+fn the_untrained_sibling_is_found_only_where_it_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inst = RunDir::new(tmp.path()).instance(4);
+    std::fs::create_dir_all(inst.path()).unwrap();
+    assert_eq!(
+        inst.initial_weights(),
+        inst.path().join("initial.safetensors")
+    );
+    assert_eq!(
+        inst.untrained_model(),
+        inst.path().join("model.untrained.onnx")
+    );
+    assert_eq!(
+        inst.untrained_step_v2_model(),
+        inst.path().join("model.untrained.v2.onnx")
+    );
+    for m in [inst.step_model(), inst.step_v2_model()] {
+        std::fs::write(&m, b"x").unwrap();
+    }
+    // A run folder from before the initial weights were kept.
+    assert_eq!(untrained_model_for(&inst.step_model()), None);
+    assert_eq!(untrained_model_for(&inst.step_v2_model()), None);
+    std::fs::write(inst.untrained_model(), b"x").unwrap();
+    assert_eq!(
+        untrained_model_for(&inst.step_model()),
+        Some(inst.untrained_model())
+    );
+    assert_eq!(untrained_model_for(&inst.step_v2_model()), None);
+    std::fs::write(inst.untrained_step_v2_model(), b"x").unwrap();
+    assert_eq!(
+        untrained_model_for(&inst.step_v2_model()),
+        Some(inst.untrained_step_v2_model())
+    );
+    for other in [
+        inst.untrained_model(),
+        inst.sequence_model(),
+        inst.path().join("elsewhere.onnx"),
+        PathBuf::from("/"),
+    ] {
+        assert_eq!(untrained_model_for(&other), None, "{}", other.display());
+    }
+}
+
+#[test]
 fn a_run_folder_is_locked_by_one_holder_at_a_time() {
     let tmp = tempfile::tempdir().unwrap();
     let run = RunDir::new(tmp.path().join("run"));

@@ -20,6 +20,7 @@
 
 mod archs;
 mod builder;
+mod derive;
 mod gated;
 mod meta;
 mod reader;

@@ -30,7 +30,7 @@ pub enum Initializer {
 /// A parsed ONNX model file.
 pub struct ModelFile {
     path: PathBuf,
-    proto: ModelProto,
+    pub(super) proto: ModelProto,
 }
 
 impl std::fmt::Debug for ModelFile {
@@ -92,7 +92,7 @@ impl ModelFile {
     }
 }
 
-fn float_tensor(t: &TensorProto) -> Initializer {
+pub(super) fn float_tensor(t: &TensorProto) -> Initializer {
     if t.data_type != DataType::FLOAT as i32 {
         return Initializer::Unusable(format!(
             "data type {} is not float32 ({})",

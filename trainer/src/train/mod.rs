@@ -41,7 +41,8 @@ pub struct TrainRequest {
 /// How a run executes; none of it is recorded as part of the config.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Write `model.onnx` for every instance at the end.
+    /// Write `model.onnx` (and `model.untrained.onnx`, the initial weights) for every instance
+    /// at the end.
     pub export_onnx: bool,
     /// libtorch intra-op threads; 0 picks 1 for networks of at most 256 units (where
     /// threads only add synchronisation) and libtorch's default otherwise.
@@ -85,6 +86,17 @@ fn fresh_checkpoint(spec: &ArchSpec, seed: u64) -> Checkpoint {
     Checkpoint::fresh(crate::net::init_params(spec, seed))
 }
 
+/// Keeps the parameters a fresh instance starts from (`initial.safetensors`): the untrained
+/// network of the seed, exported beside the trained one at the end. Written before the first
+/// epoch only, never by a resumed run that has a checkpoint, so it always holds what the
+/// instance started from (a run from before these files existed goes without one).
+fn write_initial_weights(dir: &InstanceDir, ck: &Checkpoint) -> Result<()> {
+    Ok(epc_exporter::write_params_safetensors(
+        &dir.initial_weights(),
+        &ck.params,
+    )?)
+}
+
 /// Trains every seed of `req` from scratch, reporting to `observer`. Refuses a run folder that
 /// already holds any of them.
 pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec<InstanceOutcome>> {
@@ -121,11 +133,9 @@ pub fn train(req: &TrainRequest, observer: &mut dyn TrainObserver) -> Result<Vec
             let mut c = cfg.clone();
             c.seed = seed;
             dir.write_config(&c)?;
-            instances.push(Instance {
-                seed,
-                dir,
-                ck: fresh_checkpoint(&spec, seed),
-            });
+            let ck = fresh_checkpoint(&spec, seed);
+            write_initial_weights(&dir, &ck)?;
+            instances.push(Instance { seed, dir, ck });
         }
         Ok(instances)
     })();
@@ -197,7 +207,13 @@ pub fn resume(
         let ck = if dir.checkpoint().exists() {
             checkpoint::load_params(&dir.checkpoint(), &spec.params)?
         } else {
-            fresh_checkpoint(&spec, cfg.seed)
+            // Stopped before its first epoch: it starts afresh, from the initial weights that
+            // were (or, cut off before they were written, would have been) kept at the start.
+            let ck = fresh_checkpoint(&spec, cfg.seed);
+            if !dir.initial_weights().exists() {
+                write_initial_weights(&dir, &ck)?;
+            }
+            ck
         };
         instances.push(Instance {
             seed: cfg.seed,

@@ -1,5 +1,6 @@
 //! The end of a run: the final weights, the training summary and the exports of every
-//! instance, and the outcome the caller reports.
+//! instance (the trained model and, where the initial weights were kept, the untrained one),
+//! and the outcome the caller reports.
 
 use super::Instance;
 use crate::checkpoint::{self, LoopState};
@@ -69,6 +70,12 @@ pub(super) fn finish(
             })?;
             if export_onnx {
                 epc_exporter::export_run(&inst.dir, None, false)?;
+                // The untrained network beside it, where the initial weights were kept.
+                epc_exporter::export_untrained(
+                    &inst.dir,
+                    None,
+                    epc_exporter::ExportFormat::StepV1,
+                )?;
             }
         }
         outcomes.push(InstanceOutcome {
