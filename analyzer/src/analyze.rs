@@ -120,9 +120,10 @@ fn analyze_into(
             .find(|c| &c.stream == stream)
             .expect("a context per stream");
         let derived = Derived {
-            shuffled: None,
-            untrained: None,
+            shuffled: baseline(opts, model, name, Baseline::Shuffled, c, &mut notes)?,
+            untrained: baseline(opts, model, name, Baseline::Untrained, c, &mut notes)?,
             nulls: opts.nulls,
+            engine: opts.engine.clone(),
         };
         results.push(analyze_model(
             name.clone(),
@@ -159,6 +160,52 @@ fn analyze_into(
     summary.elapsed_s = start.elapsed().as_secs_f64();
     report::write(out, &opts.out, &summary, &results, ctx, opts.figures)?;
     Ok(summary)
+}
+
+/// A network baseline of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    Shuffled,
+    Untrained,
+}
+
+/// The unit rules on a network baseline of `model`, where asked for and available (a note
+/// says why not otherwise): its weights shuffled (seeded from the analysis seed and the model
+/// file), or its run's initial weights.
+fn baseline(
+    opts: &AnalysisOptions,
+    model: &StepModel,
+    name: &str,
+    which: Baseline,
+    ctx: &Context,
+    notes: &mut Vec<String>,
+) -> Result<Option<crate::pipeline::UnitRules>> {
+    use crate::engine::Derive;
+    // A model that does not fit the stream fails as itself, not as its baseline.
+    crate::pipeline::check_fit(model, ctx.images, &ctx.stream)?;
+    let loaded = match which {
+        Baseline::Shuffled if opts.baselines.shuffled => {
+            let seed = crate::pipeline::shuffle_seed(opts.seed, model.sha256());
+            match StepModel::derive(model.path(), Derive::Shuffled { seed }, &opts.engine) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    notes.push(format!("{name}: no shuffled-weights baseline: {e}"));
+                    None
+                }
+            }
+        }
+        Baseline::Untrained if opts.baselines.untrained => {
+            let m = StepModel::untrained(model.path(), &opts.engine)?;
+            if m.is_none() {
+                notes.push(format!("{name}: no untrained baseline (its folder has no model.untrained.onnx: trained before epc kept initial weights, or not an epc run)"));
+            }
+            m
+        }
+        _ => None,
+    };
+    loaded
+        .map(|mut m| crate::pipeline::unit_rules(&mut m, ctx))
+        .transpose()
 }
 
 /// What was drawn, in words, where the test split is small or the test set was drawn over

@@ -60,6 +60,9 @@ pub struct UnitBaselines {
     pub input: Option<UnitCounts>,
     /// The same network with every weight initializer permuted (seeded), over all units.
     pub shuffled: Option<UnitCounts>,
+    /// The seed of that permutation (`epc_exporter::onnx::ModelFile::shuffled_bytes`).
+    #[serde(default)]
+    pub shuffled_seed: Option<u64>,
     /// The network at its initial weights (the same seed, before training), over all units,
     /// where its run folder has it.
     pub untrained: Option<UnitCounts>,

@@ -79,6 +79,17 @@ fn every_statistic_matches_an_independent_numpy_computation() {
         "null_sequences": 100,
         "target": 3,
     });
+    // The shuffled-weights baseline's model, permuted with the seed the summary records.
+    let b = &s.unit_baselines[name];
+    let shuffled_model = tmp.path().join("shuffled.onnx");
+    let (bytes, n) = epc_exporter::onnx::ModelFile::read(&model)
+        .unwrap()
+        .shuffled_bytes(b.shuffled_seed.expect("a shuffled baseline by default"))
+        .unwrap();
+    assert_eq!(n, 1, "the paper's model has one initializer, W");
+    std::fs::write(&shuffled_model, bytes).unwrap();
+    let mut sets = sets;
+    sets["shuffled_model"] = json!(shuffled_model);
     let sets_path = tmp.path().join("sets.json");
     std::fs::write(&sets_path, sets.to_string()).unwrap();
     let out_path = tmp.path().join("reference.json");
@@ -165,8 +176,12 @@ fn every_statistic_matches_an_independent_numpy_computation() {
         json!(s.error_units_matched[name].indices),
         r["error_matched_units"]
     );
-    let b = &s.unit_baselines[name];
     let input = b.input.expect("the digits model is pixel-mapped");
+    let shuffled = b.shuffled.expect("a shuffled baseline");
+    assert_eq!(
+        json!([shuffled.prediction, shuffled.error, shuffled.error_matched]),
+        r["shuffled_baseline"]
+    );
     assert_eq!(
         json!([input.prediction, input.error, input.error_matched]),
         r["input_baseline"]

@@ -38,6 +38,11 @@ pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ model_key
 }
 
+/// The seed of a model's shuffled-weights baseline (its random lesion's seed, salted).
+pub(crate) fn shuffle_seed(seed: u64, model_sha256: &str) -> u64 {
+    lesion_seed(seed, model_sha256) ^ 0x5_4ff1_ed
+}
+
 /// An error unless the model takes frames of its stream's size (`stream`, read from the
 /// model's metadata by the caller): the images', or the canvas of a moving stream.
 pub(crate) fn check_fit(
@@ -159,6 +164,8 @@ pub(crate) struct Derived {
     pub shuffled: Option<UnitRules>,
     pub untrained: Option<UnitRules>,
     pub nulls: NullOptions,
+    /// How the closed-loop connection lesion's model (W with the cut weights) is run.
+    pub engine: crate::engine::EngineOptions,
 }
 
 /// Runs every analysis on one model.
@@ -246,6 +253,10 @@ pub(crate) fn analyze_model(
             .shuffled
             .as_ref()
             .map(|r| r.counts(&(0..n).collect::<Vec<_>>())),
+        shuffled_seed: derived
+            .shuffled
+            .as_ref()
+            .map(|_| shuffle_seed(seed, model.sha256())),
         untrained: derived
             .untrained
             .as_ref()
@@ -375,10 +386,24 @@ pub(crate) fn analyze_model(
             derived.nulls,
         )?;
         notes.extend(found.notes.iter().map(|n| format!("{name}: {n}")));
+        // The connection lesion in closed loop: the network itself runs with the cut weights.
+        let closed_loop = match (&w, &removed) {
+            (Some(w), Some(r)) => {
+                let cut = w - r;
+                let how = crate::engine::Derive::Initializer {
+                    name: contract::INITIALIZER_W,
+                    data: cut.as_slice().expect("standard layout"),
+                };
+                let mut m = StepModel::derive(model.path(), how, &derived.engine)?;
+                let (sums, _) = passes::test_energy(&mut m, ctx, Some(&cut), None)?;
+                Some(sums.finish_over(&headline).pre)
+            }
+            _ => None,
+        };
         Some(LesionControls {
             null: found.null,
             dose: found.dose,
-            closed_loop: None,
+            closed_loop,
         })
     };
     let postsynaptic = match (&w, square) {

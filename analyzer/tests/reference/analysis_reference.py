@@ -253,6 +253,15 @@ def counts(flags):
 
 
 _, _, err_matched, margin = rules(lambda idx: forward(idx)[:2])
+# The shuffled-weights baseline: the same rules on the network whose W the Rust test permuted
+# (written to its own file); nothing but W differs.
+W_trained = W
+W = next(
+    numpy_helper.to_array(t) for t in onnx.load(sets["shuffled_model"]).graph.initializer if t.name == "W"
+).astype(np.float32)
+assert sorted(W.ravel().tolist()) == sorted(W_trained.ravel().tolist())
+out["shuffled_baseline"] = counts(rules(lambda idx: forward(idx)[:2])[:3])
+W = W_trained
 out["error_matched_units"] = [int(u) for u in np.nonzero(err_matched.any(0))[0]]
 out["input_baseline"] = counts(rules(frames_only)[:3])
 
