@@ -176,6 +176,41 @@ fn export_writes_the_untrained_model_and_old_runs_still_analyse() {
 }
 
 #[test]
+fn the_untrained_baseline_is_the_untrained_network_analysed_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    train_digits(&run, "0", "3");
+    let inst = instance(&run, 0);
+    let analyse = |model: &Path, out: &str| -> serde_json::Value {
+        let report = tmp.path().join(out);
+        run_ok(&[
+            "analyze",
+            "--model",
+            model.to_str().unwrap(),
+            "--no-figures",
+            "--null-draws",
+            "5",
+            "--out",
+            report.to_str().unwrap(),
+        ]);
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap()
+    };
+    let trained = analyse(&inst.step_model(), "trained");
+    let alone = analyse(&inst.untrained_model(), "alone");
+    let name = trained["models"][0]["name"].as_str().unwrap().to_string();
+    let other = alone["models"][0]["name"].as_str().unwrap().to_string();
+    let baseline = &trained["unit_baselines"][&name]["untrained"];
+    assert!(baseline.is_object(), "{baseline}");
+    assert_eq!(baseline, &alone["unit_baselines"][&other]["model"]);
+    // The same images and rules: the input baseline does not depend on the network.
+    assert_eq!(
+        trained["unit_baselines"][&name]["input"],
+        alone["unit_baselines"][&other]["input"]
+    );
+}
+
+#[test]
 fn other_architectures_keep_their_untrained_network() {
     let tmp = tempfile::tempdir().unwrap();
     let (trained, zero) = (tmp.path().join("t"), tmp.path().join("z"));
