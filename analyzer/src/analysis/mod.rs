@@ -2,10 +2,12 @@
 //!
 //! Arrays are time-major like the engine's: `[steps, seqs, units]`; labels are `[seqs, steps]`.
 
+mod bounds;
 mod energy;
 mod lesions;
 mod units;
 
+pub use bounds::*;
 pub use energy::*;
 pub use lesions::*;
 pub use units::*;
