@@ -88,6 +88,47 @@ pub(crate) fn share_of_attainable(r: &ModelResult) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Resamples of the hierarchical bootstrap (each draws every instance's sequences anew).
+const HIERARCHICAL_RESAMPLES: usize = 2000;
+
+/// A statistic of the last step, `f(pre, input, static prior, bound)` of each model's
+/// means over its test sequences, across `members`; with `--ci hierarchical` its interval
+/// resamples the models and then each drawn model's test sequences.
+fn last_step(
+    members: &[&ModelResult],
+    ci: Ci,
+    salt: u64,
+    f: fn(f64, f64, f64, f64) -> f64,
+) -> Estimate {
+    let mean = |v: &[f64], picks: Option<&[usize]>| match picks {
+        None => v.iter().sum::<f64>() / v.len().max(1) as f64,
+        Some(p) => p.iter().map(|&s| v[s]).sum::<f64>() / p.len().max(1) as f64,
+    };
+    let value = |r: &ModelResult, picks: Option<&[usize]>| {
+        let l = &r.last_refs;
+        f(
+            mean(&r.last_pre, picks),
+            mean(&l.input, picks),
+            mean(&l.static_prior, picks),
+            mean(&l.bound, picks),
+        )
+    };
+    let values: Vec<f64> = members.iter().map(|r| value(r, None)).collect();
+    let mut e = ci.estimate(&values, salt);
+    if ci.method == CiMethod::Hierarchical {
+        let n_seqs: Vec<usize> = members.iter().map(|r| r.last_pre.len()).collect();
+        let bounds = crate::intervals::hierarchical_bootstrap(
+            &n_seqs,
+            |i, picks| value(members[i], Some(picks)),
+            HIERARCHICAL_RESAMPLES,
+            ci.seed.wrapping_add(salt),
+        );
+        e.lo = bounds.map(|b| b.0);
+        e.hi = bounds.map(|b| b.1);
+    }
+    e
+}
+
 /// The unit statistics of `members` beside their baselines, for one rule (`pick` the count).
 fn baseline_estimates(
     members: &[&ModelResult],
@@ -196,12 +237,9 @@ fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], ci: Ci) -> Gr
         lesion,
         reference: shared_stream.then(|| members[0].reference.clone()),
         share_of_attainable: (shares.iter().all(Option::is_some) && !shares.is_empty())
-            .then(|| ci.estimate(&shares.iter().flatten().copied().collect::<Vec<_>>(), 106)),
-        saving_vs_static: ci.estimate(
-            &each(&|r| 1.0 - pre(r) / r.reference.dataset_median[last]),
-            107,
-        ),
-        saving_vs_input: ci.estimate(&each(&|r| 1.0 - pre(r) / r.reference.input[last]), 103),
+            .then(|| last_step(members, ci, 106, |pre, _, st, b| (st - pre) / (st - b))),
+        saving_vs_static: last_step(members, ci, 107, |pre, _, st, _| 1.0 - pre / st),
+        saving_vs_input: last_step(members, ci, 103, |pre, input, _, _| 1.0 - pre / input),
         saving_vs_category_median: ci.estimate(
             &each(&|r| {
                 let (input, cat) = (r.reference.input[last], r.reference.category_median[last]);

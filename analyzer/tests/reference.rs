@@ -145,6 +145,25 @@ fn every_statistic_matches_an_independent_numpy_computation() {
         1e-9,
         "category median",
     );
+    // On the deterministic ascending stream the bound is the class oracle from step 2 on,
+    // and the static prior at step 1 (nothing is known yet).
+    let bound = s.reference.bound.as_ref().expect("a bound");
+    assert_eq!(bound[0], s.reference.dataset_median[0]);
+    close(
+        &bound[1..],
+        &json!(s.reference.category_median[1..]),
+        1e-12,
+        "bound",
+    );
+    let share = &s.share_of_attainable[name];
+    assert_eq!(share[0], None);
+    let last = share[9].expect("defined at step 10");
+    let (st, bd, pre) = (
+        s.reference.dataset_median[9],
+        bound[9],
+        s.energy["pre"][name][9],
+    );
+    assert!((last - (st - pre) / (st - bd)).abs() < 1e-12);
     let iv = &s.input_variance[name];
     for (k, v) in [
         ("prediction", iv.prediction),

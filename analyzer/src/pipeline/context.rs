@@ -1,18 +1,15 @@
 //! What every model's analysis shares: the sequence sets, the reference curves and the pixel
 //! statistics of the data set.
 
-use crate::analysis::{self, ReferenceCurves};
+use crate::analysis::ReferenceCurves;
 use crate::sequences::{
-    class_set, distractor_set, frames, labels, shuffled_set, test_set, unexpected_set, SeqSpec,
-    SetInfo, Stream, DISTRACTOR_AT, STEPS,
+    class_set, distractor_set, shuffled_set, test_set, unexpected_set, SeqSpec, SetInfo, Stream,
+    DISTRACTOR_AT,
 };
 use crate::Result;
 use epc_core::data::{Dataset, ImageShape, Images};
-use epc_core::sequence::{ClassCycle, Sequence};
+use epc_core::sequence::ClassCycle;
 use epc_core::NUM_CLASSES;
-
-/// Sequences per chunk when a context computes something over a whole set.
-const CHUNK: usize = 256;
 
 /// Shared inputs of every model's analysis.
 pub(crate) struct Context<'a> {
@@ -41,6 +38,8 @@ pub(crate) struct Context<'a> {
     pub class_var: Vec<Vec<f64>>,
     /// The reference curves of the test set.
     pub reference: ReferenceCurves,
+    /// The references at the last step, per test sequence.
+    pub last_refs: super::references::LastRefs,
     /// The unit rules on the frames themselves (the input baseline of every model analysed
     /// on this stream), over the frame's pixels.
     pub input_rules: super::UnitRules,
@@ -68,48 +67,12 @@ impl<'a> Context<'a> {
                 unexpected_set(images, shown, c, seed, &stream)
             })
             .collect::<Result<Vec<_>>>()?;
-        let (dataset_median, class_medians) = analysis::median_images(&data.train);
         let shape = stream.frame_shape(images.shape);
-        let mut parts = Vec::new();
-        // A moving stream's references are the medians placed on each frame's track, and its
-        // per-class variance runs over the frames; nothing of this is needed for a static one.
-        let mut moving = stream.motion.map(|_| {
-            (
-                median_set(images, &dataset_median, &class_medians),
-                analysis::ClassMoments::new(shape.len()),
-            )
-        });
-        for chunk in test.seqs.chunks(CHUNK) {
-            let x = frames(images, chunk, STEPS);
-            let l = labels(chunk);
-            let r = match moving.as_mut() {
-                None => {
-                    analysis::reference_curves(x.view(), l.view(), &dataset_median, &class_medians)
-                }
-                Some((medians, var)) => {
-                    var.add_frames(x.view(), l.view());
-                    let dm = frames(medians, &showing(chunk, |_| NUM_CLASSES), STEPS);
-                    let cm = frames(medians, &showing(chunk, |class| class), STEPS);
-                    analysis::reference_curves_against(x.view(), dm.view(), cm.view())
-                }
-            };
-            parts.push((chunk.len(), r));
-        }
-        let reference = ReferenceCurves {
-            input: weighted_mean(&parts, |r| &r.input),
-            dataset_median: weighted_mean(&parts, |r| &r.dataset_median),
-            category_median: weighted_mean(&parts, |r| &r.category_median),
-            bound: None,
-            persistence: None,
-            extrapolation: None,
-        };
+        let refs = super::references::references(data, &test, &stream);
         let mut ctx = Self {
             images,
             shape,
-            class_var: match moving {
-                None => analysis::class_pixel_variance(images),
-                Some((_, var)) => var.variance(),
-            },
+            class_var: refs.class_var,
             test,
             class,
             shuffled,
@@ -118,7 +81,8 @@ impl<'a> Context<'a> {
             target,
             cycle: stream.cycle(),
             stream,
-            reference,
+            reference: refs.curves,
+            last_refs: refs.last,
             input_rules: Default::default(),
         };
         ctx.input_rules = super::unit_rules(&mut super::InputFrames { dim: shape.len() }, &ctx)?;
@@ -135,27 +99,6 @@ impl<'a> Context<'a> {
             .map(|s| s.info.clone())
             .collect()
     }
-}
-
-/// The median images as a set of eleven: classes 0..9, then the whole split's (index
-/// [`NUM_CLASSES`]), so that they can be drawn into frames like any image.
-fn median_set(images: &Images, dataset: &[f32], by_class: &[Vec<f32>]) -> Images {
-    Images {
-        shape: images.shape,
-        pixels: by_class.iter().flatten().chain(dataset).copied().collect(),
-        labels: (0..=NUM_CLASSES).map(|c| (c % NUM_CLASSES) as u8).collect(),
-    }
-}
-
-/// `seqs` with every frame's image replaced by median image `pick(class)` of [`median_set`],
-/// on the same track.
-fn showing(seqs: &[Sequence], pick: impl Fn(usize) -> usize) -> Vec<Sequence> {
-    seqs.iter()
-        .map(|s| Sequence {
-            frames: s.labels.iter().map(|&c| pick(c as usize)).collect(),
-            ..s.clone()
-        })
-        .collect()
 }
 
 /// The mean over chunks of per-step means, weighted by each chunk's count.

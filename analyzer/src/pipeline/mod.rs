@@ -11,6 +11,7 @@ mod context;
 mod nulls;
 mod passes;
 mod populations;
+mod references;
 mod rules;
 
 pub(crate) use context::{weighted_mean, Context};
@@ -155,6 +156,10 @@ pub(crate) struct ModelResult {
     pub populations: Option<PopulationReport>,
     /// The reference curves of the stream the model was analysed on.
     pub reference: ReferenceCurves,
+    /// Per test sequence, the headline mean |preact| at the last step.
+    pub last_pre: Vec<f64>,
+    /// Per test sequence, the references at the last step (the model's stream's).
+    pub last_refs: references::LastRefs,
 }
 
 /// What a model's analysis gets beyond the shared sets: the unit rules of its
@@ -268,12 +273,16 @@ pub(crate) fn analyze_model(
         .as_ref()
         .filter(|_| square)
         .map(|w| analysis::connection_lesion_removed(w.view(), &pred_units, &err_units));
-    let (sums, connection) = passes::test_energy(model, ctx, w.as_ref(), removed.as_ref())?;
-    let headline = if v1 {
+    let headline: Vec<usize> = if v1 {
         (0..n).collect()
     } else {
         layout.energy_units()
     };
+    let passes::TestEnergy {
+        sums,
+        connection,
+        last_pre,
+    } = passes::test_energy(model, ctx, w.as_ref(), removed.as_ref(), &headline)?;
     let energy = sums.finish_over(&headline);
     let activity = sums.unit_activity();
     let mut populations = (layout.populations.len() > 1)
@@ -395,8 +404,8 @@ pub(crate) fn analyze_model(
                     data: cut.as_slice().expect("standard layout"),
                 };
                 let mut m = StepModel::derive(model.path(), how, &derived.engine)?;
-                let (sums, _) = passes::test_energy(&mut m, ctx, Some(&cut), None)?;
-                Some(sums.finish_over(&headline).pre)
+                let run = passes::test_energy(&mut m, ctx, Some(&cut), None, &headline)?;
+                Some(run.sums.finish_over(&headline).pre)
             }
             _ => None,
         };
@@ -435,6 +444,8 @@ pub(crate) fn analyze_model(
         postsynaptic,
         populations,
         reference: ctx.reference.clone(),
+        last_pre,
+        last_refs: ctx.last_refs.clone(),
     })
 }
 

@@ -344,6 +344,17 @@ impl EnergyMode {
     }
 }
 
+/// What the intact run over the test set gives.
+pub(super) struct TestEnergy {
+    /// Per-unit energy sums.
+    pub sums: EnergySums,
+    /// The published (open-loop) connection lesion's curves, where asked for.
+    pub connection: Option<EnergyCurves>,
+    /// Per test sequence, the mean |preact| over the headline units at the last step (the
+    /// hierarchical intervals resample these).
+    pub last_pre: Vec<f64>,
+}
+
 /// The per-unit energy sums of the intact model on the test set and, with `removed` (the
 /// weights the connection lesion cuts), the curves of the connection lesion (`st` then uses
 /// the lesioned weights).
@@ -352,7 +363,8 @@ pub(super) fn test_energy(
     ctx: &Context,
     w: Option<&Array2<f32>>,
     removed: Option<&Array2<f32>>,
-) -> Result<(EnergySums, Option<EnergyCurves>)> {
+    headline: &[usize],
+) -> Result<TestEnergy> {
     let n = model.n_units();
     let mode = EnergyMode::of(model);
     let mut intact = mode.sums(n, w.map(|w| w.view()));
@@ -360,14 +372,23 @@ pub(super) fn test_energy(
     let mut connection = cut
         .as_ref()
         .map(|c| EnergySums::new(STEPS, n, Some(c.view())));
+    let mut last_pre = Vec::with_capacity(ctx.test.len());
     each_chunk(model, ctx.images, &ctx.test, STEPS, None, |_, x, acts| {
         mode.add(&mut intact, acts);
+        for row in acts.preact.index_axis(Axis(0), STEPS - 1).rows() {
+            let sum: f64 = headline.iter().map(|&u| f64::from(row[u].abs())).sum();
+            last_pre.push(sum / headline.len().max(1) as f64);
+        }
         if let (Some(sums), Some(c)) = (connection.as_mut(), cut.as_ref()) {
             let a = analysis::connection_lesioned(x.view(), acts.act.view(), c.view());
             sums.add(a.view());
         }
     })?;
-    Ok((intact, connection.map(|c| c.finish())))
+    Ok(TestEnergy {
+        sums: intact,
+        connection: connection.map(|c| c.finish()),
+        last_pre,
+    })
 }
 
 /// The per-unit energy sums of the model on the test set with `mask` on the state.
