@@ -41,7 +41,7 @@ pub(crate) fn lesion_seed(seed: u64, model_sha256: &str) -> u64 {
 
 /// The seed of a model's shuffled-weights baseline (its random lesion's seed, salted).
 pub(crate) fn shuffle_seed(seed: u64, model_sha256: &str) -> u64 {
-    lesion_seed(seed, model_sha256) ^ 0x5_4ff1_ed
+    lesion_seed(seed, model_sha256) ^ 0x054f_f1ed
 }
 
 /// An error unless the model takes frames of its stream's size (`stream`, read from the
