@@ -46,7 +46,7 @@ def with_baselines(g, rule):
     if b is None:
         return ci(g.get("prediction_fraction" if rule == "prediction" else "error_fraction"), pct=True)
     base = lambda e: "-" if e is None else f"{100 * e['mean']:.1f}%"
-    return f"{ci(b['model'], pct=True)} (input {base(b['input'])}, shuffled {base(b['shuffled'])})"
+    return f"{ci(b['network'], pct=True)} (input {base(b['input'])}, shuffled {base(b['shuffled'])})"
 
 
 def main():

@@ -151,7 +151,7 @@ pub fn run(mut args: AnalyzeArgs) -> Result<()> {
                 });
                 format!(
                     "; {} prediction units, {} matched error units{input}",
-                    b.model.prediction, b.model.error_matched
+                    b.network.prediction, b.network.error_matched
                 )
             });
         println!(

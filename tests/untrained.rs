@@ -202,7 +202,7 @@ fn the_untrained_baseline_is_the_untrained_network_analysed_on_its_own() {
     let other = alone["models"][0]["name"].as_str().unwrap().to_string();
     let baseline = &trained["unit_baselines"][&name]["untrained"];
     assert!(baseline.is_object(), "{baseline}");
-    assert_eq!(baseline, &alone["unit_baselines"][&other]["model"]);
+    assert_eq!(baseline, &alone["unit_baselines"][&other]["network"]);
     // The same images and rules: the input baseline does not depend on the network.
     assert_eq!(
         trained["unit_baselines"][&name]["input"],

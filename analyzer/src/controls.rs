@@ -50,11 +50,11 @@ impl UnitCounts {
 /// sequences.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UnitBaselines {
-    /// The model, over all its units.
-    pub model: UnitCounts,
+    /// The network, over all its units.
+    pub network: UnitCounts,
     /// The model over its pixel-mapped units (one unit per pixel), where it has them: what
     /// the input baseline is compared with.
-    pub model_pixels: Option<UnitCounts>,
+    pub network_pixels: Option<UnitCounts>,
     /// The rules applied to the frames themselves (a network whose activity is its input),
     /// over the pixels.
     pub input: Option<UnitCounts>,

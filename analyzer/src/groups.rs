@@ -143,20 +143,23 @@ fn baseline_estimates(
     };
     let b = |r: &ModelResult| r.baselines.clone();
     BaselineEstimates {
-        model: ci.estimate(
+        network: ci.estimate(
             &members
                 .iter()
-                .map(|r| frac(&b(r).model))
+                .map(|r| frac(&b(r).network))
                 .collect::<Vec<_>>(),
             salt,
         ),
-        model_pixels: all(&|r| b(r).model_pixels.map(|c| frac(&c)), 1),
+        network_pixels: all(&|r| b(r).network_pixels.map(|c| frac(&c)), 1),
         input: all(&|r| b(r).input.map(|c| frac(&c)), 2),
         shuffled: all(&|r| b(r).shuffled.map(|c| frac(&c)), 3),
         untrained: all(&|r| b(r).untrained.map(|c| frac(&c)), 4),
-        excess_input: all(&|r| Some(frac(&b(r).model_pixels?) - frac(&b(r).input?)), 5),
-        excess_shuffled: all(&|r| Some(frac(&b(r).model) - frac(&b(r).shuffled?)), 6),
-        excess_untrained: all(&|r| Some(frac(&b(r).model) - frac(&b(r).untrained?)), 7),
+        excess_input: all(
+            &|r| Some(frac(&b(r).network_pixels?) - frac(&b(r).input?)),
+            5,
+        ),
+        excess_shuffled: all(&|r| Some(frac(&b(r).network) - frac(&b(r).shuffled?)), 6),
+        excess_untrained: all(&|r| Some(frac(&b(r).network) - frac(&b(r).untrained?)), 7),
     }
 }
 

@@ -143,20 +143,20 @@ pub struct SequenceCounts {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BaselineEstimates {
     /// The models, over all their units.
-    pub model: Estimate,
+    pub network: Estimate,
     /// The models over their pixel-mapped units.
-    pub model_pixels: Option<Estimate>,
+    pub network_pixels: Option<Estimate>,
     /// The input baseline.
     pub input: Option<Estimate>,
     /// The shuffled-weights networks.
     pub shuffled: Option<Estimate>,
     /// The untrained networks.
     pub untrained: Option<Estimate>,
-    /// `model_pixels - input`.
+    /// `network_pixels - input`.
     pub excess_input: Option<Estimate>,
-    /// `model - shuffled`.
+    /// `network - shuffled`.
     pub excess_shuffled: Option<Estimate>,
-    /// `model - untrained`.
+    /// `network - untrained`.
     pub excess_untrained: Option<Estimate>,
 }
 

@@ -249,8 +249,8 @@ pub(crate) fn analyze_model(
     let pred_units = analysis::any_class(pred);
     let err_units = analysis::any_class(err);
     let baselines = UnitBaselines {
-        model: rules.counts(&(0..n).collect::<Vec<_>>()),
-        model_pixels: pixel_view.as_ref().map(|p| rules.counts(&p.units)),
+        network: rules.counts(&(0..n).collect::<Vec<_>>()),
+        network_pixels: pixel_view.as_ref().map(|p| rules.counts(&p.units)),
         input: pixel_view
             .as_ref()
             .map(|_| ctx.input_rules.counts(&(0..dim).collect::<Vec<_>>())),

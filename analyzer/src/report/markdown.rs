@@ -47,7 +47,7 @@ pub(super) fn report(s: &Summary, figs: &[Figure]) -> String {
                 |e: Option<Estimate>| e.map_or("-".into(), |e| format!("{:.1}%", 100.0 * e.mean));
             format!(
                 "{} ({} / {} / {})",
-                pct(&b.model),
+                pct(&b.network),
                 short(b.input),
                 short(b.shuffled),
                 short(b.untrained)

@@ -226,7 +226,7 @@ fn write_groups(dir: &Path, s: &Summary) -> Result<()> {
         ];
         for (rule, b) in &grp.unit_baselines {
             for (k, e) in [
-                ("model_pixels", b.model_pixels),
+                ("network_pixels", b.network_pixels),
                 ("input", b.input),
                 ("shuffled", b.shuffled),
                 ("untrained", b.untrained),

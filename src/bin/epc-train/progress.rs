@@ -5,14 +5,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Shows the events of one run.
 ///
-/// The bar counts every batch of the run, so its ETA is the run's; epoch lines are printed
-/// above it about 20 times per run (every line in plain mode).
+/// The bar counts every batch of the run, so its ETA is the run's. Epoch lines are printed
+/// about 20 times per run, the first and the last epoch always, above the bar or, without a
+/// terminal (a log file, CI, Slurm), as plain lines: a 400-epoch run logs about 21 lines, not
+/// 400.
 pub struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     done_before: usize,
     batches_done: u64,
     validation: bool,
+    /// The last epoch's line, while it has not been printed (printed when the run ends).
+    unprinted: Option<String>,
 }
 
 impl Progress {
@@ -35,7 +39,16 @@ impl Progress {
             done_before: 0,
             batches_done: 0,
             validation: true,
+            unprinted: None,
         }
+    }
+
+    /// Whether the line of `epoch` is shown: the first and last epoch of this invocation and
+    /// about 20 evenly spaced ones between.
+    fn shows_epoch(&self, epoch: usize) -> bool {
+        let run = self.epochs.saturating_sub(self.done_before);
+        let k = epoch.saturating_sub(self.done_before);
+        k <= 1 || epoch >= self.epochs || k.is_multiple_of((run / 20).max(1))
     }
 
     /// Whether the run being shown holds out a validation split (known once it started).
@@ -125,23 +138,25 @@ impl TrainObserver for Progress {
                     self.epochs,
                     losses.len()
                 );
-                match &self.bar {
-                    Some(pb) => {
-                        pb.set_message(if self.validation {
-                            format!("loss {train:.4} / val {val:.4}")
-                        } else {
-                            format!("loss {train:.4}")
-                        });
-                        let every = ((self.epochs - self.done_before) / 20).max(1);
-                        if (epoch - self.done_before).is_multiple_of(every) || epoch == self.epochs
-                        {
-                            pb.println(line);
-                        }
-                    }
-                    None => eprintln!("epc: {line}"),
+                if let Some(pb) = &self.bar {
+                    pb.set_message(if self.validation {
+                        format!("loss {train:.4} / val {val:.4}")
+                    } else {
+                        format!("loss {train:.4}")
+                    });
+                }
+                if self.shows_epoch(epoch) {
+                    self.unprinted = None;
+                    self.line(&line);
+                } else {
+                    self.unprinted = Some(line);
                 }
             }
             TrainEvent::Finished => {
+                // A run that stopped early still shows its last epoch.
+                if let Some(line) = self.unprinted.take() {
+                    self.line(&line);
+                }
                 if let Some(pb) = &self.bar {
                     pb.finish_and_clear();
                 }
