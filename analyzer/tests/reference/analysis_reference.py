@@ -8,11 +8,11 @@ SETS.json holds the sequence sets the analysis drew (image indices into the digi
 the last 360 rows of the file), the random units of the control lesion (seeded in Rust) and the
 target digit. Network arithmetic is float32 like the model's; statistics are float64.
 """
-import gzip
 import json
 import sys
 
 import numpy as np
+from digits import load_digits
 import onnx
 from onnx import numpy_helper
 
@@ -24,12 +24,7 @@ W = next(
     numpy_helper.to_array(t) for t in onnx.load(model_path).graph.initializer if t.name == "W"
 ).astype(np.float32)
 N = W.shape[0]
-with gzip.open(csv_path, "rt") as f:
-    rows = np.loadtxt(f, delimiter=",")
-images = (rows[:, :64] / 16.0).astype(np.float32)
-labels = rows[:, 64].astype(int)
-train_x, train_y = images[:-360], labels[:-360]
-test_x, test_y = images[-360:], labels[-360:]
+train_x, train_y, test_x, test_y = load_digits(csv_path)
 sets = json.load(open(sets_path))
 target = sets["target"]
 

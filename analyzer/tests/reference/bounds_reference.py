@@ -24,22 +24,17 @@ OUT.json: {"dataset_median": [64], NAME: {"probs": [10][10], "predictors": [10][
 - Curve: per step t, the mean over sequences and pixels of |x_t - predictor[label_{t-1}]|,
   and at t = 0 of |x_0 - prior|.
 """
-import gzip
 import json
 import math
 import sys
 
 import numpy as np
+from digits import load_digits
 
 SLACK = 1e-12
 
 csv_path, sets_path, out_path = sys.argv[1:4]
-with gzip.open(csv_path, "rt") as f:
-    rows = np.loadtxt(f, delimiter=",")
-images = (rows[:, :64] / 16.0).astype(np.float32)
-labels = rows[:, 64].astype(int)
-train_x, train_y = images[:-360], labels[:-360]
-test_x, test_y = images[-360:], labels[-360:]
+train_x, train_y, test_x, test_y = load_digits(csv_path)
 
 
 def entropy(p):

@@ -160,25 +160,12 @@ fn fisher_yates<T>(data: &mut [T], rng: &mut impl Rng) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::onnx::reader::tests::tensor;
     use onnx_protobuf::tensor_proto::DataLocation;
     use onnx_protobuf::{GraphProto, ModelProto, StringStringEntryProto, TensorProto};
     use protobuf::MessageField;
     use std::path::Path;
 
-    fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> TensorProto {
-        let mut t = TensorProto {
-            name: name.into(),
-            dims: dims.to_vec(),
-            data_type: DataType::FLOAT as i32,
-            ..Default::default()
-        };
-        if raw {
-            t.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        } else {
-            t.float_data = values.to_vec();
-        }
-        t
-    }
 
     fn model(inits: Vec<TensorProto>) -> ModelFile {
         let bytes = ModelProto {

@@ -130,7 +130,7 @@ pub(super) fn float_tensor(t: &TensorProto) -> Initializer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use onnx_protobuf::GraphProto;
     use protobuf::MessageField;
@@ -148,7 +148,8 @@ mod tests {
         .unwrap()
     }
 
-    fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> TensorProto {
+    /// A float32 tensor, its values as raw bytes or as `float_data`.
+    pub(crate) fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> TensorProto {
         let mut t = TensorProto {
             name: name.into(),
             dims: dims.to_vec(),
