@@ -161,13 +161,11 @@ fn inline_code(prose: &str) -> Vec<(String, std::ops::Range<usize>)> {
                 j += 1;
             }
         }
-        match close {
-            Some(k) if !prose[i..k].contains("\n\n") => {
-                spans.push((prose[i..k].to_string(), start..k + run));
-                i = k + run;
-            }
-            _ => {} // an unmatched backtick run is literal text
+        if let Some(k) = close.filter(|&k| !prose[i..k].contains("\n\n")) {
+            spans.push((prose[i..k].to_string(), start..k + run));
+            i = k + run;
         }
+        // Otherwise the backtick run is literal text.
     }
     spans
 }
@@ -177,7 +175,8 @@ fn inline_code(prose: &str) -> Vec<(String, std::ops::Range<usize>)> {
 fn link_targets(prose: &str) -> Vec<String> {
     let mut text = prose.to_string();
     for (_, r) in inline_code(prose).into_iter().rev() {
-        text.replace_range(r.clone(), &" ".repeat(r.len()));
+        let blank = " ".repeat(r.len());
+        text.replace_range(r, &blank);
     }
     let mut targets = Vec::new();
     let mut rest = text.as_str();
