@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The architectures of docs/ARCHITECTURES.md written plainly in PyTorch eager, timed per
+"""The architectures of docs/NETWORKS.md written plainly in PyTorch eager, timed per
 training batch at the shapes of epc's `arch/<name>` criterion benchmarks (benches/epc/arch.rs):
 MNIST-sized frames (784), batch 32, sequences of 10, l1-pre, default sizes, one instance,
 Adam (lr 1e-3), random frames in [0, 1).

@@ -24,7 +24,7 @@ pub struct TrainCommand {
 /// Options of `epc train`. Flags override the `--config` file, which overrides the defaults.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --arch lstm-err --units 32 --out runs/lstm # another network (docs/ARCHITECTURES.md)\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (docs/SPEC.md, section 4). The paper trains MNIST for 200 epochs."
+    after_help = "Examples:\n  epc train --epochs 300 --out runs/digits            # embedded 8x8 digits, seed 0\n  epc train --dataset mnist --data-dir DIR --instances 10 --out runs/mnist\n  epc train --arch lstm-err --units 32 --out runs/lstm # another network (docs/NETWORKS.md)\n  epc train --resume runs/mnist                        # continue a killed run\n\nShort --patience gives clearly worse networks: the loss plateaus for a long time\nbefore improving again (docs/SPEC.md, section 4). The paper trains MNIST for 200 epochs."
 )]
 pub struct TrainArgs {
     /// Data set [default: digits, embedded in the binary]
@@ -35,7 +35,7 @@ pub struct TrainArgs {
     /// into ~/.cache/epc/datasets (see EPC_MIRRORS, EPC_CACHE_DIR).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Network (docs/ARCHITECTURES.md): rnn (the paper's), rnn-latent, hierarchical, dale,
+    /// Network (docs/NETWORKS.md): rnn (the paper's), rnn-latent, hierarchical, dale,
     /// lstm-err or gru-err [default: rnn]
     #[arg(long, value_enum)]
     pub arch: Option<Architecture>,

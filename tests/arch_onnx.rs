@@ -1,4 +1,4 @@
-//! The step-v2 exports of the architectures of docs/ARCHITECTURES.md beyond the paper's rnn:
+//! The step-v2 exports of the architectures of docs/NETWORKS.md beyond the paper's rnn:
 //! each model passes `epc check-model`, carries its layout, and computes, step after step in
 //! ONNX Runtime, what a plain-Rust (f64) implementation of the documented equations computes;
 //! the weights files of the architectures are checked against the config, and `epc export`

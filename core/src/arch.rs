@@ -1,4 +1,4 @@
-//! The shape of every architecture the trainer fits (docs/ARCHITECTURES.md): its trained
+//! The shape of every architecture the trainer fits (docs/NETWORKS.md): its trained
 //! parameters, its state tensors, its populations and which of them the energy loss covers.
 //!
 //! This module is the one owner of those facts: the trainer builds its tensors from it, the

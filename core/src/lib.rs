@@ -3,7 +3,7 @@
 //! - [`data`]: loaders for MNIST, Fashion-MNIST, CIFAR-10 and the embedded 8x8
 //!   digits, with checksums, optional mirror download and a seeded validation split;
 //! - [`sequence`]: the seeded sampler of class-ordered image sequences (SPEC section 2);
-//! - [`arch`]: each architecture's parameters, states and populations (docs/ARCHITECTURES.md);
+//! - [`arch`]: each architecture's parameters, states and populations (docs/NETWORKS.md);
 //! - [`config`]: the run configuration, resolved and recorded with every artifact;
 //! - [`contract`]: names and rules of the ONNX step-model interface (`step-v1`, `step-v2`);
 //! - [`layout`]: a step model's states and populations (receptive fields, lesionable state);

@@ -1,7 +1,7 @@
 //! `epc-exporter`: writes epc models as ONNX and activation dumps as HDF5.
 //!
 //! - [`onnx`]: the paper's RNN as an ONNX `step-v1` or `sequence-v1` model, and every
-//!   architecture of docs/ARCHITECTURES.md as a `step-v2` model (opset 17, IR 8), built with a
+//!   architecture of docs/NETWORKS.md as a `step-v2` model (opset 17, IR 8), built with a
 //!   small private graph builder over `onnx-protobuf`;
 //!   [`onnx::ModelFile`] reads metadata and initializers back (the project's one ONNX reader);
 //! - [`export_run`]: an instance folder of a run (config, weights, training summary; see

@@ -221,7 +221,7 @@ pub enum ExportFormat {
 /// [`export_run`] in any [`ExportFormat`].
 ///
 /// `rnn`: the requested contract, by default to the file of [`ExportFormat`]'s docs. Every
-/// other architecture (docs/ARCHITECTURES.md) can only be described by step-v2: for
+/// other architecture (docs/NETWORKS.md) can only be described by step-v2: for
 /// [`ExportFormat::StepV1`] and [`ExportFormat::StepV2`] alike it reads the named parameters
 /// of its [`ArchSpec`] from the instance's weights file ([`read_params_safetensors`]) and writes
 /// [`onnx::arch_step_v2_model_bytes`] to `out`, by default [`InstanceDir::step_model`]

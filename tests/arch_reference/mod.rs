@@ -1,4 +1,4 @@
-//! docs/ARCHITECTURES.md in plain Rust (f64, naive loops), one sequence at a time: the
+//! docs/NETWORKS.md in plain Rust (f64, naive loops), one sequence at a time: the
 //! independent reference the exported step models are compared with.
 #![allow(dead_code)]
 #![allow(clippy::needless_range_loop)] // naive index loops are the independent reference

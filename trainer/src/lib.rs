@@ -1,5 +1,5 @@
 //! `epc-trainer`: fits the energy-efficient RNN of Ali et al. (2022), its controls and the
-//! other architectures of docs/ARCHITECTURES.md with libtorch. The only crate of epc that links libtorch.
+//! other architectures of docs/NETWORKS.md with libtorch. The only crate of epc that links libtorch.
 //!
 //! Several instances (seeds) train together as one batched computation (stacked
 //! `[K, N, N]` weights, batched matrix products, element-wise Adam), which gives the

@@ -1,5 +1,5 @@
 //! The general path: any architecture of [`epc_core::arch`] as libtorch operations, trained by
-//! autograd (docs/ARCHITECTURES.md). The paper's RNN trains on the hand-written path of
+//! autograd (docs/NETWORKS.md). The paper's RNN trains on the hand-written path of
 //! [`crate::model`]; it runs here too, which the tests use to check the two against each other.
 //!
 //! Shapes: every parameter is stacked over K instances (`[K, ...]`); inputs are `[K, T, B, n]`
@@ -220,7 +220,7 @@ impl Net {
         kept
     }
 
-    /// The loss of each instance, `[K]` (docs/ARCHITECTURES.md): a sum over steps of means
+    /// The loss of each instance, `[K]` (docs/NETWORKS.md): a sum over steps of means
     /// over the batch and the units the loss covers (the first ones of `preact`).
     pub fn loss(
         &self,

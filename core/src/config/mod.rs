@@ -157,7 +157,7 @@ pub enum EnergyScope {
     Input,
 }
 
-/// The network. The optional fields apply to some architectures only (docs/ARCHITECTURES.md);
+/// The network. The optional fields apply to some architectures only (docs/NETWORKS.md);
 /// one given for another architecture is an error, and resolving fills the defaults of those
 /// that apply.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]

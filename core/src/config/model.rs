@@ -1,5 +1,5 @@
 //! The model section's rules: which flags apply to which architecture, and their defaults
-//! (docs/ARCHITECTURES.md).
+//! (docs/NETWORKS.md).
 
 use super::{Architecture, EnergyScope, RunConfig};
 use crate::{Error, Result};

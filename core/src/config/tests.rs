@@ -120,7 +120,7 @@ fn model_flags_apply_to_their_architectures_only() {
         let e = c.resolve().unwrap_err().to_string();
         assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
     }
-    // Defaults are filled in and recorded; the counts follow docs/ARCHITECTURES.md.
+    // Defaults are filled in and recorded; the counts follow docs/NETWORKS.md.
     let counts = [
         (Architecture::Rnn, 64 * 64, 64),
         (Architecture::RnnLatent, 96 * 96, 96),

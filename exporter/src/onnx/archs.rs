@@ -1,4 +1,4 @@
-//! Step-v2 models of every architecture of docs/ARCHITECTURES.md, from its
+//! Step-v2 models of every architecture of docs/NETWORKS.md, from its
 //! [`ArchSpec`] and its parameter values.
 //!
 //! Every model takes `x` `[batch, n_in]` and one input per state tensor of `spec.layout`
@@ -29,7 +29,7 @@ pub const META_DALE_INHIBITORY: &str = "epc.dale.inhibitory";
 /// Metadata, in order: `epc.contract = step-v2`, `epc.states`, `epc.populations` and
 /// `epc.energy` (JSON, from `spec.layout`), the architecture's own keys (`dale`:
 /// [`META_DALE_INHIBITORY`]), then `metadata` as given (keys non-empty, unique, and none of the
-/// keys above). The equations are docs/ARCHITECTURES.md's:
+/// keys above). The equations are docs/NETWORKS.md's:
 ///
 /// - `rnn`, `rnn-latent`, `dale`: initializer `W` `[N, N]` (`dale`: `|P|` with the rows of
 ///   inhibitory units negated); `preact = h W + [x, 0]`, `act = h_next = relu(preact)`;
@@ -63,7 +63,7 @@ pub fn arch_step_v2_model_bytes(
     let mut g = GraphBuilder::new(
         &format!("epc_{}_step", spec.arch.name().replace('-', "_")),
         &format!(
-            "One step of the epc {} network (docs/ARCHITECTURES.md).",
+            "One step of the epc {} network (docs/NETWORKS.md).",
             spec.arch.name()
         ),
     );

@@ -1,4 +1,4 @@
-//! The step graphs of the gated architectures `lstm-err` and `gru-err` (docs/ARCHITECTURES.md):
+//! The step graphs of the gated architectures `lstm-err` and `gru-err` (docs/NETWORKS.md):
 //! error units `e = x + h W_pred` feeding an LSTM or a GRU whose gate blocks are stacked along
 //! the columns in PyTorch's order and split apart with an int64 `split` initializer.
 //! `preact = act = [e, h_next]`.

@@ -1,5 +1,5 @@
 //! ONNX export of the paper's RNN under the `step-v1` and `sequence-v1` contracts, and of
-//! every architecture of docs/ARCHITECTURES.md under `step-v2`
+//! every architecture of docs/NETWORKS.md under `step-v2`
 //! ([`arch_step_v2_model_bytes`]).
 //!
 //! Both models hold the recurrent weights as the initializer `W` (`[units, units]`,
