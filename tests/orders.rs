@@ -155,7 +155,7 @@ fn models_of_graded_predictability_are_compared_in_the_predictability_figure() {
     let (det, rnd) = (by_entropy(0.0), by_entropy(3.32));
     assert_eq!(det["keys"]["order"], "markov (0.00 bits)");
     // The deterministic stream is saved on more than the random control (44% and 37% in the
-    // digits study, README "Does it generalise?").
+    // digits study, docs/results/generalise.md).
     let saving = |g: &serde_json::Value| g["saving_vs_input"]["mean"].as_f64().unwrap();
     assert!(
         saving(det) > saving(rnd) + 0.03,

@@ -166,7 +166,6 @@ mod tests {
     use protobuf::MessageField;
     use std::path::Path;
 
-
     fn model(inits: Vec<TensorProto>) -> ModelFile {
         let bytes = ModelProto {
             ir_version: 8,
