@@ -10,7 +10,9 @@ median) and the stream's bound at the last step, both from the group's *own* str
 group's `reference`; a group whose models were trained on different streams has none and shows
 "-"); the share of attainable saving; the saving relative to the input; the prediction units
 and the stimulus-matched error units as fractions, each with its input and shuffled-weights
-baselines; the prediction lesion beyond its activity-matched null, with its z.
+baselines; the prediction lesion beyond its activity-matched null, with its z (none where the
+null's draws share most of their units); and the dose-response curve at 10% of the lesionable
+units: the top units by the prediction statistic against as many activity-matched random ones.
 
 Summaries written before the baselines existed (no `share_of_attainable` in their groups) are
 read as far as they go: their dataset median comes from the `references` entry of the group's
@@ -53,8 +55,8 @@ def main():
     s = json.load(open(sys.argv[1]))
     print("| group | models | energy t=1 -> t=10 | static prior / bound t=10 | share of attainable "
           "saving | saving vs input | prediction units | matched error units | lesion beyond "
-          "matched null |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "matched null | lesion of the top 10% vs 10% matched random units |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for g in s["groups"]:
         pre = g["energy"]["pre"]["mean"]
         ref = group_reference(s, g)
@@ -67,6 +69,8 @@ def main():
         z = g.get("lesion_z")
         if z is not None:
             lesion += f" (z {z['mean']:.1f})"
+        dose = next((d for d in g.get("dose_response") or [] if abs(d["fraction"] - 0.1) < 1e-9), None)
+        dose_cell = "-" if dose is None else f"{ci(dose['top'], 4)} vs {ci(dose.get('random'), 4)}"
         cells = [
             g["name"],
             str(len(g["models"])),
@@ -77,6 +81,7 @@ def main():
             with_baselines(g, "prediction"),
             with_baselines(g, "error_matched") if "unit_baselines" in g else "-",
             lesion,
+            dose_cell,
         ]
         print("| " + " | ".join(cells) + " |")
 

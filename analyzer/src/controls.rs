@@ -92,7 +92,9 @@ pub struct LesionNull {
     /// `prediction_effect - null_mean`: the effect beyond what silencing as many equally
     /// active units costs.
     pub matched_effect: f64,
-    /// `(prediction_effect - null_mean) / null_sd` (`None` when the null has no spread).
+    /// `(prediction_effect - null_mean) / null_sd` (`None` when the null has no spread, or
+    /// when fewer than twice as many units are eligible as are lesioned: the draws then share
+    /// most of their units).
     pub z: Option<f64>,
     /// Percentage of null draws whose effect is below the prediction lesion's.
     pub percentile: f64,

@@ -32,6 +32,15 @@ impl Ci {
         )
     }
 
+    /// [`Ci::estimate`] of a fraction: the interval clipped to [0, 1], where the values
+    /// live (a t interval of shares near 0 or 1 otherwise reaches past them).
+    pub fn fraction(&self, values: &[f64], salt: u64) -> Estimate {
+        let mut e = self.estimate(values, salt);
+        e.lo = e.lo.map(|v| v.clamp(0.0, 1.0));
+        e.hi = e.hi.map(|v| v.clamp(0.0, 1.0));
+        e
+    }
+
     /// Per-step means and intervals of curves (step t with salt t).
     pub fn curve(&self, curves: &[&Vec<f64>]) -> CiCurve {
         let steps = curves.first().map_or(0, |c| c.len());
@@ -137,13 +146,21 @@ fn baseline_estimates(
     pick: fn(&UnitCounts) -> usize,
 ) -> BaselineEstimates {
     let frac = |c: &UnitCounts| c.fraction(pick(c));
-    let all = |f: &dyn Fn(&ModelResult) -> Option<f64>, k: u64| {
+    // Every member's value, where every member has one.
+    let values = |f: &dyn Fn(&ModelResult) -> Option<f64>| -> Option<Vec<f64>> {
         let v: Vec<f64> = members.iter().filter_map(|r| f(r)).collect();
-        (v.len() == members.len() && !v.is_empty()).then(|| ci.estimate(&v, salt + k))
+        (v.len() == members.len() && !v.is_empty()).then_some(v)
+    };
+    // Fractions are clipped to [0, 1]; differences of fractions (the excesses) are not.
+    let all = |f: &dyn Fn(&ModelResult) -> Option<f64>, k: u64| {
+        values(f).map(|v| ci.fraction(&v, salt + k))
+    };
+    let diff = |f: &dyn Fn(&ModelResult) -> Option<f64>, k: u64| {
+        values(f).map(|v| ci.estimate(&v, salt + k))
     };
     let b = |r: &ModelResult| r.baselines.clone();
     BaselineEstimates {
-        network: ci.estimate(
+        network: ci.fraction(
             &members
                 .iter()
                 .map(|r| frac(&b(r).network))
@@ -154,12 +171,12 @@ fn baseline_estimates(
         input: all(&|r| b(r).input.map(|c| frac(&c)), 2),
         shuffled: all(&|r| b(r).shuffled.map(|c| frac(&c)), 3),
         untrained: all(&|r| b(r).untrained.map(|c| frac(&c)), 4),
-        excess_input: all(
+        excess_input: diff(
             &|r| Some(frac(&b(r).network_pixels?) - frac(&b(r).input?)),
             5,
         ),
-        excess_shuffled: all(&|r| Some(frac(&b(r).network) - frac(&b(r).shuffled?)), 6),
-        excess_untrained: all(&|r| Some(frac(&b(r).network) - frac(&b(r).untrained?)), 7),
+        excess_shuffled: diff(&|r| Some(frac(&b(r).network) - frac(&b(r).shuffled?)), 6),
+        excess_untrained: diff(&|r| Some(frac(&b(r).network) - frac(&b(r).untrained?)), 7),
     }
 }
 
@@ -205,7 +222,7 @@ fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], ci: Ci) -> Gr
         (!v.is_empty()).then(|| ci.estimate(&v, salt))
     };
     let fraction = |f: &dyn Fn(&ModelResult) -> &Vec<Vec<bool>>, salt| {
-        ci.estimate(
+        ci.fraction(
             &each(&|r| analysis::any_class(f(r)).len() as f64 / r.info.n_units.max(1) as f64),
             salt,
         )
@@ -293,11 +310,16 @@ fn dose_response(members: &[&ModelResult], ci: Ci) -> Vec<GroupDose> {
         .map(|i| {
             let at: Vec<&crate::controls::DosePoint> = doses.iter().map(|d| &d[i]).collect();
             let random: Vec<f64> = at.iter().filter_map(|p| p.random_effect).collect();
+            let difference: Vec<f64> = at
+                .iter()
+                .filter_map(|p| Some(p.top_effect - p.random_effect?))
+                .collect();
             GroupDose {
                 fraction: at[0].fraction,
                 units: ci.estimate(&at.iter().map(|p| p.units as f64).collect::<Vec<_>>(), 150),
                 top: ci.estimate(&at.iter().map(|p| p.top_effect).collect::<Vec<_>>(), 151),
                 random: (!random.is_empty()).then(|| ci.estimate(&random, 152)),
+                difference: (!difference.is_empty()).then(|| ci.estimate(&difference, 153)),
             }
         })
         .collect()

@@ -153,9 +153,18 @@ fn draw_panels<DB: DrawingBackend>(
             .map_err(s)?;
         for l in &p.lines {
             if let Some((blo, bhi)) = &l.band {
-                let mut pts: Vec<(f64, f64)> =
-                    bhi.iter().enumerate().map(|(i, &v)| (x_of(i), v)).collect();
-                pts.extend(blo.iter().enumerate().rev().map(|(i, &v)| (x_of(i), v)));
+                // Points without an interval (NaN: undefined there) are left out of the band.
+                let finite = |i: usize| blo[i].is_finite() && bhi[i].is_finite();
+                let mut pts: Vec<(f64, f64)> = (0..bhi.len())
+                    .filter(|&i| finite(i))
+                    .map(|i| (x_of(i), bhi[i]))
+                    .collect();
+                pts.extend(
+                    (0..blo.len())
+                        .rev()
+                        .filter(|&i| finite(i))
+                        .map(|i| (x_of(i), blo[i])),
+                );
                 chart
                     .draw_series(std::iter::once(Polygon::new(
                         pts,

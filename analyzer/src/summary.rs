@@ -171,6 +171,8 @@ pub struct GroupDose {
     pub top: Estimate,
     /// Mean effect of the matched random draws (models that have them).
     pub random: Option<Estimate>,
+    /// Per model, the top units' effect minus its random draws' mean (models that have them).
+    pub difference: Option<Estimate>,
 }
 
 /// The models that share the values of the grouping keys, summarised across them. Every

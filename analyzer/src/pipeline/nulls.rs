@@ -172,7 +172,7 @@ pub(crate) fn lesion_nulls(
         ));
     } else if pool.len() < 2 * lesioned.len() {
         notes.push(format!(
-            "{} prediction units against {} other lesionable units: the null's draws share most of their units",
+            "{} prediction units against {} other lesionable units: the null's draws share most of their units, so no z is given (compare the dose-response curve instead)",
             lesioned.len(),
             pool.len()
         ));
@@ -235,7 +235,11 @@ pub(crate) fn lesion_nulls(
             null_mean,
             null_sd,
             matched_effect: prediction_effect - null_mean,
-            z: (null_sd > 0.0).then(|| (prediction_effect - null_mean) / null_sd),
+            // A pool under twice the lesion's size makes the draws share most units (a
+            // note says so): their spread then says nothing about chance, so no z.
+            z: (pool.len() >= 2 * lesioned.len()
+                && null_sd > 1e-9 * (null_mean.abs() + prediction_effect.abs()))
+            .then(|| (prediction_effect - null_mean) / null_sd),
             percentile: 100.0 * below as f64 / opts.draws as f64,
             null_effects,
         }

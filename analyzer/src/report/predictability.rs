@@ -39,10 +39,21 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
     if levels.len() < 2 {
         return Ok(None);
     }
-    let panel = |title: &str, y: &str, pick: &dyn Fn(&Group) -> Option<Estimate>, scale: f64| {
+    // `floor`: series with a mean below it are left out of the panel (they would flatten it).
+    let panel = |title: &str,
+                 y: &str,
+                 pick: &dyn Fn(&Group) -> Option<Estimate>,
+                 scale: f64,
+                 floor: f64| {
         let lines = series
             .iter()
             .enumerate()
+            .filter(|(_, (_, points))| {
+                points
+                    .iter()
+                    .filter_map(|(_, g)| pick(g))
+                    .all(|e| e.mean >= floor)
+            })
             .map(|(k, (label, points))| {
                 // Every entropy level on the shared axis; NaN where the series has no group.
                 let at = |h: f64| {
@@ -81,18 +92,26 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
             "% of (static prior - bound)",
             &|g| g.share_of_attainable,
             100.0,
+            -1.0,
         ),
         panel(
             "energy saving at step 10",
             "% of the input's mean |x|",
             &|g| Some(g.saving_vs_input),
             100.0,
+            f64::NEG_INFINITY,
         ),
         panel(
-            "prediction lesion beyond its matched null",
-            "mean |a|, prediction - matched random lesions",
-            &|g| g.matched_lesion_effect,
+            "top 10% lesion minus matched random",
+            "mean |a|, steps 2..10",
+            &|g| {
+                g.dose_response
+                    .iter()
+                    .find(|d| (d.fraction - 0.1).abs() < 1e-9)
+                    .and_then(|d| d.difference)
+            },
             1.0,
+            f64::NEG_INFINITY,
         ),
     ];
     plot::line_panels(dir, "predictability", &panels)?;
@@ -100,7 +119,7 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
         stem: "predictability",
         title: "Predictability: saving and lesion effect against the stream's entropy",
         caption: format!(
-            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the share of the attainable saving at step 10, (static prior - pre) / (static prior - the stream's L1-optimal bound), undefined where nothing is attainable beyond the static prior (the random stream); the energy saved relative to the input (1 - pre/input); and the prediction lesion's effect beyond the mean of its activity-matched null (mean over steps 2..10 of pre). Bands: 95% intervals across instances (see the report's interval method).",
+            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the share of the attainable saving at step 10, (static prior - pre) / (static prior - the stream's L1-optimal bound), undefined where nothing is attainable beyond the static prior (the random stream); the energy saved relative to the input (1 - pre/input); and the lesion of the top 10% of the lesionable units by the prediction statistic beyond as many activity-matched random units (mean over steps 2..10 of pre; the same dose for every network). Series that fall below -100% of the attainable saving (controls that spend more than the static prior) are left out of the first panel; their values are in groups.csv. Bands: 95% intervals across instances (see the report's interval method).",
             epc_core::sequence::MAX_ENTROPY_BITS
         ),
     }))
