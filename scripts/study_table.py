@@ -2,7 +2,7 @@
 """Prints the groups of an `epc analyze` summary.json as a Markdown table (every study table in
 the docs is made with it, so each number can be traced to its summary.json).
 
-  python3 scripts/study_table.py STUDY/report/summary.json
+  python3 scripts/study_table.py STUDY/report/summary.json   (or a committed summary.json.gz)
 
 Columns, per group (mean across its models, [95% interval] where the analysis gives one, "n = 1"
 where it cannot): the headline energy at the first and the last step; the static prior (dataset
@@ -19,6 +19,7 @@ read as far as they go: their dataset median comes from the `references` entry o
 models' stream, never from another stream's. Standard library only.
 """
 
+import gzip
 import json
 import sys
 
@@ -48,11 +49,13 @@ def with_baselines(g, rule):
     if b is None:
         return ci(g.get("prediction_fraction" if rule == "prediction" else "error_fraction"), pct=True)
     base = lambda e: "-" if e is None else f"{100 * e['mean']:.1f}%"
-    return f"{ci(b['network'], pct=True)} (input {base(b['input'])}, shuffled {base(b['shuffled'])})"
+    return (f"{ci(b['network'], pct=True)} (input {base(b['input'])}, shuffled {base(b['shuffled'])}, "
+            f"untrained {base(b.get('untrained'))})")
 
 
 def main():
-    s = json.load(open(sys.argv[1]))
+    path = sys.argv[1]
+    s = json.load(gzip.open(path, "rt") if path.endswith(".gz") else open(path))
     print("| group | models | energy t=1 -> t=10 | static prior / bound t=10 | share of attainable "
           "saving | saving vs input | prediction units | matched error units | lesion beyond "
           "matched null | lesion of the top 10% vs 10% matched random units |")
