@@ -2,6 +2,8 @@
 //! (the venv of scripts/env.sh: `EPC_PYTHON`, falling back to `python3`).
 #![allow(dead_code, clippy::needless_range_loop)]
 
+use epc_analyzer::{AnalysisOptions, EngineOptions, ExecutionProvider};
+use epc_core::data::{digits, Dataset, DatasetKind};
 use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -167,4 +169,28 @@ pub fn reference_forward(x: &Array3<f32>, w: &Array2<f32>, mask: Option<&[f32]>)
         }
     }
     pre
+}
+
+/// The embedded digits as a data set.
+pub fn digits_data() -> Dataset {
+    let (train, test) = digits::embedded();
+    Dataset {
+        kind: DatasetKind::Digits,
+        train,
+        test,
+    }
+}
+
+/// Analysis options for the digits on the CPU (seed 11, 2,000 resamples, batch 16).
+pub fn options(models: Vec<std::path::PathBuf>, out: std::path::PathBuf) -> AnalysisOptions {
+    let mut o = AnalysisOptions::new(models, Some(DatasetKind::Digits), out);
+    o.engine = EngineOptions {
+        ep: ExecutionProvider::Cpu,
+        ep_explicit: true,
+        batch_size: 16,
+        ..EngineOptions::default()
+    };
+    o.seed = 11;
+    o.bootstrap = 2000;
+    o
 }
