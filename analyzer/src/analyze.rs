@@ -72,10 +72,7 @@ fn analyze_into(
         )));
     }
     // Each model is analysed on the class order it was trained on: one context per stream.
-    let streams: Vec<Stream> = models
-        .iter()
-        .map(|m| Stream::of_metadata(m.metadata()))
-        .collect();
+    let streams: Vec<Stream> = models.iter().map(Stream::of_model).collect::<Result<_>>()?;
     let mut contexts: Vec<Context> = Vec::new();
     for s in &streams {
         if !contexts.iter().any(|c| &c.stream == s) {

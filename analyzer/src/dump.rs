@@ -285,7 +285,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         .or_else(|| epc_core::contract::dataset_of(model.metadata()))
         .unwrap_or(DatasetKind::Digits);
     let test = data::load_test(&DataSource::new(kind, opts.data_dir.clone()))?;
-    let stream = Stream::of_metadata(model.metadata());
+    let stream = Stream::of_model(&model)?;
     check_fit(&model, &test, &stream)?;
     let sets = dump_sets(&opts.sequences, &test, opts.seed, &stream)?;
     let steps = sets[0].info.config.length;

@@ -233,10 +233,7 @@ fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], ci: Ci) -> Gr
         .iter()
         .map(|r| share_of_attainable(r)[last])
         .collect();
-    let streams: Vec<Stream> = members
-        .iter()
-        .map(|r| Stream::of_metadata(&r.info.metadata))
-        .collect();
+    let streams: Vec<Stream> = members.iter().map(|r| r.stream.clone()).collect();
     let shared_stream = streams.windows(2).all(|w| w[0] == w[1]);
     let mut unit_baselines = BTreeMap::new();
     for (k, (salt, pick)) in [

@@ -205,7 +205,8 @@ pub fn group_value(metadata: &std::collections::BTreeMap<String, String>, key: &
         }
         // The whole stream: markov entropies and permutation seeds are groups of their own.
         "order" => from_config("sequence.order")
-            .map(|_| crate::sequences::Stream::of_metadata(metadata).describe()),
+            .and_then(|_| crate::sequences::Stream::of_metadata(metadata).ok())
+            .map(|s| s.describe()),
         k if k.starts_with("config.") => from_config(&k["config.".len()..]),
         k => metadata.get(k).cloned(),
     };

@@ -138,20 +138,37 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The stream of a model's metadata (`epc.config`), ascending where it records none.
-    pub fn of_metadata(metadata: &std::collections::BTreeMap<String, String>) -> Stream {
-        let cfg = metadata
-            .get(epc_core::contract::META_CONFIG)
-            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
-        let seq = cfg
-            .and_then(|c| serde_json::from_value::<SequenceConfig>(c["sequence"].clone()).ok())
-            .unwrap_or_default();
-        Stream {
+    /// The stream of a model's metadata (`epc.config`'s `sequence` section): the ascending
+    /// stream where the model records no config or no sequence section (a model from another
+    /// framework), an error (the reason) where it records one that cannot be read, so that a
+    /// model is never analysed on a stream it was not trained on.
+    pub fn of_metadata(
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> std::result::Result<Stream, String> {
+        let seq = match metadata.get(epc_core::contract::META_CONFIG) {
+            None => SequenceConfig::default(),
+            Some(text) => {
+                let cfg: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| format!("its epc.config is not JSON ({e})"))?;
+                match cfg.get("sequence") {
+                    None => SequenceConfig::default(),
+                    Some(seq) => serde_json::from_value(seq.clone()).map_err(|e| {
+                        format!("its epc.config has a sequence section epc cannot read ({e})")
+                    })?,
+                }
+            }
+        };
+        Ok(Stream {
             order: seq.order,
             order_seed: seq.order_seed,
             entropy: seq.entropy,
             motion: seq.motion,
-        }
+        })
+    }
+
+    /// [`Stream::of_metadata`] of a loaded model; an unreadable config is an error naming it.
+    pub fn of_model(model: &crate::engine::StepModel) -> Result<Stream> {
+        Stream::of_metadata(model.metadata()).map_err(|why| Error::model(model.path(), why))
     }
 
     /// The shape of this stream's frames for images of `image`.

@@ -256,7 +256,7 @@ fn digits_report_matches_independent_numbers() {
         &epc_analyzer::DumpSequences::Test { epochs: None },
         &data.test,
         11,
-        &epc_analyzer::sequences::Stream::of_metadata(sm.metadata()),
+        &epc_analyzer::sequences::Stream::of_model(&sm).unwrap(),
     )
     .unwrap();
     let dumped = epc_analyzer::sequences::frames(&data.test, &sets[0].seqs, STEPS);

@@ -84,7 +84,7 @@ pub(crate) fn prediction_units_of(
     images: &Images,
     seed: u64,
 ) -> Result<Vec<usize>> {
-    let stream = crate::sequences::Stream::of_metadata(model.metadata());
+    let stream = crate::sequences::Stream::of_model(model)?;
     let ordered = (0..NUM_CLASSES)
         .map(|start| crate::sequences::class_set(images, start, seed, &stream))
         .collect::<Result<Vec<_>>>()?;
@@ -158,6 +158,8 @@ pub(crate) struct ModelResult {
     pub populations: Option<PopulationReport>,
     /// The reference curves of the stream the model was analysed on.
     pub reference: ReferenceCurves,
+    /// The stream the model was trained and analysed on.
+    pub stream: crate::sequences::Stream,
     /// Per test sequence, the headline mean |preact| at the last step.
     pub last_pre: Vec<f64>,
     /// Per test sequence, the references at the last step (the model's stream's).
@@ -448,5 +450,6 @@ pub(crate) fn analyze_model(
         reference: ctx.reference.clone(),
         last_pre,
         last_refs: ctx.last_refs.clone(),
+        stream: ctx.stream.clone(),
     })
 }
