@@ -54,3 +54,42 @@ fn a_run_that_stops_early_still_logs_its_last_epoch() {
     assert!(done < 400, "{state}");
     assert_eq!(epochs.last(), Some(&done), "{epochs:?}");
 }
+
+#[test]
+fn the_report_draws_each_runs_learning_curve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    train_digits(&run, "0,1", "6");
+    let report = tmp.path().join("report");
+    run_ok(&[
+        "analyze",
+        "--model",
+        run.to_str().unwrap(),
+        "--null-draws",
+        "5",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    let s = read_json(&report.join("summary.json"));
+    for seed in ["seed-0", "seed-1"] {
+        let history = std::fs::read_to_string(run.join(seed).join("history.jsonl")).unwrap();
+        let want: Vec<f64> = history
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["val_loss"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        let got: Vec<f64> = s["learning_curves"][seed]["val_loss"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", s["learning_curves"]))
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(got, want);
+    }
+    assert!(report.join("learning_curves.png").is_file());
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("learning_curves.png"));
+}

@@ -245,6 +245,7 @@ pub(crate) fn summary(
         postsynaptic_ci,
         populations: per_model(results, |r| r.populations.clone()),
         references: BTreeMap::new(),
+        learning_curves: BTreeMap::new(),
         target_previous: ctx.cycle.previous(ctx.target),
         notes,
         elapsed_s: 0.0,

@@ -154,9 +154,44 @@ fn analyze_into(
             .map(|c| (c.stream.describe(), c.reference.clone()))
             .collect();
     }
+    let mut history_notes = Vec::new();
+    summary.learning_curves = learning_curves(&summary, &mut history_notes)
+        .into_iter()
+        .collect();
+    summary.notes.extend(history_notes);
     summary.elapsed_s = start.elapsed().as_secs_f64();
     report::write(out, &opts.out, &summary, &results, ctx, opts.figures)?;
     Ok(summary)
+}
+
+/// The training history of every model whose folder is an epc instance folder (it has a
+/// `history.jsonl`), keyed by model name; a history that cannot be read is left out with a
+/// note.
+fn learning_curves(
+    summary: &Summary,
+    notes: &mut Vec<String>,
+) -> Vec<(String, crate::summary::LearningCurve)> {
+    let mut out = Vec::new();
+    for m in &summary.models {
+        let Some(dir) = m.path.parent() else { continue };
+        let inst = epc_core::run::InstanceDir::new(dir);
+        if !inst.history().is_file() {
+            continue;
+        }
+        match inst.read_history() {
+            Ok(h) if !h.is_empty() => out.push((
+                m.name.clone(),
+                crate::summary::LearningCurve {
+                    epoch: h.iter().map(|r| r.epoch).collect(),
+                    train_loss: h.iter().map(|r| r.train_loss).collect(),
+                    val_loss: h.iter().map(|r| r.val_loss).collect(),
+                },
+            )),
+            Ok(_) => {}
+            Err(e) => notes.push(format!("{}: no learning curve: {e}", m.name)),
+        }
+    }
+    out
 }
 
 /// A network baseline of a model.

@@ -229,6 +229,17 @@ pub struct Group {
     pub entropy: Option<f64>,
 }
 
+/// A model's training history, read from its run folder.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LearningCurve {
+    /// The epochs (1-based).
+    pub epoch: Vec<usize>,
+    /// Mean training loss of each epoch.
+    pub train_loss: Vec<f64>,
+    /// Validation loss after each epoch.
+    pub val_loss: Vec<f64>,
+}
+
 /// Energy curves by measure name (`pre`, `ap`, `st`, `ec`).
 pub type Curves = BTreeMap<String, Vec<f64>>;
 
@@ -379,6 +390,9 @@ pub struct Summary {
     /// stream (by its description, as in each model's `stream`); `reference` is the first's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub references: BTreeMap<String, ReferenceCurves>,
+    /// Per model trained by epc (its folder has a `history.jsonl`): the loss per epoch.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub learning_curves: BTreeMap<String, LearningCurve>,
     /// The class before `target` on the first model's stream (Fig 4B and 4C's class lesion).
     #[serde(default)]
     pub target_previous: usize,

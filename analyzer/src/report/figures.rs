@@ -117,7 +117,60 @@ pub(super) fn draw_all(
     if let Some(f) = super::predictability::figure(dir, s)? {
         figs.push(f);
     }
+    learning(dir, s, &mut figs)?;
     Ok(figs)
+}
+
+/// The learning curves of the models trained by epc: validation (solid) and training
+/// (dashed) loss per epoch, one colour per model.
+fn learning(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
+    if s.learning_curves.is_empty() {
+        return Ok(());
+    }
+    let epochs = s
+        .learning_curves
+        .values()
+        .flat_map(|c| c.epoch.iter().copied())
+        .max()
+        .unwrap_or(0);
+    let padded = |c: &crate::summary::LearningCurve, loss: &[f64]| -> Vec<f64> {
+        let mut v = vec![f64::NAN; epochs];
+        for (&e, &l) in c.epoch.iter().zip(loss) {
+            v[e - 1] = l;
+        }
+        v
+    };
+    let mut lines = Vec::new();
+    for (i, (name, c)) in s.learning_curves.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        for (what, loss, dashed) in [
+            ("validation", &c.val_loss, false),
+            ("training", &c.train_loss, true),
+        ] {
+            lines.push(Line {
+                label: format!("{name} {what}"),
+                color,
+                values: padded(c, loss),
+                band: None,
+                dashed,
+            });
+        }
+    }
+    let panel = Panel {
+        title: "loss per epoch".into(),
+        x_label: "epoch".into(),
+        y_label: "loss (sum over the steps)".into(),
+        x_start: 1,
+        xs: None,
+        lines,
+    };
+    plot::line_panels(dir, "learning_curves", &[panel])?;
+    figs.push(Figure {
+        stem: "learning_curves",
+        title: "Learning curves",
+        caption: "The loss of every model trained by epc, from its run folder's history.jsonl: validation loss after each epoch (solid) and mean training loss over the epoch (dashed). A curve still falling at its last epoch says the network had not converged.".into(),
+    });
+    Ok(())
 }
 
 /// Fig 2A: energy per step, one curve per group.
