@@ -21,9 +21,9 @@ use rand_chacha::ChaCha8Rng;
     Eq,
     serde::Serialize,
     serde::Deserialize,
-    clap::ValueEnum,
     Default,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum ClassOrder {
     /// c, c+1, ..., wrapping from 9 to 0 (the paper's predictable stream).

@@ -330,8 +330,10 @@ def main():
         config = {
             "seed": SEED,
             "data": {"dataset": "digits", "test_split": "last 360 rows", "pixel_scale": 1 / 16},
-            "sequence": {"length": SEQ_LEN, "batch_size": BATCH, "order": "ascending",
-                         "start_class": "uniform", "initial_state": "zeros"},
+            # epc reads this section to pick the analysis stream, so it holds only epc's
+            # sequence settings; how the sequences were drawn here is described beside it.
+            "sequence": {"length": SEQ_LEN, "batch_size": BATCH, "order": "ascending"},
+            "sampling": {"start_class": "uniform", "initial_state": "zeros"},
             "model": model_cfg,
             "optim": {"name": "adam", "lr": LR, "batches": TRAIN_STEPS},
             "framework": {"torch": GOT["torch"], "onnx": GOT["onnx"],

@@ -17,8 +17,9 @@ pub const CONFIG_VERSION: u32 = 1;
 
 /// The training objectives of SPEC.md section 3.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// sum_t mean|a_t| (the paper's model).
@@ -50,9 +51,9 @@ impl Loss {
     Hash,
     serde::Serialize,
     serde::Deserialize,
-    clap::ValueEnum,
     Default,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Architecture {
     /// The paper's RNN: `a_t = h_{t-1} W + x_t`, `h_t = relu(a_t)`, only W trained.
@@ -95,9 +96,9 @@ impl Architecture {
     Eq,
     serde::Serialize,
     serde::Deserialize,
-    clap::ValueEnum,
     Default,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceChoice {
     /// CUDA if available, else MPS, else CPU.
@@ -145,9 +146,9 @@ impl Default for DataConfig {
     Eq,
     serde::Serialize,
     serde::Deserialize,
-    clap::ValueEnum,
     Default,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum EnergyScope {
     /// Every unit's preactivation.
@@ -220,9 +221,9 @@ impl Default for OptimConfig {
     Eq,
     serde::Serialize,
     serde::Deserialize,
-    clap::ValueEnum,
     Default,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum FinalWeights {
     /// The epoch with the lowest validation loss (ours: never the test set).

@@ -5,9 +5,7 @@
 
 use crate::{Error, Result};
 use md5::{Digest, Md5};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// One remote file with its published MD5 digest.
 #[derive(Debug, Clone, Copy)]
@@ -97,15 +95,11 @@ pub fn check_md5(path: &Path, bytes: &[u8], accepted: &[&str]) -> Result<()> {
 pub fn fetch(file: &RemoteFile, mirrors: &[String], dest_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dest_dir).map_err(|e| Error::io(dest_dir, e))?;
     let dest = dest_dir.join(file.name);
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(15))
-        .timeout_read(Duration::from_secs(60))
-        .build();
     let mut failures = Vec::new();
     for base in mirrors {
         let url = format!("{}/{}", base.trim_end_matches('/'), file.name);
         log::info!("downloading {url}");
-        match download(&agent, &url) {
+        match download(&url) {
             Ok(bytes) => {
                 if let Err(e) = check_md5(Path::new(&url), &bytes, file.md5) {
                     failures.push(e.to_string());
@@ -126,7 +120,15 @@ pub fn fetch(file: &RemoteFile, mirrors: &[String], dest_dir: &Path) -> Result<P
     })
 }
 
-fn download(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, String> {
+/// The body of `url` (at most 1 GiB).
+#[cfg(feature = "download")]
+fn download(url: &str) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::time::Duration;
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(15))
+        .timeout_read(Duration::from_secs(60))
+        .build();
     let resp = agent.get(url).call().map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
     resp.into_reader()
@@ -134,4 +136,10 @@ fn download(agent: &ureq::Agent, url: &str) -> std::result::Result<Vec<u8>, Stri
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
     Ok(bytes)
+}
+
+/// Without the `download` feature there is no HTTP client: every mirror fails with this.
+#[cfg(not(feature = "download"))]
+fn download(_url: &str) -> std::result::Result<Vec<u8>, String> {
+    Err("this program was built without downloading (epc-core's `download` feature); put the file in the data folder yourself".into())
 }
