@@ -146,12 +146,22 @@ pub fn run(mut args: AnalyzeArgs) -> Result<()> {
             .unit_baselines
             .get(&m.name)
             .map_or(String::new(), |b| {
-                let input = b.input.map_or(String::new(), |i| {
-                    format!(" (input alone: {}, {})", i.prediction, i.error_matched)
-                });
+                // Each count beside what the same rules give without a trained network.
+                let controls: Vec<String> = [
+                    ("input alone", b.input),
+                    ("shuffled", b.shuffled),
+                    ("untrained", b.untrained),
+                ]
+                .into_iter()
+                .filter_map(|(k, c)| {
+                    Some(format!("{k} {} and {}", c?.prediction, c?.error_matched))
+                })
+                .collect();
                 format!(
-                    "; {} prediction units, {} matched error units{input}",
-                    b.network.prediction, b.network.error_matched
+                    "; {} prediction units and {} matched error units ({})",
+                    b.network.prediction,
+                    b.network.error_matched,
+                    controls.join("; ")
                 )
             });
         println!(
