@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds, trains briefly and exports two step-v2 models (docs/CONTRACT.md) from PyTorch.
 
-  lstm_err.onnx   the published code's PretNet pattern: error units a_t = x_t + W_pred h_{t-1}
+  lstm_err.onnx   error units a_t = x_t + W_pred h_{t-1}
                   feeding an LSTM cell (states h, c); no drive/transmission outputs.
   two_layer.onnx  two ReLU layers with recurrent and top-down weights (states h1, h2), with
                   every optional output (drive_in, drive_rec, transmission).
