@@ -67,8 +67,11 @@ fn full_mnist_matches_the_published_reference_values() {
         let g = got.as_f64().unwrap();
         assert!((g - want).abs() < tol, "{g} vs {want}");
     };
-    // Step 1 = the mean pixel 0.133; the reference curves 0.126 and 0.102.
-    close(&s["energy"]["pre"]["model"][0], 0.133, 0.001);
+    // Step 1 = the mean pixel 0.133 (0.1325 over the test split); the reference curves 0.126
+    // and 0.102. Step 1 averages the first frames of 892 sequences with random start
+    // classes: the per-image mean pixel has sd 0.0437 on MNIST's test split, so the draw's
+    // standard error is 0.0015, and the bound is three of them.
+    close(&s["energy"]["pre"]["model"][0], 0.133, 0.0045);
     for (curve, want) in [("dataset_median", 0.126), ("category_median", 0.102)] {
         let v: Vec<f64> = (0..10)
             .map(|t| s["reference"][curve][t].as_f64().unwrap())
