@@ -60,11 +60,22 @@ fn group_line(label: String, color: RGBColor, c: &CiCurve, models: usize) -> Lin
 
 /// The dashed reference curves of the `pre` panels (the input itself only when `with_input`).
 fn reference_lines(s: &Summary, with_input: bool) -> Vec<Line> {
-    let all = [
-        ("input", &s.reference.input, PALETTE[7]),
-        ("dataset median", &s.reference.dataset_median, PALETTE[4]),
-        ("category median", &s.reference.category_median, PALETTE[2]),
+    let r = &s.reference;
+    let mut all = vec![
+        ("input", &r.input, PALETTE[7]),
+        ("dataset median", &r.dataset_median, PALETTE[4]),
+        ("category median", &r.category_median, PALETTE[2]),
     ];
+    // The stream's bound, where it is not the category median (a stream with uncertain
+    // successors): what the best predictor of the next class's image reaches.
+    if let Some(bound) = r.bound.as_ref().filter(|b| {
+        b.iter()
+            .zip(&r.category_median)
+            .skip(1)
+            .any(|(x, y)| (x - y).abs() > 1e-9)
+    }) {
+        all.push(("stream bound", bound, PALETTE[5]));
+    }
     all.into_iter()
         .skip(usize::from(!with_input))
         .map(|(label, curve, color)| Line {
@@ -205,7 +216,7 @@ fn energy(dir: &Path, s: &Summary, figs: &mut Vec<Figure>) -> Result<()> {
     figs.push(Figure {
         stem: "fig2a_energy",
         title: "Fig 2A: energy per step",
-        caption: "Energy per time step on the test sequences, one curve per group of models; a network that predicts its input falls below the dataset-median curve towards the category-median curve (dashed).".into(),
+        caption: "Energy per time step on the test sequences, one curve per group of models; a network that predicts its input falls below the dataset-median curve towards the category-median curve (dashed), or, on a stream with uncertain successors, towards the stream bound (the best prediction of the next frame given the previous class).".into(),
     });
     Ok(())
 }
