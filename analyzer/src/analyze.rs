@@ -116,6 +116,8 @@ fn analyze_into(
             .iter()
             .find(|c| &c.stream == stream)
             .expect("a context per stream");
+        // A model that does not fit the stream fails as itself, not as its baseline.
+        crate::pipeline::check_fit(model, c.images, &c.stream)?;
         let derived = Derived {
             shuffled: baseline(opts, model, name, Baseline::Shuffled, c, &mut notes)?,
             untrained: baseline(opts, model, name, Baseline::Untrained, c, &mut notes)?,
@@ -154,11 +156,7 @@ fn analyze_into(
             .map(|c| (c.stream.describe(), c.reference.clone()))
             .collect();
     }
-    let mut history_notes = Vec::new();
-    summary.learning_curves = learning_curves(&summary, &mut history_notes)
-        .into_iter()
-        .collect();
-    summary.notes.extend(history_notes);
+    summary.learning_curves = learning_curves(&summary.models, &mut summary.notes);
     summary.elapsed_s = start.elapsed().as_secs_f64();
     report::write(out, &opts.out, &summary, &results, ctx, opts.figures)?;
     Ok(summary)
@@ -168,25 +166,27 @@ fn analyze_into(
 /// `history.jsonl`), keyed by model name; a history that cannot be read is left out with a
 /// note.
 fn learning_curves(
-    summary: &Summary,
+    models: &[crate::summary::ModelInfo],
     notes: &mut Vec<String>,
-) -> Vec<(String, crate::summary::LearningCurve)> {
-    let mut out = Vec::new();
-    for m in &summary.models {
+) -> std::collections::BTreeMap<String, crate::summary::LearningCurve> {
+    let mut out = std::collections::BTreeMap::new();
+    for m in models {
         let Some(dir) = m.path.parent() else { continue };
         let inst = epc_core::run::InstanceDir::new(dir);
         if !inst.history().is_file() {
             continue;
         }
         match inst.read_history() {
-            Ok(h) if !h.is_empty() => out.push((
-                m.name.clone(),
-                crate::summary::LearningCurve {
-                    epoch: h.iter().map(|r| r.epoch).collect(),
-                    train_loss: h.iter().map(|r| r.train_loss).collect(),
-                    val_loss: h.iter().map(|r| r.val_loss).collect(),
-                },
-            )),
+            Ok(h) if !h.is_empty() => {
+                out.insert(
+                    m.name.clone(),
+                    crate::summary::LearningCurve {
+                        epoch: h.iter().map(|r| r.epoch).collect(),
+                        train_loss: h.iter().map(|r| r.train_loss).collect(),
+                        val_loss: h.iter().map(|r| r.val_loss).collect(),
+                    },
+                );
+            }
             Ok(_) => {}
             Err(e) => notes.push(format!("{}: no learning curve: {e}", m.name)),
         }
@@ -213,8 +213,6 @@ fn baseline(
     notes: &mut Vec<String>,
 ) -> Result<Option<crate::pipeline::UnitRules>> {
     use crate::engine::Derive;
-    // A model that does not fit the stream fails as itself, not as its baseline.
-    crate::pipeline::check_fit(model, ctx.images, &ctx.stream)?;
     let loaded = match which {
         Baseline::Shuffled if opts.baselines.shuffled => {
             let seed = crate::pipeline::shuffle_seed(opts.seed, model.sha256());

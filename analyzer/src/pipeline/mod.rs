@@ -89,11 +89,7 @@ pub(crate) fn prediction_units_of(
         .map(|start| crate::sequences::class_set(images, start, seed, &stream))
         .collect::<Result<Vec<_>>>()?;
     let rows = passes::last_step_rows(model, images, &ordered, &stream.cycle())?;
-    let pred: Vec<Vec<bool>> = rows
-        .iter()
-        .map(|r| analysis::prediction_rule(r.view()))
-        .collect();
-    Ok(analysis::any_class(&pred))
+    Ok(analysis::any_class(&rules::prediction_flags(&rows).0))
 }
 
 /// Images of the first sequence 0..9 of the class set starting at 0, one per step (Fig 2C).
@@ -252,24 +248,19 @@ pub(crate) fn analyze_model(
     });
     let pred_units = analysis::any_class(pred);
     let err_units = analysis::any_class(err);
+    let all_units: Vec<usize> = (0..n).collect();
     let baselines = UnitBaselines {
-        network: rules.counts(&(0..n).collect::<Vec<_>>()),
+        network: rules.counts(&all_units),
         network_pixels: pixel_view.as_ref().map(|p| rules.counts(&p.units)),
         input: pixel_view
             .as_ref()
             .map(|_| ctx.input_rules.counts(&(0..dim).collect::<Vec<_>>())),
-        shuffled: derived
-            .shuffled
-            .as_ref()
-            .map(|r| r.counts(&(0..n).collect::<Vec<_>>())),
+        shuffled: derived.shuffled.as_ref().map(|r| r.counts(&all_units)),
         shuffled_seed: derived
             .shuffled
             .as_ref()
             .map(|_| shuffle_seed(seed, model.sha256())),
-        untrained: derived
-            .untrained
-            .as_ref()
-            .map(|r| r.counts(&(0..n).collect::<Vec<_>>())),
+        untrained: derived.untrained.as_ref().map(|r| r.counts(&all_units)),
     };
 
     // Energy on the test set, intact and with the connection lesion.
@@ -433,9 +424,9 @@ pub(crate) fn analyze_model(
     Ok(ModelResult {
         info,
         energy,
-        pred: rules.pred.clone(),
-        err: rules.err.clone(),
-        err_matched: rules.err_matched.clone(),
+        pred: rules.pred,
+        err: rules.err,
+        err_matched: rules.err_matched,
         baselines,
         controls,
         pixel_types: pixel_view.map(|p| p.types),
