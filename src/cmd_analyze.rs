@@ -95,7 +95,7 @@ fn expand_models(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// Runs `epc analyze`.
 pub fn run(mut args: AnalyzeArgs) -> Result<()> {
     if let Some(study) = &args.study {
-        let found = crate::cmd_sweep::finished_cells(study)?;
+        let found = epc_study::StudyDir::finished(study)?;
         args.model = found.cells;
         if args.out.is_none() {
             args.out = Some(found.report);

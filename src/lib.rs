@@ -9,7 +9,6 @@ pub mod cmd_dump;
 pub mod cmd_export;
 pub mod cmd_sweep;
 mod engine_args;
-pub mod sweep_slurm;
 pub mod train_args;
 
 use std::process::ExitCode;

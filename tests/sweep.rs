@@ -220,3 +220,46 @@ fn shipped_plans_expand_to_valid_cells() {
     }
     assert!(seen >= 3, "plans/ holds {seen} plans");
 }
+
+/// A cell's config (`STUDY/configs/NAME.json`, resolved straight from the plan through the
+/// config vocabulary) equals what `epc train` writes with the same flags, and the cell trains
+/// from it to the same weights.
+#[test]
+fn a_cell_config_equals_what_epc_train_writes_with_the_same_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plan(
+        tmp.path(),
+        "seeds = [1]\n[grid]\n\"optim.lr\" = [0.002]\nlr-schedule = [\"cosine\"]\n\
+         [set]\nepochs = 3\norder = \"markov\"\nentropy = 1\narch = \"hierarchical\"\n\
+         units = 16\nno-export = true\n",
+    );
+    let study = tmp.path().join("study");
+    let o = sweep(&p, &study).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let name = "lr-schedule=cosine,optim.lr=0.002";
+    let cell = read_json(&study.join("configs").join(format!("{name}.json")));
+    let run = tmp.path().join("by-hand");
+    let o = epc()
+        .args([
+            "train", "--seeds", "1", "--epochs", "3", "--order", "markov", "--entropy", "1",
+            "--arch", "hierarchical", "--units", "16", "--no-export", "--lr", "0.002",
+            "--lr-schedule", "cosine", "--plain", "--out",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut by_hand = read_json(&run.join("seed-1/config.json"));
+    let mut trained = read_json(&study.join("cells").join(name).join("seed-1/config.json"));
+    assert_eq!(by_hand["optim"]["schedule"]["min_lr"], 0.002 / 100.0);
+    assert_eq!(by_hand["seed"], 1);
+    for c in [&mut by_hand, &mut trained] {
+        c.as_object_mut().unwrap().remove("seed");
+    }
+    let mut cell = cell;
+    cell.as_object_mut().unwrap().remove("seed");
+    assert_eq!(cell, by_hand);
+    assert_eq!(trained, by_hand);
+    let w = |dir: &Path| std::fs::read(dir.join("seed-1/weights.safetensors")).unwrap();
+    assert_eq!(w(&study.join("cells").join(name)), w(&run));
+}

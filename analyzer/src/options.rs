@@ -176,8 +176,16 @@ impl FromStr for GroupBy {
         match s.trim() {
             "auto" => Ok(GroupBy::Auto),
             "none" | "" => Ok(GroupBy::Keys(Vec::new())),
+            // A setting's name or dotted key (`lr`, `optim.lr`) means its grouping key
+            // (`config.optim.lr`), through the config vocabulary.
             list => Ok(GroupBy::Keys(
-                list.split(',').map(|k| k.trim().to_string()).collect(),
+                list.split(',')
+                    .map(|k| {
+                        let k = k.trim();
+                        epc_core::config::vocabulary::lookup(k)
+                            .map_or_else(|| k.to_string(), |s| s.group_key())
+                    })
+                    .collect(),
             )),
         }
     }
@@ -237,6 +245,17 @@ mod tests {
         assert_eq!(
             "loss, config.train.epochs".parse::<GroupBy>().unwrap(),
             GroupBy::Keys(vec!["loss".into(), "config.train.epochs".into()])
+        );
+        assert_eq!(
+            "lr, arch, canvas, optim.schedule.kind"
+                .parse::<GroupBy>()
+                .unwrap(),
+            GroupBy::Keys(vec![
+                "config.optim.lr".into(),
+                "architecture".into(),
+                "order".into(),
+                "config.optim.schedule.kind".into()
+            ])
         );
         assert_eq!("auto".parse::<GroupBy>().unwrap(), GroupBy::Auto);
         assert_eq!("none".parse::<GroupBy>().unwrap(), GroupBy::Keys(vec![]));

@@ -8,7 +8,7 @@
 //! - [`contract`]: names and rules of the ONNX step-model interface (`step-v1`, `step-v2`);
 //! - [`layout`]: a step model's states and populations (receptive fields, lesionable state);
 //! - [`run`]: the run folder, its file names and its typed files (the one owner of its layout);
-//! - [`study`]: plan files, their grid of cells and the study folder (`epc sweep`);
+//! - [`config::vocabulary`]: every setting, defined once (flags, plans, grouping keys);
 //! - [`fsutil`]: atomic writes (temp file, then rename).
 //!
 //! Like every epc library it prints nothing: notes (a download starting, say) go to the
@@ -26,7 +26,6 @@ pub mod layout;
 pub mod motion;
 pub mod run;
 pub mod sequence;
-pub mod study;
 
 pub use error::{Error, Result};
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 mod model;
 mod schedule;
+pub mod vocabulary;
 pub use schedule::Schedule;
 
 /// The version of this config schema; files from a newer version are refused.
@@ -313,6 +314,16 @@ impl RunConfig {
         })?;
         cfg.check_version(path)?;
         Ok(cfg)
+    }
+
+    /// Reads a config file: JSON (`.json`, such as a run's or a study cell's `config.json`) or
+    /// TOML (anything else).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        if path.extension().is_some_and(|e| e == "json") {
+            Self::from_json_file(path)
+        } else {
+            Self::from_toml_file(path)
+        }
     }
 
     /// Reads a resolved `config.json` written by a run.

@@ -34,7 +34,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run_dir.display()
     ));
     let outcomes = if let Some(dir) = &args.resume {
-        epc_trainer::resume(dir, args.epochs, &options, &mut progress)
+        epc_trainer::resume(dir, args.settings.epochs(), &options, &mut progress)
             .with_context(|| format!("resuming {}", dir.display()))?
     } else {
         let config = args.resolve()?;
