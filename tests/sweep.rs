@@ -241,9 +241,26 @@ fn a_cell_config_equals_what_epc_train_writes_with_the_same_flags() {
     let run = tmp.path().join("by-hand");
     let o = epc()
         .args([
-            "train", "--seeds", "1", "--epochs", "3", "--order", "markov", "--entropy", "1",
-            "--arch", "hierarchical", "--units", "16", "--no-export", "--lr", "0.002",
-            "--lr-schedule", "cosine", "--plain", "--out",
+            "train",
+            "--seeds",
+            "1",
+            "--epochs",
+            "3",
+            "--order",
+            "markov",
+            "--entropy",
+            "1",
+            "--arch",
+            "hierarchical",
+            "--units",
+            "16",
+            "--no-export",
+            "--lr",
+            "0.002",
+            "--lr-schedule",
+            "cosine",
+            "--plain",
+            "--out",
         ])
         .arg(&run)
         .output()
