@@ -24,7 +24,7 @@ pub struct AnalyzeArgs {
     #[arg(long, conflicts_with = "model")]
     study: Option<PathBuf>,
     /// Data set [default: the first model's epc.dataset, else digits]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::train_args::choice_of::<DatasetKind>("dataset"))]
     dataset: Option<DatasetKind>,
     /// Folder with the data set's files (see `epc train --help`)
     #[arg(long)]

@@ -18,7 +18,7 @@ pub struct DumpArgs {
     #[arg(long)]
     model: PathBuf,
     /// Data set whose test split is run [default: the model's epc.dataset, else digits]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::train_args::choice_of::<DatasetKind>("dataset"))]
     dataset: Option<DatasetKind>,
     /// Folder with the data set's files (see `epc train --help`)
     #[arg(long)]

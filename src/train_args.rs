@@ -146,3 +146,19 @@ fn flag(s: &'static Setting) -> Arg {
         _ => arg.value_parser(move |t: &str| s.parse(t)),
     }
 }
+
+/// The value parser of a flag that takes one of a choice setting's values as its typed enum
+/// (`epc analyze --dataset`): the names come from the vocabulary, the type from serde, so the
+/// config types need no command-line derive.
+pub fn choice_of<T>(name: &str) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    let names = match vocabulary::lookup(name).map(|s| s.kind) {
+        Some(Kind::Choice(names)) => names,
+        _ => panic!("`{name}` is not a choice setting of the vocabulary"),
+    };
+    PossibleValuesParser::new(names).try_map(|v: String| {
+        serde_json::from_value::<T>(serde_json::Value::String(v)).map_err(|e| e.to_string())
+    })
+}

@@ -14,7 +14,6 @@ use rand_chacha::ChaCha8Rng;
 
 /// How classes follow each other inside a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum ClassOrder {
     /// c, c+1, ..., wrapping from 9 to 0 (the paper's predictable stream).

@@ -18,7 +18,6 @@ pub const CONFIG_VERSION: u32 = 1;
 
 /// The training objectives of SPEC.md section 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// sum_t mean|a_t| (the paper's model).
@@ -44,7 +43,6 @@ impl Loss {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, Default,
 )]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Architecture {
     /// The paper's RNN: `a_t = h_{t-1} W + x_t`, `h_t = relu(a_t)`, only W trained.
@@ -80,7 +78,6 @@ impl Architecture {
 
 /// Where to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceChoice {
     /// CUDA if available, else MPS, else CPU.
@@ -121,7 +118,6 @@ impl Default for DataConfig {
 
 /// Which units the energy loss covers (architectures with units beyond the pixel-mapped ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum EnergyScope {
     /// Every unit's preactivation.
@@ -187,7 +183,6 @@ impl Default for OptimConfig {
 
 /// Which weights a run keeps as its final `weights.safetensors`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum FinalWeights {
     /// The epoch with the lowest validation loss (ours: never the test set).

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 /// The data sets epc knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
     /// The UCI 8x8 digits embedded in the binary (1,437 train / 360 test images, 64 units).
