@@ -129,7 +129,13 @@ impl clap::Args for SettingFlags {
 /// The flag of a setting: `--NAME VALUE`, parsed by the setting's kind. Every setting but the
 /// epochs (which extend a resumed run) comes from the run when resuming.
 fn flag(s: &'static Setting) -> Arg {
-    let arg = Arg::new(s.name).long(s.name).help(s.help);
+    // clap keeps &'static names; the upper-case value names are made once per process.
+    let value_name: &'static str =
+        Box::leak(s.name.to_uppercase().replace('-', "_").into_boxed_str());
+    let arg = Arg::new(s.name)
+        .long(s.name)
+        .help(s.help)
+        .value_name(value_name);
     let arg = if s.key == EPOCHS {
         arg
     } else {

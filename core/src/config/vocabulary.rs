@@ -176,7 +176,7 @@ pub const SETTINGS: &[Setting] = &[
     s("sequence.motion.canvas", "canvas", Kind::Int, STREAM,
       "The moving-digit stream: paste every frame onto a blank CANVAS x CANVAS canvas along a track that bounces off the edges (spatial predictability; docs/STREAMS.md). The network gets one unit per canvas pixel [default: off]"),
     s("sequence.motion.max_speed", "max-speed", Kind::Int, STREAM,
-      "Largest speed per axis of --canvas, in pixels per frame; each sequence draws its velocity per axis from -SPEED..=SPEED [default: 2]"),
+      "Largest speed per axis of --canvas, in pixels per frame; each sequence draws its velocity per axis from -MAX_SPEED..=MAX_SPEED [default: 2]"),
     s("sequence.motion.teleport", "teleport", Kind::Bool, STREAM,
       "The control of --canvas: every frame at a fresh random position, so that where the digit is cannot be predicted (`--teleport false` turns a config's teleport off, so that a sweep can take it as an axis)"),
     s("data.val_fraction", "val-fraction", Kind::Float, None,
