@@ -61,24 +61,29 @@ pub fn read_index_file(path: &Path) -> Result<Vec<Vec<usize>>> {
 }
 
 fn read_csv(path: &Path) -> Result<Vec<Vec<i64>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| Error::format(path, format!("cannot read it as CSV ({e})")))?;
     let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| Error::format(path, format!("line {}: {e}", i + 1)))?;
+        let line = record.position().map_or(i as u64 + 1, |p| p.line());
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let parsed: std::result::Result<Vec<i64>, _> =
-            fields.iter().map(|f| f.parse::<i64>()).collect();
+            record.iter().map(|f| f.parse::<i64>()).collect();
         match parsed {
             Ok(r) => rows.push(r),
             // A header line (names, not numbers) may come first.
-            Err(_) if rows.is_empty() && i == 0 => continue,
+            Err(_) if rows.is_empty() && line == 1 => continue,
             Err(e) => {
                 return Err(Error::format(
                     path,
-                    format!("line {}: not a list of integers ({e})", i + 1),
+                    format!("line {line}: not a list of integers ({e})"),
                 ))
             }
         }
@@ -87,89 +92,49 @@ fn read_csv(path: &Path) -> Result<Vec<Vec<i64>>> {
 }
 
 fn read_npy(path: &Path) -> Result<Vec<Vec<i64>>> {
+    let bad = |why: String| Error::format(path, format!("not a 2-D integer .npy array ({why})"));
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |why: &str| Error::format(path, format!("not a 2-D integer .npy array ({why})"));
-    if bytes.len() < 10 || bytes[..6] != [0x93, b'N', b'U', b'M', b'P', b'Y'] {
-        return Err(bad("no NUMPY magic"));
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(e.to_string()))?;
+    if npy.order() == npyz::Order::Fortran {
+        return Err(bad(
+            "Fortran order; save it with np.ascontiguousarray".into()
+        ));
     }
-    let (header_len, offset) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(bad(&format!("format version {v}"))),
+    let shape: Vec<u64> = npy.shape().to_vec();
+    let [_, steps] = shape[..] else {
+        return Err(bad(format!("shape {shape:?}")));
     };
-    let header = bytes
-        .get(offset..offset + header_len)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| bad("truncated header"))?;
-    let field = |key: &str| -> Option<&str> {
-        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-        Some(rest)
+    let npyz::DType::Plain(ty) = npy.dtype() else {
+        return Err(bad("a structured dtype".into()));
     };
-    let descr = field("descr")
-        .and_then(|r| r.strip_prefix('\''))
-        .and_then(|r| r.split('\'').next())
-        .ok_or_else(|| bad("no descr"))?;
-    if field("fortran_order").is_some_and(|r| r.starts_with("True")) {
-        return Err(bad("Fortran order; save it with np.ascontiguousarray"));
-    }
-    let shape: Vec<usize> = field("shape")
-        .and_then(|r| r.strip_prefix('('))
-        .and_then(|r| r.split(')').next())
-        .ok_or_else(|| bad("no shape"))?
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad("bad shape")))
-        .collect::<Result<_>>()?;
-    let [n, steps] = shape[..] else {
-        return Err(bad(&format!("shape {shape:?}")));
+    let descr = ty.to_string();
+    let read = |e: std::io::Error| bad(e.to_string());
+    // Every integer width and byte order, widened to i64 (u64 beyond i64 is an error).
+    let values: Vec<i64> = match (ty.type_char(), ty.size_field()) {
+        (npyz::TypeChar::Int, 1) => widen(npy.into_vec::<i8>().map_err(read)?),
+        (npyz::TypeChar::Int, 2) => widen(npy.into_vec::<i16>().map_err(read)?),
+        (npyz::TypeChar::Int, 4) => widen(npy.into_vec::<i32>().map_err(read)?),
+        (npyz::TypeChar::Int, 8) => npy.into_vec::<i64>().map_err(read)?,
+        (npyz::TypeChar::Uint, 1) => widen(npy.into_vec::<u8>().map_err(read)?),
+        (npyz::TypeChar::Uint, 2) => widen(npy.into_vec::<u16>().map_err(read)?),
+        (npyz::TypeChar::Uint, 4) => widen(npy.into_vec::<u32>().map_err(read)?),
+        (npyz::TypeChar::Uint, 8) => npy
+            .into_vec::<u64>()
+            .map_err(read)?
+            .into_iter()
+            .map(|v| i64::try_from(v).map_err(|_| bad(format!("index {v} is too large"))))
+            .collect::<Result<_>>()?,
+        _ => return Err(bad(format!("dtype {descr}"))),
     };
-    let (endian, kind, size) = {
-        let mut c = descr.chars();
-        let e = c.next().ok_or_else(|| bad("empty descr"))?;
-        let k = c.next().ok_or_else(|| bad("short descr"))?;
-        let size: usize = c.as_str().parse().map_err(|_| bad("bad descr"))?;
-        (e, k, size)
-    };
-    if !matches!(kind, 'i' | 'u') || ![1, 2, 4, 8].contains(&size) {
-        return Err(bad(&format!("dtype {descr}")));
-    }
-    let data = &bytes[offset + header_len..];
-    if data.len() != n * steps * size {
-        return Err(bad(&format!(
-            "{} data bytes for shape ({n}, {steps})",
-            data.len()
-        )));
-    }
-    let value = |b: &[u8]| -> i64 {
-        let mut buf = [0u8; 8];
-        if endian == '>' {
-            buf[8 - size..].copy_from_slice(b);
-            let u = u64::from_be_bytes(buf);
-            sign_extend(u, size, kind)
-        } else {
-            buf[..size].copy_from_slice(b);
-            sign_extend(u64::from_le_bytes(buf), size, kind)
-        }
-    };
-    Ok(data
-        .chunks_exact(size * steps.max(1))
-        .map(|row| row.chunks_exact(size).map(value).collect())
+    Ok(values
+        .chunks_exact((steps as usize).max(1))
+        .map(<[i64]>::to_vec)
         .collect())
 }
 
-/// The value of `size` raw bytes as a signed (`i`) or unsigned (`u`) integer.
-fn sign_extend(u: u64, size: usize, kind: char) -> i64 {
-    let bits = size * 8;
-    if kind == 'i' && bits < 64 && u >> (bits - 1) & 1 == 1 {
-        (u | (!0u64 << bits)) as i64
-    } else {
-        u as i64
-    }
+/// Integers of any narrower type as i64.
+fn widen<T: Into<i64>>(v: Vec<T>) -> Vec<i64> {
+    v.into_iter().map(Into::into).collect()
 }
 
 fn read_h5(path: &Path) -> Result<Vec<Vec<i64>>> {
@@ -280,7 +245,7 @@ mod tests {
         assert!(read_index_file(&p)
             .unwrap_err()
             .to_string()
-            .contains("magic"));
+            .contains("not a 2-D integer .npy array"));
         let e = read_index_file(&dir.path().join("s.json"))
             .unwrap_err()
             .to_string();

@@ -9,6 +9,8 @@
 //! - [`write_weights_safetensors`] / [`read_weights_safetensors`]: the weight file format of
 //!   the `rnn` (one tensor `W`); [`write_params_safetensors`] / [`read_params_safetensors`]: that
 //!   of any architecture (one tensor per named parameter);
+//! - [`tensors`]: every safetensors file of epc (weights, parameters, the trainer's
+//!   checkpoints) is read and written there;
 //! - [`h5`]: the HDF5 activation dump (schema in its module docs).
 //!
 //! This crate links neither libtorch nor ONNX Runtime. Every file it writes is written
@@ -19,6 +21,7 @@ pub mod h5;
 pub mod index_file;
 pub mod onnx;
 mod run;
+pub mod tensors;
 
 pub use error::{Error, Result};
 pub use run::{

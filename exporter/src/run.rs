@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::onnx::{self, ModelSpec};
+use crate::tensors::{write_arrays, StoredTensor, TensorFile};
 use epc_core::arch::{ArchSpec, NamedArray};
 use epc_core::config::{Architecture, RunConfig};
 use epc_core::contract::{
@@ -9,7 +10,6 @@ use epc_core::contract::{
     META_UNTRAINED,
 };
 use epc_core::run::InstanceDir;
-use safetensors::{Dtype, SafeTensors};
 use std::path::{Path, PathBuf};
 
 /// Name of the recurrent-weight tensor in a weights file.
@@ -27,93 +27,53 @@ pub fn write_weights_safetensors(path: &Path, w: &[f32], units: usize) -> Result
             ),
         ));
     }
-    let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(Dtype::F32, vec![units, units], &raw)
-        .map_err(|e| Error::safetensors(path, "cannot build the weight tensor", e))?;
-    let bytes = safetensors::serialize([(WEIGHTS_TENSOR, view)], &None)
-        .map_err(|e| Error::safetensors(path, "cannot serialise the weights", e))?;
-    crate::error::write_atomic(path, &bytes)?;
-    Ok(())
+    let weights = NamedArray {
+        name: WEIGHTS_TENSOR.into(),
+        shape: vec![units, units],
+        data: w.to_vec(),
+    };
+    write_arrays(path, &[weights], None)
 }
 
 /// Reads the float32 tensor [`WEIGHTS_TENSOR`] of shape `[units, units]` from a safetensors
 /// file; any other name, dtype or shape is an error naming the file.
 pub fn read_weights_safetensors(path: &Path, units: usize) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let tensors = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::safetensors(path, "not a valid safetensors file", e))?;
-    let view = tensors.tensor(WEIGHTS_TENSOR).map_err(|_| {
-        let mut names: Vec<String> = tensors.names().into_iter().cloned().collect();
-        names.sort();
-        Error::format(
-            path,
-            format!(
-                "no tensor named {WEIGHTS_TENSOR} (tensors: [{}])",
-                names.join(", ")
-            ),
-        )
-    })?;
-    if view.dtype() != Dtype::F32 {
+    let file = TensorFile::read(path)?;
+    let Some(t) = file.get(WEIGHTS_TENSOR) else {
         return Err(Error::format(
             path,
             format!(
-                "tensor {WEIGHTS_TENSOR} has dtype {:?}, expected F32",
-                view.dtype()
+                "no tensor named {WEIGHTS_TENSOR} (tensors: [{}])",
+                file.names().join(", ")
             ),
         ));
-    }
-    if view.shape() != [units, units] {
+    };
+    let Some(values) = &t.values else {
+        return Err(Error::format(
+            path,
+            format!(
+                "tensor {WEIGHTS_TENSOR} has dtype {}, expected F32",
+                t.dtype
+            ),
+        ));
+    };
+    if t.shape != [units, units] {
         return Err(Error::format(
             path,
             format!(
                 "tensor {WEIGHTS_TENSOR} has shape {:?}, but the config asks for [{units}, {units}]",
-                view.shape()
+                t.shape
             ),
         ));
     }
-    Ok(f32_values(view.data()))
+    Ok(values.clone())
 }
 
 /// Writes named float32 parameters (one tensor per [`NamedArray`], under its name and with
 /// its shape) as a safetensors file, atomically (temp file, then rename). Errors, naming
 /// `path`, for an array whose values do not fill its shape or a name given twice.
 pub fn write_params_safetensors(path: &Path, params: &[NamedArray]) -> Result<()> {
-    let mut raw = Vec::with_capacity(params.len());
-    for (k, p) in params.iter().enumerate() {
-        if p.data.len() != p.shape.iter().product::<usize>() {
-            return Err(Error::format(
-                path,
-                format!(
-                    "cannot write {} values as {} {:?}",
-                    p.data.len(),
-                    p.name,
-                    p.shape
-                ),
-            ));
-        }
-        if params[..k].iter().any(|q| q.name == p.name) {
-            return Err(Error::format(
-                path,
-                format!("cannot write two tensors named {}", p.name),
-            ));
-        }
-        raw.push(
-            p.data
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<u8>>(),
-        );
-    }
-    let mut views = Vec::with_capacity(params.len());
-    for (p, bytes) in params.iter().zip(&raw) {
-        let view = safetensors::tensor::TensorView::new(Dtype::F32, p.shape.clone(), bytes)
-            .map_err(|e| Error::safetensors(path, "cannot build a parameter tensor", e))?;
-        views.push((p.name.as_str(), view));
-    }
-    let bytes = safetensors::serialize(views, &None)
-        .map_err(|e| Error::safetensors(path, "cannot serialise the parameters", e))?;
-    crate::error::write_atomic(path, &bytes)?;
-    Ok(())
+    write_arrays(path, params, None)
 }
 
 /// Reads the parameters of `spec` from a safetensors file, in `spec.params` order. The file
@@ -121,54 +81,37 @@ pub fn write_params_safetensors(path: &Path, params: &[NamedArray]) -> Result<()
 /// error naming the file and saying what it holds and what `spec` needs (for a weights file
 /// of another architecture: `...: holds [W [64, 64]], but dale as configured has [P [64, 64]]`).
 pub fn read_params_safetensors(path: &Path, spec: &ArchSpec) -> Result<Vec<NamedArray>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let tensors = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::safetensors(path, "not a valid safetensors file", e))?;
+    let file = TensorFile::read(path)?;
     // The spec's tensors first (in its order), then any others the file holds, sorted, so
     // that the message of a mismatch lists them comparably.
-    let mut names: Vec<String> = tensors.names().into_iter().cloned().collect();
-    let rank = |n: &String| spec.params.iter().position(|p| &p.name == n);
-    names.sort_by(|a, b| match (rank(a), rank(b)) {
+    let mut tensors: Vec<&StoredTensor> = file.tensors.iter().collect();
+    let rank = |n: &str| spec.params.iter().position(|p| p.name == n);
+    tensors.sort_by(|a, b| match (rank(&a.name), rank(&b.name)) {
         (Some(i), Some(j)) => i.cmp(&j),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.cmp(b),
+        (None, None) => a.name.cmp(&b.name),
     });
-    let mut arrays = Vec::with_capacity(names.len());
-    let mut wrong_dtype = None;
-    for name in names {
-        let view = tensors
-            .tensor(&name)
-            .map_err(|e| Error::safetensors(path, "cannot read a tensor", e))?;
-        let numel: usize = view.shape().iter().product();
-        let data = if view.dtype() == Dtype::F32 {
-            f32_values(view.data())
-        } else {
-            wrong_dtype.get_or_insert((name.clone(), view.dtype()));
-            vec![0.0; numel]
-        };
-        arrays.push(NamedArray {
-            name,
-            shape: view.shape().to_vec(),
-            data,
-        });
-    }
+    let arrays: Vec<NamedArray> = tensors
+        .iter()
+        .map(|t| NamedArray {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            data: t
+                .values
+                .clone()
+                .unwrap_or_else(|| vec![0.0; t.shape.iter().product()]),
+        })
+        .collect();
     spec.check_arrays(&arrays)
         .map_err(|reason| Error::format(path, reason))?;
-    if let Some((name, dtype)) = wrong_dtype {
+    if let Some(t) = tensors.iter().find(|t| t.values.is_none()) {
         return Err(Error::format(
             path,
-            format!("tensor {name} has dtype {dtype:?}, expected F32"),
+            format!("tensor {} has dtype {}, expected F32", t.name, t.dtype),
         ));
     }
     Ok(arrays)
-}
-
-/// Little-endian float32 values.
-fn f32_values(raw: &[u8]) -> Vec<f32> {
-    raw.chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
 }
 
 /// The `epc.*` metadata properties of a model trained with `cfg` for `epochs_trained` epochs.
@@ -335,6 +278,7 @@ fn export_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safetensors::Dtype;
 
     #[test]
     fn weights_round_trip_and_check_shape() {

@@ -3,7 +3,6 @@
 
 use crate::{Error, Result};
 use epc_core::arch::{NamedArray, ParamSpec};
-use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -108,34 +107,26 @@ fn keys(name: &str) -> [String; 4] {
     }
 }
 
-fn bytes_of(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// Writes a checkpoint atomically.
 pub fn save(path: &Path, ck: &Checkpoint) -> Result<()> {
     let mut arrays = Vec::new();
     for (i, p) in ck.params.iter().enumerate() {
         let [k, km, kv, kb] = keys(&p.name);
         for (key, a) in [(k, p), (km, &ck.m[i]), (kv, &ck.v[i]), (kb, &ck.best[i])] {
-            arrays.push((key, a.shape.clone(), bytes_of(&a.data)));
+            arrays.push(NamedArray {
+                name: key,
+                ..a.clone()
+            });
         }
     }
-    let mut views = Vec::new();
-    for (name, shape, bytes) in &arrays {
-        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| {
-            epc_exporter::Error::safetensors(path, &format!("cannot build tensor {name}"), e)
-        })?;
-        views.push((name.as_str(), view));
-    }
     let state = serde_json::to_string(&ck.state).expect("loop state serialises");
-    let meta = HashMap::from([("epc.loop_state".to_string(), state)]);
-    let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| {
-        epc_exporter::Error::safetensors(path, "cannot serialise the checkpoint", e)
-    })?;
-    epc_core::fsutil::write_atomic(path, &bytes)?;
+    let meta = HashMap::from([(LOOP_STATE.to_string(), state)]);
+    epc_exporter::tensors::write_arrays(path, &arrays, Some(meta))?;
     Ok(())
 }
+
+/// The metadata key of the loop state.
+const LOOP_STATE: &str = "epc.loop_state";
 
 /// Reads a checkpoint of the paper's RNN of `units` units (one parameter `W`).
 pub fn load(path: &Path, units: usize) -> Result<Checkpoint> {
@@ -156,44 +147,22 @@ pub fn load_params(path: &Path, specs: &[ParamSpec]) -> Result<Checkpoint> {
         path: path.into(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|e| epc_core::Error::io(path, e))?;
-    let not_safetensors = |e| epc_exporter::Error::safetensors(path, "not a safetensors file", e);
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
+    let file = epc_exporter::tensors::TensorFile::read(path)?;
     let get = |name: &str, spec: &ParamSpec| -> Result<NamedArray> {
-        let t = st.tensor(name).map_err(|_| {
-            let mut have: Vec<String> = st.names().into_iter().cloned().collect();
-            have.sort();
-            bad(format!(
-                "tensor {name} missing (it holds [{}]; was it written by another architecture?)",
-                have.join(", ")
-            ))
-        })?;
-        if t.dtype() != Dtype::F32 || t.shape() != spec.shape.as_slice() {
-            return Err(bad(format!(
-                "tensor {name} is {:?} {:?}, expected F32 {:?}",
-                t.dtype(),
-                t.shape(),
-                spec.shape
-            )));
-        }
-        Ok(NamedArray {
-            name: spec.name.clone(),
-            shape: spec.shape.clone(),
-            data: t
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
+        file.array(name, &spec.shape, &spec.name).map_err(|reason| {
+            if file.get(name).is_none() {
+                bad(format!("{reason}; was it written by another architecture?"))
+            } else {
+                bad(reason)
+            }
         })
     };
-    let state_json = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("epc.loop_state").cloned())
+    let state_json = file
+        .metadata
+        .get(LOOP_STATE)
         .ok_or_else(|| bad("loop state missing from metadata".into()))?;
     let state: LoopState =
-        serde_json::from_str(&state_json).map_err(|e| bad(format!("loop state: {e}")))?;
+        serde_json::from_str(state_json).map_err(|e| bad(format!("loop state: {e}")))?;
     let mut ck = Checkpoint {
         params: Vec::new(),
         m: Vec::new(),

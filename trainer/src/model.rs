@@ -7,8 +7,10 @@ use epc_core::config::Loss;
 use rand::{Rng, SeedableRng};
 use tch::{Kind, Tensor};
 
-/// Salt that separates the initialisation stream from the data stream of the same seed.
-const INIT_SALT: u64 = 0x1a17_5eed;
+/// Salt that separates the initialisation stream from the data stream of the same seed; both
+/// initialisations (this one and [`crate::net::init_params`]) use it, so `rnn` draws the same
+/// `W` on the hand-written and the autograd path.
+pub(crate) const INIT_SALT: u64 = 0x1a17_5eed;
 
 /// Draws W ~ U(-1/sqrt(N), 1/sqrt(N)) for one instance, from the run seed alone.
 ///

@@ -11,14 +11,10 @@ use epc_core::config::{Architecture, Loss, RunConfig};
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
 
-/// Salt that separates the initialisation stream from the data stream of the same seed (the
-/// same as [`crate::model::init_weights`], so `rnn` draws the same `W` on both paths).
-const INIT_SALT: u64 = 0x1a17_5eed;
-
 /// The initial parameters of one instance, drawn on the host from `seed` alone, parameter
 /// after parameter in the spec's order.
 pub fn init_params(spec: &ArchSpec, seed: u64) -> Vec<NamedArray> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ INIT_SALT);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ crate::model::INIT_SALT);
     spec.params
         .iter()
         .map(|p| {

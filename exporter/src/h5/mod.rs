@@ -2,50 +2,9 @@
 //!
 //! # Schema (`epc_format = "epc-dump-v2"`)
 //!
-//! One HDF5 file; everything lives in the root group `/`.
-//!
-//! | dataset          | type    | shape                        | content                                  |
-//! |------------------|---------|------------------------------|------------------------------------------|
-//! | `input`          | float32 | `[steps, sequences, n_in]`   | the frames `x_t` fed to the model (if chosen) |
-//! | `preact`         | float32 | `[steps, sequences, units]`  | preactivations `a_t` (if chosen)         |
-//! | `act`            | float32 | `[steps, sequences, units]`  | activity `h_t` (if chosen)               |
-//! | `labels`         | int32   | `[sequences, steps]`         | the class of every frame                 |
-//! | `frames`         | int32   | `[sequences, steps]`         | the image of every frame (index into the split) |
-//! | `sequence_set`   | int32   | `[sequences]`                | which set each sequence belongs to (index into `sets_json`) |
-//! | `positions`      | int32   | `[sequences, steps, 2]`      | moving streams only: `[row, column]` of the image's top-left pixel on the canvas in every frame |
-//! | `drive_in`, `drive_rec`, `transmission` | float32 | `[steps, sequences, units]` | a step-v2 model's optional outputs (if chosen) |
-//! | `lesion_mask`    | float32 | `[state entries]` (lesioned runs) | multiplier applied to the state (all state tensors in order; `h` for step-v1) before each step: 0 = lesioned, 1 = intact |
-//!
-//! The step-major datasets are chunked as `[1, min(256, sequences), width]`, the others by
-//! `min(256, sequences)` sequences; with gzip compression (the default, level 1) the shuffle
-//! filter comes first. Any HDF5 reader with the standard gzip filter opens them (h5py, MATLAB
-//! `h5read`, HDF5 tools).
-//!
-//! Attributes of the root group (scalar):
-//!
-//! | attribute             | type   | content                                                      |
-//! |-----------------------|--------|--------------------------------------------------------------|
-//! | `epc_format`          | string | `epc-dump-v2`                                                |
-//! | `model_path`          | string | path of the ONNX model that produced the dump                |
-//! | `model_sha256`        | string | hex SHA-256 of that file                                     |
-//! | `contract`            | string | the model's contract (`step-v1`, `sequence-v1`)              |
-//! | `model_metadata_json` | string | the model's metadata properties as a JSON object             |
-//! | `dataset`             | string | data set name (`mnist`, ...)                                 |
-//! | `split`               | string | `train`, `val` or `test`                                     |
-//! | `sets_json`           | string | the sequence sets as a JSON list (name, sampler settings, seed, epochs, count) |
-//! | `seed`                | uint64 | seed of the sequence sampler                                 |
-//! | `toolkit_version`     | string | epc version that wrote the file                              |
-//! | `created_utc`         | string | creation time, ISO 8601 UTC (`2026-11-29T12:34:56Z`)         |
-//! | `lesion`              | string | description of the lesion (`none` when intact)               |
-//! | `arrays`              | string | the activation datasets written, comma-separated             |
-//! | `compression`         | string | `none` or `gzip-<level>`                                     |
-//! | `layout_json`         | string | the unit layout: states, populations, headline populations (docs/CONTRACT.md) |
-//! | `unit_pixel`          | int32 `[units]` | each unit's receptive-field pixel, -1 for none       |
-//! | `unit_layer`          | int32 `[units]` | each unit's layer                                    |
-//! | `unit_population`     | int32 `[units]` | each unit's population, an index into `layout_json`'s populations |
-//!
-//! Version 1 files (`epc-dump-v1`: always `input`, `preact` and `act`, no `frames` or
-//! `sequence_set`, the sequence settings in `sequence_json`) are still read.
+//! One HDF5 file; everything lives in the root group `/`. Its datasets and attributes are
+//! listed once, in [`schema`] (`schema::DATASETS`, `schema::ATTRIBUTES`), from which
+//! `docs/reference/dump-schema.md` is generated.
 //!
 //! HDF5 (and so h5py) stores arrays in row-major order, while MATLAB's `h5read` returns the
 //! dimensions reversed (`act` comes back as `units x sequences x steps`):
@@ -69,6 +28,7 @@
 //! size is the bound), and after a failed write it abandons the file without closing it.
 
 mod reader;
+pub mod schema;
 mod writer;
 
 pub use reader::read_dump;
