@@ -285,6 +285,50 @@ pub fn bench(c: &mut Criterion) {
     if !shares.is_empty() {
         write_meta("train_interleaved", serde_json::Value::Object(shares));
     }
+    // bf16 against fp32 (issue 32): one fp32 batch and one bf16 batch of K = 10 instances,
+    // alternately, so that both see the same machine; criterion times the bf16 batches and
+    // each sample's ratio (bf16 / fp32) goes to `epc-meta/train_precision.json`.
+    if epc_trainer::device::cpu_has_bf16() || s().dev != Device::Cpu {
+        let ratios = std::cell::RefCell::new(Vec::<f64>::new());
+        let mut pair: Option<(Trainer, Trainer)> = None;
+        g.bench_function(BenchmarkId::new("bf16_vs_fp32", K_MANY), |b| {
+            let s = s();
+            let (fp32, bf16) = pair.get_or_insert_with(|| {
+                let seeds: Vec<u64> = (0..K_MANY as u64).collect();
+                let mut cfg = s.cfg.clone();
+                cfg.train.precision = epc_core::config::Precision::Bf16;
+                (
+                    Trainer::new(&s.cfg, &s.splits.train, &seeds, s.dev),
+                    Trainer::new(&cfg, &s.splits.train, &seeds, s.dev),
+                )
+            });
+            b.iter_custom(|iters| {
+                let (mut t32, mut t16) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters {
+                    t32 += timed(1, s.dev, || fp32.step(&s.splits.train));
+                    t16 += timed(1, s.dev, || bf16.step(&s.splits.train));
+                }
+                ratios
+                    .borrow_mut()
+                    .push(t16.as_secs_f64() / t32.as_secs_f64());
+                t16
+            });
+        });
+        let mut r = ratios.into_inner();
+        if !r.is_empty() {
+            r.sort_by(f64::total_cmp);
+            write_meta(
+                "train_precision",
+                serde_json::json!({
+                    "instances": K_MANY,
+                    "median_bf16_over_fp32": r[r.len() / 2],
+                    "min": r[0],
+                    "max": r[r.len() - 1],
+                    "samples": r.len(),
+                }),
+            );
+        }
+    }
     for k in [1i64, K_MANY as i64] {
         let mut gemm: Option<Gemm> = None;
         g.bench_function(BenchmarkId::new("gemm_limit", k), |b| {

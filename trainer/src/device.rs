@@ -1,7 +1,7 @@
 //! Choosing the libtorch device.
 
 use crate::{Error, Result};
-use epc_core::config::DeviceChoice;
+use epc_core::config::{DeviceChoice, Precision};
 use tch::Device;
 
 /// Resolves a device choice: `auto` picks CUDA, then MPS, then CPU.
@@ -27,6 +27,36 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
         } else {
             Device::Cpu
         }),
+    }
+}
+
+/// An error unless `device` runs bfloat16 matrix products natively: on a CPU that needs
+/// AVX512-BF16 (x86) or the BF16 extension (ARM); without it libtorch emulates them, slower
+/// than float32. GPUs (CUDA, MPS) are left to libtorch.
+pub fn check_precision(device: Device, precision: Precision) -> Result<()> {
+    if precision == Precision::Fp32 || device != Device::Cpu || cpu_has_bf16() {
+        return Ok(());
+    }
+    Err(Error::Invalid(
+        "--precision bf16 needs a CPU with AVX512-BF16 (or ARM BF16) or a GPU; this CPU has \
+         neither, so bf16 would be slower than fp32 here"
+            .into(),
+    ))
+}
+
+/// Whether this CPU has native bfloat16 dot products.
+pub fn cpu_has_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("bf16")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
     }
 }
 

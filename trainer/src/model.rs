@@ -3,7 +3,7 @@
 //! Shapes: weights `[K, N, N]`, inputs `[K, T, B, N]` (or `[T, B, N]` shared by all
 //! instances), state `[K, B, N]`. Row-vector convention: `a_t = h_{t-1} W + x_t`.
 
-use epc_core::config::Loss;
+use epc_core::config::{Loss, Precision};
 use rand::{Rng, SeedableRng};
 use tch::{Kind, Tensor};
 
@@ -123,13 +123,101 @@ pub fn energy_per_step(preacts: &[Tensor]) -> Tensor {
 /// Same mathematics as autograd on [`forward`] + [`loss`] (sign(0) = 0, relu'(0) = 0); see
 /// [`loss_and_grad_parts`] for how it is computed.
 pub fn loss_and_grad(kind: Loss, w: &Tensor, x: &Tensor, l2_coefficient: f64) -> (Tensor, Tensor) {
+    loss_and_grad_at(kind, w, x, l2_coefficient, Precision::Fp32)
+}
+
+/// [`loss_and_grad`] with the matrix products in `precision`.
+pub fn loss_and_grad_at(
+    kind: Loss,
+    w: &Tensor,
+    x: &Tensor,
+    l2_coefficient: f64,
+    precision: Precision,
+) -> (Tensor, Tensor) {
     let size = x.size();
     let mut time_major =
         Tensor::empty([size[1], size[0], size[2], size[3]], (x.kind(), x.device()));
     time_major.copy_(&x.transpose(0, 1));
-    let (loss, grad, scale) =
-        loss_and_grad_parts(kind, w, time_major.transpose(0, 1), l2_coefficient);
+    let (loss, grad, scale) = loss_and_grad_parts(
+        kind,
+        w,
+        time_major.transpose(0, 1),
+        l2_coefficient,
+        precision,
+    );
     (loss, grad * scale)
+}
+
+/// The batched products `a b` of the hand-written path, in float32 or on bfloat16 operands
+/// (float32 accumulation inside the product; its result is rounded to bfloat16 once and
+/// added to the float32 activations). The bf16 buffers are made once per batch.
+struct Products {
+    /// `W` in bfloat16 (bf16 only).
+    w: Option<Tensor>,
+    /// A `[K, B, N]` operand buffer and a `[K, B, N]` result buffer (bf16 only).
+    operand: Option<(Tensor, Tensor)>,
+}
+
+impl Products {
+    fn new(w: &Tensor, k: i64, batch: i64, n: i64, precision: Precision) -> Self {
+        match precision {
+            Precision::Fp32 => Self {
+                w: None,
+                operand: None,
+            },
+            Precision::Bf16 => {
+                let opts = (Kind::BFloat16, w.device());
+                Self {
+                    w: Some(w.to_kind(Kind::BFloat16)),
+                    operand: Some((
+                        Tensor::empty([k, batch, n], opts),
+                        Tensor::empty([k, batch, n], opts),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// `out += h W` (`transpose`: `out = h W^T`, overwriting `out`).
+    fn step(&self, out: &Tensor, h: &Tensor, w: &Tensor, transpose: bool) {
+        // tch's in-place operations take `&mut`; shallow clones share the storage.
+        let mut out = out.shallow_clone();
+        match (&self.w, &self.operand) {
+            (Some(wb), Some((hb, pb))) => {
+                hb.shallow_clone().copy_(h);
+                if transpose {
+                    let _ = hb.bmm_out(pb, &wb.transpose(1, 2));
+                    out.copy_(pb);
+                } else {
+                    let _ = hb.bmm_out(pb, wb);
+                    let _ = out.g_add_(pb);
+                }
+            }
+            _ => {
+                if transpose {
+                    let _ = h.bmm_out(&out, &w.transpose(1, 2));
+                } else {
+                    let _ = out.baddbmm_(h, w);
+                }
+            }
+        }
+    }
+
+    /// `h^T d` over all steps, into float32.
+    fn gradient(&self, h: &Tensor, d: &Tensor, w: &Tensor) -> Tensor {
+        match self.w {
+            Some(_) => h
+                .to_kind(Kind::BFloat16)
+                .transpose(1, 2)
+                .bmm(&d.to_kind(Kind::BFloat16))
+                .to_kind(Kind::Float),
+            None => {
+                let grad = w.empty_like();
+                let _ = h.transpose(1, 2).bmm_out(&grad, d);
+                grad
+            }
+        }
+    }
 }
 
 /// [`loss_and_grad`] for the trainer's inner loop: returns `(loss, g, scale)` with the
@@ -150,6 +238,7 @@ pub fn loss_and_grad_parts(
     w: &Tensor,
     x: Tensor,
     l2_coefficient: f64,
+    precision: Precision,
 ) -> (Tensor, Tensor, f64) {
     let size = x.size();
     let (k, steps, batch, n) = (size[0], size[1], size[2], size[3]);
@@ -163,10 +252,11 @@ pub fn loss_and_grad_parts(
     let time_major = |t: &Tensor| t.view([k, steps - 1, batch, n]).transpose(0, 1);
     let h = instance_major();
     let h_steps = time_major(&h);
+    let products = Products::new(w, k, batch, n, precision);
     for t in 1..steps {
         let h_prev = h_steps.get(t - 1);
         let _ = at(t - 1).clamp_min_out(&h_prev, 0.0);
-        let _ = at(t).baddbmm_(&h_prev, w);
+        products.step(&at(t), &h_prev, w, false);
     }
     // sum_t mean_(B,N) f(a_t), with the per-step denominator B*N applied at the end.
     let per_step = (batch * n) as f64;
@@ -194,16 +284,13 @@ pub fn loss_and_grad_parts(
             Loss::L1Pre => later.sign_out(&d_steps),
             Loss::L1Post | Loss::L1PostL2w => later.gt_scalar_out(&d_steps, 0.0),
         };
-        let wt = w.transpose(1, 2);
         let back = Tensor::empty([k, batch, n], opts);
         for t in (1..steps - 1).rev() {
-            let _ = d_steps.get(t).bmm_out(&back, &wt);
+            products.step(&back, &d_steps.get(t), w, true);
             let _ = at(t).threshold_backward_grad_input(&back, &back, 0.0);
             let _ = d_steps.get(t - 1).g_add_(&back);
         }
-        let grad = w.empty_like();
-        let _ = h.transpose(1, 2).bmm_out(&grad, &d);
-        grad
+        products.gradient(&h, &d, w)
     } else {
         w.zeros_like()
     };

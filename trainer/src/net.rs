@@ -7,7 +7,7 @@
 
 use crate::adam::Adam;
 use epc_core::arch::{dale_signs, ArchSpec, NamedArray};
-use epc_core::config::{Architecture, Loss, RunConfig};
+use epc_core::config::{Architecture, Loss, Precision, RunConfig};
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
 
@@ -62,6 +62,8 @@ pub struct Net {
     spec: ArchSpec,
     /// `dale`: the row signs, `[1, n, 1]`.
     signs: Option<Tensor>,
+    /// The arithmetic of the matrix products.
+    precision: Precision,
 }
 
 impl Net {
@@ -75,6 +77,25 @@ impl Net {
         Self {
             spec: spec.clone(),
             signs,
+            precision: Precision::Fp32,
+        }
+    }
+
+    /// The same network with its matrix products in `precision` (bf16: the weight matrices
+    /// are cast once per sequence in [`Net::effective`], each product's other operand per
+    /// step, and every product's result back to float32; autograd carries the gradients
+    /// through the casts to the float32 parameters).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// `a w`, in the precision of `w` (float32 results either way).
+    fn mm(a: &Tensor, w: &Tensor) -> Tensor {
+        if w.kind() == Kind::BFloat16 {
+            a.to_kind(Kind::BFloat16).matmul(w).to_kind(Kind::Float)
+        } else {
+            a.matmul(w)
         }
     }
 
@@ -108,9 +129,17 @@ impl Net {
     /// autograd graph instead of ten), the others as they are.
     pub fn effective(&self, p: &[Tensor]) -> Vec<Tensor> {
         p.iter()
-            .map(|t| match &self.signs {
-                Some(s) => t.abs() * s,
-                None => t.shallow_clone(),
+            .map(|t| {
+                let t = match &self.signs {
+                    Some(s) => t.abs() * s,
+                    None => t.shallow_clone(),
+                };
+                // Weight matrices ([K, rows, cols]) in bf16; biases ([K, n]) stay float32.
+                if self.precision == Precision::Bf16 && t.dim() == 3 {
+                    t.to_kind(Kind::BFloat16)
+                } else {
+                    t
+                }
             })
             .collect()
     }
@@ -132,7 +161,7 @@ impl Net {
                 } else {
                     x.shallow_clone()
                 };
-                let a = h.matmul(weights) + drive;
+                let a = Self::mm(h, weights) + drive;
                 let act = a.relu();
                 StepOut {
                     next: vec![act.shallow_clone()],
@@ -142,15 +171,15 @@ impl Net {
             }
             Architecture::Hierarchical => {
                 let layers = self.spec.layers;
-                let a0 = x + states[0].matmul(w("T1"));
+                let a0 = x + Self::mm(&states[0], w("T1"));
                 let mut below = a0.relu();
                 let (mut pre, mut act) = (vec![a0], vec![below.shallow_clone()]);
                 for l in 1..=layers {
-                    let a = below.matmul(w(&format!("B{l}")))
-                        + states[l - 1].matmul(w(&format!("R{l}")));
+                    let a = Self::mm(&below, w(&format!("B{l}")))
+                        + Self::mm(&states[l - 1], w(&format!("R{l}")));
                     // Out of place (not `+=`): the graph keeps every intermediate as it was.
                     let a = if l < layers {
-                        a + states[l].matmul(w(&format!("T{}", l + 1)))
+                        a + Self::mm(&states[l], w(&format!("T{}", l + 1)))
                     } else {
                         a
                     };
@@ -167,16 +196,16 @@ impl Net {
             }
             Architecture::LstmErr | Architecture::GruErr => {
                 let h = &states[0];
-                let e = x + h.matmul(w("W_pred"));
+                let e = x + Self::mm(h, w("W_pred"));
                 let (h_next, next) = if self.spec.arch == Architecture::LstmErr {
-                    let z = e.matmul(w("W_ih")) + h.matmul(w("W_hh")) + w("b").unsqueeze(1);
+                    let z = Self::mm(&e, w("W_ih")) + Self::mm(h, w("W_hh")) + w("b").unsqueeze(1);
                     let g = z.chunk(4, 2);
                     let c = g[1].sigmoid() * &states[1] + g[0].sigmoid() * g[2].tanh();
                     let hn = g[3].sigmoid() * c.tanh();
                     (hn.shallow_clone(), vec![hn, c])
                 } else {
-                    let gi = e.matmul(w("W_ih")) + w("b_ih").unsqueeze(1);
-                    let gh = h.matmul(w("W_hh")) + w("b_hh").unsqueeze(1);
+                    let gi = Self::mm(&e, w("W_ih")) + w("b_ih").unsqueeze(1);
+                    let gh = Self::mm(h, w("W_hh")) + w("b_hh").unsqueeze(1);
                     let (i, hh) = (gi.chunk(3, 2), gh.chunk(3, 2));
                     let r = (&i[0] + &hh[0]).sigmoid();
                     let u = (&i[1] + &hh[1]).sigmoid();

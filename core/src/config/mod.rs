@@ -193,6 +193,28 @@ pub enum FinalWeights {
     Last,
 }
 
+/// The arithmetic of the training's matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// Everything in float32 (the paper's).
+    #[default]
+    Fp32,
+    /// Matrix products on bfloat16 operands with float32 accumulation; weights, Adam's state,
+    /// activations and the loss stay float32 (needs AVX512-BF16 on a CPU, or a GPU with bf16).
+    Bf16,
+}
+
+impl Precision {
+    /// The name used on the command line and in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
 /// The training loop.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -218,12 +240,16 @@ pub struct TrainConfig {
     pub device: DeviceChoice,
     /// Which weights become the final model.
     pub final_weights: FinalWeights,
+    /// The arithmetic of the matrix products (fp32; checkpoints and models stay float32).
+    /// Configs written before it existed read as fp32.
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             final_weights: FinalWeights::Best,
+            precision: Precision::Fp32,
             loss: Loss::L1Pre,
             epochs: 200,
             patience: None,

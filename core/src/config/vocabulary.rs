@@ -181,6 +181,8 @@ pub const SETTINGS: &[Setting] = &[
       "The control of --canvas: every frame at a fresh random position, so that where the digit is cannot be predicted (`--teleport false` turns a config's teleport off, so that a sweep can take it as an axis)"),
     s("data.val_fraction", "val-fraction", Kind::Float, None,
       "Fraction of the training split held out for validation [default: 0.1]"),
+    s("train.precision", "precision", Kind::Choice(&["fp32", "bf16"]), None,
+      "Arithmetic of the matrix products: fp32, or bf16 (bfloat16 operands, float32 accumulation; weights, Adam's state and the loss stay float32; needs AVX512-BF16 on a CPU or a GPU with bf16) [default: fp32]"),
     s("train.final_weights", "final-weights", Kind::Choice(&["best", "last"]), None,
       "Which weights become the final model: best (the lowest validation loss) or last (the published code's choice) [default: best]"),
 ];

@@ -43,6 +43,7 @@ pub(super) fn run(
     observer: &mut dyn TrainObserver,
 ) -> Result<Vec<InstanceOutcome>> {
     let dev = device::select(cfg.train.device)?;
+    device::check_precision(dev, cfg.train.precision)?;
     let spec = ArchSpec::of(cfg)?;
     let threads = configure_threads(options.threads, spec.n_units());
     let dev_name = if dev == Device::Cpu {

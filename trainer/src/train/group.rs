@@ -56,7 +56,8 @@ impl Group {
                 adam
             })
             .collect();
-        let net = (spec.arch != Architecture::Rnn).then(|| Net::new(spec, dev));
+        let net = (spec.arch != Architecture::Rnn)
+            .then(|| Net::new(spec, dev).with_precision(cfg.train.precision));
         let params = if net.is_some() {
             params
                 .into_iter()

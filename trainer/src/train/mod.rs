@@ -238,8 +238,13 @@ pub fn train_step(
     x: Tensor,
     active: Option<&[bool]>,
 ) -> Tensor {
-    let (loss, grad, scale) =
-        model::loss_and_grad_parts(cfg.train.loss, w, x, cfg.train.l2_coefficient);
+    let (loss, grad, scale) = model::loss_and_grad_parts(
+        cfg.train.loss,
+        w,
+        x,
+        cfg.train.l2_coefficient,
+        cfg.train.precision,
+    );
     adam.update_scaled(w, &grad, scale, active);
     loss
 }
