@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of issues 3 and 6 as one prepared script, for a session that is lent a GPU
-# machine (see /work/.library/device/README.md): CUDA against CPU training losses, and the
-# batched-instance throughput on the GPU.
+# machine (see /work/.library/device/README.md): CUDA against CPU training losses, the
+# batched-instance throughput on the GPU, and a bf16 run against fp32 on the GPU (issue 32).
 #
 # Usage:
 #   scripts/device_check.sh prepare   here: builds epc and the benchmark binary, strips them
@@ -83,11 +83,38 @@ else:
     print()
 PY
 
+  # Issue 32: the same run in bf16 on the device, against its fp32 run above.
+  rm -rf "$out/cmp-$dev-bf16"
+  if .device/epc train --config configs/mnist.toml --data-dir .device/mnist --seeds 0 \
+    --epochs 2 --device "$dev" --precision bf16 --out "$out/cmp-$dev-bf16" \
+    >"$out/cmp-$dev-bf16.log" 2>&1; then
+    python3 - "$out" "$dev" >>"$report" <<'PY'
+import json, pathlib, sys
+out, dev = pathlib.Path(sys.argv[1]), sys.argv[2]
+def hist(d):
+    f = out / d / "seed-0" / "history.jsonl"
+    return [json.loads(l) for l in f.read_text().splitlines()] if f.is_file() else None
+a, b = hist(f"cmp-{dev}-bf16"), hist(f"cmp-{dev}")
+print(f"## bf16 against fp32 on {dev} (MNIST l1-pre, seed 0, 2 epochs)\n")
+if not a or not b:
+    print("Not compared: a run failed (see the logs).\n")
+else:
+    print("| epoch | bf16 train loss | fp32 train loss | relative difference | bf16 s/epoch | fp32 s/epoch | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for x, y in zip(a, b):
+        rel = abs(x["train_loss"] - y["train_loss"]) / abs(y["train_loss"])
+        print(f"| {x['epoch']} | {x['train_loss']:.6f} | {y['train_loss']:.6f} | {rel:.2e} | {x['seconds']:.2f} | {y['seconds']:.2f} | {x['seconds']/y['seconds']:.2f} |")
+    print()
+PY
+  else
+    { echo "## bf16 against fp32 on $dev"; echo; echo "Not run: $(tail -1 "$out/cmp-$dev-bf16.log")"; echo; } >>"$report"
+  fi
+
   # Issue 6: batched instances on the device (criterion; medians per batch).
   local crit="$out/criterion" timing=(--warm-up-time 2 --measurement-time 8)
   [ "${DEVICE_CHECK_QUICK:-0}" = 1 ] && timing=(--warm-up-time 1 --measurement-time 2)
   CRITERION_HOME="$crit" EPC_SHARED_DATA=.device EPC_BENCH_DEVICE="$dev" \
-    .device/epc-bench --bench "${timing[@]}" 'train/(batched|sequential)' >"$out/bench.log" 2>&1 ||
+    .device/epc-bench --bench "${timing[@]}" 'train/(batched|sequential|bf16_vs_fp32)' >"$out/bench.log" 2>&1 ||
     echo "device_check: the benchmark failed, see $out/bench.log" | tee -a "$report"
   python3 - "$crit" "$dev" >>"$report" <<'PY'
 import json, pathlib, sys
@@ -114,6 +141,10 @@ ratio = seq_epoch / e10
 print(f"\nThroughput of 10 batched over 10 sequential: {ratio:.2f}x (target >= 5x: {'met' if ratio >= 5 else 'not met'}).")
 study = 3 * 10 * 200 * e10 / 10
 print(f"Projected paper study (3 losses x 10 instances x 200 epochs, 10 stacked per loss): {study/60:.1f} minutes of training.\n")
+p = crit / "epc-meta" / "train_precision.json"
+if p.is_file():
+    r = json.loads(p.read_text())
+    print(f"bf16 / fp32 time per batch of 10 stacked instances (alternated, median of {r['samples']}): {r['median_bf16_over_fp32']:.2f} (target <= 0.6).\n")
 PY
   cat "$report"
 }

@@ -242,16 +242,16 @@ fn baseline(
 /// several epochs.
 fn set_notes(ctx: &Context) -> Vec<String> {
     let mut notes = Vec::new();
-    let per_class = ctx.class.iter().map(|s| s.len()).min().unwrap_or(0);
+    let per_class = ctx.sets.class.iter().map(|s| s.len()).min().unwrap_or(0);
     if per_class < 500 {
         notes.push(format!(
             "the test split has {per_class} images of its rarest class, so each class set (the prediction rule, the error-unit test) has {per_class} sequences; with so few, the z-test of the error units flags only large effects"
         ));
     }
-    if ctx.test.len() > per_class {
+    if ctx.sets.test.len() > per_class {
         notes.push(format!(
             "the test set has {} sequences but the rarest class only {per_class} images, so it shows images more than once",
-            ctx.test.len()
+            ctx.sets.test.len()
         ));
     }
     notes

@@ -22,6 +22,7 @@ pub mod engine;
 mod error;
 mod groups;
 pub mod intervals;
+mod lesion_units;
 mod options;
 mod pipeline;
 mod plot;

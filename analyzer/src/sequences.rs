@@ -400,6 +400,79 @@ pub fn unexpected_set(
     })
 }
 
+/// The sequence sets of an analysis, drawn once from the test split along one stream: the
+/// test set (energy, lesions, references) and, per class, the ordered sets (the prediction
+/// rule), the shuffled sets (the error tests, the drives), the distractor sets (the published
+/// error test) and the unexpected sets (the stimulus-matched error test: the same images as
+/// the shuffled set showing the class at the distractor's index). `epc analyze` and
+/// `epc dump` take their sets from here, so a dump shows exactly what the analysis saw.
+#[derive(Debug, Clone)]
+pub struct AnalysisSets {
+    /// The test set.
+    pub test: SeqSpec,
+    /// The ordered sets, by start class.
+    pub class: Vec<SeqSpec>,
+    /// The shuffled sets, by start class.
+    pub shuffled: Vec<SeqSpec>,
+    /// The distractor sets, by the class expected at the distractor's index.
+    pub distractor: Vec<SeqSpec>,
+    /// The unexpected sets, by the class shown at the distractor's index.
+    pub unexpected: Vec<SeqSpec>,
+}
+
+impl AnalysisSets {
+    /// Draws every set of `stream` from `images` with `seed`.
+    pub fn draw(images: &Images, seed: u64, stream: &Stream) -> Result<Self> {
+        let test = test_set(images, seed, stream)?;
+        let class = (0..NUM_CLASSES)
+            .map(|s| class_set(images, s, seed, stream))
+            .collect::<Result<Vec<_>>>()?;
+        let shuffled = (0..NUM_CLASSES)
+            .map(|s| shuffled_set(images, s, seed, stream))
+            .collect::<Result<Vec<_>>>()?;
+        let distractor = (0..NUM_CLASSES)
+            .map(|c| distractor_set(images, c, seed, stream))
+            .collect::<Result<Vec<_>>>()?;
+        let cycle = stream.cycle();
+        let unexpected = (0..NUM_CLASSES)
+            .map(|c| {
+                let shown = &shuffled[cycle.start_for(c, DISTRACTOR_AT)];
+                unexpected_set(images, shown, c, seed, stream)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            test,
+            class,
+            shuffled,
+            distractor,
+            unexpected,
+        })
+    }
+
+    /// How every set was drawn, in the summary's order (test, ordered, shuffled, distractor,
+    /// unexpected).
+    pub fn infos(&self) -> Vec<SetInfo> {
+        std::iter::once(&self.test)
+            .chain(&self.class)
+            .chain(&self.shuffled)
+            .chain(&self.distractor)
+            .chain(&self.unexpected)
+            .map(|s| s.info.clone())
+            .collect()
+    }
+
+    /// The sets of the published analysis, in `epc dump --sequences published` order: the
+    /// ordered, the shuffled and the distractor sets.
+    pub fn published(&self) -> Vec<SeqSpec> {
+        self.class
+            .iter()
+            .chain(&self.shuffled)
+            .chain(&self.distractor)
+            .cloned()
+            .collect()
+    }
+}
+
 /// The first `steps` frames of `seqs` as one `[steps, seqs, dim]` array.
 pub fn frames(images: &Images, seqs: &[Sequence], steps: usize) -> Array3<f32> {
     let cut: Vec<Sequence> = seqs.iter().map(|s| s.prefix(steps)).collect();

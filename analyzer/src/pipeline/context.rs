@@ -2,31 +2,18 @@
 //! statistics of the data set.
 
 use crate::analysis::ReferenceCurves;
-use crate::sequences::{
-    class_set, distractor_set, shuffled_set, test_set, unexpected_set, SeqSpec, SetInfo, Stream,
-    DISTRACTOR_AT,
-};
+use crate::sequences::{AnalysisSets, SetInfo, Stream};
 use crate::Result;
 use epc_core::data::{Dataset, ImageShape, Images};
 use epc_core::sequence::ClassCycle;
-use epc_core::NUM_CLASSES;
 
 /// Shared inputs of every model's analysis.
 pub(crate) struct Context<'a> {
     /// The test split the sets index into.
     pub images: &'a Images,
     pub shape: ImageShape,
-    /// The test set (energy, lesions, references).
-    pub test: SeqSpec,
-    /// The ordered sets, by start class (the prediction rule).
-    pub class: Vec<SeqSpec>,
-    /// The shuffled sets, by start class (error-unit test, drives).
-    pub shuffled: Vec<SeqSpec>,
-    /// The distractor sets, by the class expected at the distractor's index.
-    pub distractor: Vec<SeqSpec>,
-    /// The unexpected sets, by the class shown at the distractor's index (the
-    /// stimulus-matched error test: the same images as the shuffled set showing it there).
-    pub unexpected: Vec<SeqSpec>,
+    /// The sequence sets, drawn once.
+    pub sets: AnalysisSets,
     /// The digit of Fig 4B and Fig 4C.
     pub target: usize,
     /// The class order the sets follow (the models' training stream).
@@ -50,34 +37,14 @@ impl<'a> Context<'a> {
     /// references (median images from the whole training split).
     pub fn build(data: &'a Dataset, seed: u64, target: usize, stream: Stream) -> Result<Self> {
         let images = &data.test;
-        let test = test_set(images, seed, &stream)?;
-        let class = (0..NUM_CLASSES)
-            .map(|s| class_set(images, s, seed, &stream))
-            .collect::<Result<Vec<_>>>()?;
-        let shuffled = (0..NUM_CLASSES)
-            .map(|s| shuffled_set(images, s, seed, &stream))
-            .collect::<Result<Vec<_>>>()?;
-        let distractor = (0..NUM_CLASSES)
-            .map(|c| distractor_set(images, c, seed, &stream))
-            .collect::<Result<Vec<_>>>()?;
-        let cycle = stream.cycle();
-        let unexpected = (0..NUM_CLASSES)
-            .map(|c| {
-                let shown = &shuffled[cycle.start_for(c, DISTRACTOR_AT)];
-                unexpected_set(images, shown, c, seed, &stream)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let sets = AnalysisSets::draw(images, seed, &stream)?;
         let shape = stream.frame_shape(images.shape);
-        let refs = super::references::references(data, &test, &stream);
+        let refs = super::references::references(data, &sets.test, &stream);
         let mut ctx = Self {
             images,
             shape,
             class_var: refs.class_var,
-            test,
-            class,
-            shuffled,
-            distractor,
-            unexpected,
+            sets,
             target,
             cycle: stream.cycle(),
             stream,
@@ -91,13 +58,7 @@ impl<'a> Context<'a> {
 
     /// How every set was drawn, in the summary's order.
     pub fn set_infos(&self) -> Vec<SetInfo> {
-        std::iter::once(&self.test)
-            .chain(&self.class)
-            .chain(&self.shuffled)
-            .chain(&self.distractor)
-            .chain(&self.unexpected)
-            .map(|s| s.info.clone())
-            .collect()
+        self.sets.infos()
     }
 }
 

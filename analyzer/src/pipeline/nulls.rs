@@ -152,7 +152,7 @@ pub(crate) fn lesion_nulls(
     opts: NullOptions,
 ) -> Result<Nulls> {
     let mut notes = Vec::new();
-    let seqs = &ctx.test.seqs[..opts.sequences.min(ctx.test.len())];
+    let seqs = &ctx.sets.test.seqs[..opts.sequences.min(ctx.sets.test.len())];
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e75_6c6c);
     let mut masks = vec![vec![1.0f32; layout.state_len()]];
     // The null: the prediction lesion, then its draws.

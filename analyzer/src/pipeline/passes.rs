@@ -240,7 +240,7 @@ impl SequencePass {
         let mut states = GridSums::new(n);
         let mut drives = Vec::new();
         let mut images = None;
-        for (start, spec) in ctx.shuffled.iter().enumerate() {
+        for (start, spec) in ctx.sets.shuffled.iter().enumerate() {
             each_chunk(model, ctx.images, spec, STEPS, None, |_, x, acts| {
                 normal[ctx.cycle.class_at(start, DISTRACTOR_AT)]
                     .add(acts.act.index_axis(Axis(0), DISTRACTOR_AT));
@@ -372,18 +372,25 @@ pub(super) fn test_energy(
     let mut connection = cut
         .as_ref()
         .map(|c| EnergySums::new(STEPS, n, Some(c.view())));
-    let mut last_pre = Vec::with_capacity(ctx.test.len());
-    each_chunk(model, ctx.images, &ctx.test, STEPS, None, |_, x, acts| {
-        mode.add(&mut intact, acts);
-        for row in acts.preact.index_axis(Axis(0), STEPS - 1).rows() {
-            let sum: f64 = headline.iter().map(|&u| f64::from(row[u].abs())).sum();
-            last_pre.push(sum / headline.len().max(1) as f64);
-        }
-        if let (Some(sums), Some(c)) = (connection.as_mut(), cut.as_ref()) {
-            let a = analysis::connection_lesioned(x.view(), acts.act.view(), c.view());
-            sums.add(a.view());
-        }
-    })?;
+    let mut last_pre = Vec::with_capacity(ctx.sets.test.len());
+    each_chunk(
+        model,
+        ctx.images,
+        &ctx.sets.test,
+        STEPS,
+        None,
+        |_, x, acts| {
+            mode.add(&mut intact, acts);
+            for row in acts.preact.index_axis(Axis(0), STEPS - 1).rows() {
+                let sum: f64 = headline.iter().map(|&u| f64::from(row[u].abs())).sum();
+                last_pre.push(sum / headline.len().max(1) as f64);
+            }
+            if let (Some(sums), Some(c)) = (connection.as_mut(), cut.as_ref()) {
+                let a = analysis::connection_lesioned(x.view(), acts.act.view(), c.view());
+                sums.add(a.view());
+            }
+        },
+    )?;
     Ok(TestEnergy {
         sums: intact,
         connection: connection.map(|c| c.finish()),
@@ -403,7 +410,7 @@ pub(super) fn lesioned_energy(
     each_chunk(
         model,
         ctx.images,
-        &ctx.test,
+        &ctx.sets.test,
         STEPS,
         Some(mask),
         |_, _, acts| mode.add(&mut sums, acts),
@@ -434,7 +441,7 @@ impl LesionedClassPass {
         let mut drives = Vec::new();
         let mut first = None;
         let starts = if with_grid { NUM_CLASSES } else { 1 };
-        for (start, spec) in ctx.shuffled.iter().enumerate().take(starts) {
+        for (start, spec) in ctx.sets.shuffled.iter().enumerate().take(starts) {
             each_chunk(model, ctx.images, spec, STEPS, Some(mask), |_, x, acts| {
                 add_internal(&mut grid, &ctx.cycle, start, x, acts);
                 if start == 0 {

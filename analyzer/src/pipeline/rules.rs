@@ -77,10 +77,10 @@ pub(crate) fn error_flags(normal: &[Moments], other: &[Moments]) -> Vec<Vec<bool
 /// shuffled or untrained network). The analysed model itself gets the same rules from the
 /// passes that also collect its drives ([`super::analyze_model`]).
 pub(crate) fn unit_rules<R: Runner + ?Sized>(runner: &mut R, ctx: &Context) -> Result<UnitRules> {
-    let rows = passes::last_step_rows(runner, ctx.images, &ctx.class, &ctx.cycle)?;
+    let rows = passes::last_step_rows(runner, ctx.images, &ctx.sets.class, &ctx.cycle)?;
     let (pred, margin) = prediction_flags(&rows);
     drop(rows);
-    let normal = passes::index8_moments(runner, ctx.images, &ctx.shuffled, |start| {
+    let normal = passes::index8_moments(runner, ctx.images, &ctx.sets.shuffled, |start| {
         ctx.cycle.class_at(start, DISTRACTOR_AT)
     })?;
     let (err, err_matched) = error_tests(runner, ctx, &normal)?;
@@ -101,8 +101,8 @@ pub(crate) fn error_tests<R: Runner + ?Sized>(
     ctx: &Context,
     normal: &[Moments],
 ) -> Result<(Flags, Flags)> {
-    let distractor = passes::index8_moments(runner, ctx.images, &ctx.distractor, |c| c)?;
-    let unexpected = passes::index8_moments(runner, ctx.images, &ctx.unexpected, |c| c)?;
+    let distractor = passes::index8_moments(runner, ctx.images, &ctx.sets.distractor, |c| c)?;
+    let unexpected = passes::index8_moments(runner, ctx.images, &ctx.sets.unexpected, |c| c)?;
     debug_assert_eq!(normal.len(), NUM_CLASSES);
     Ok((
         error_flags(normal, &distractor),

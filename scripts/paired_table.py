@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Paired comparison of two arms of a study whose cells differ in one axis and share seeds
+(for example fp32 against bf16 training of the same seeds): per metric, each arm's mean and
+standard deviation across seeds, the paired difference (B - A) with its 95% t interval over
+seeds, and the difference in units of arm A's seed spread. Every number comes from the study's
+summary.json (or a committed summary.json.gz).
+
+  python3 scripts/paired_table.py SUMMARY precision fp32 bf16
+
+Models are paired by name: `AXIS=A/seed-N` with `AXIS=B/seed-N`. Standard library only.
+"""
+
+import gzip
+import json
+import math
+import statistics
+import sys
+
+# Two-sided 95% Student t quantiles by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def load(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return json.load(f)
+
+
+def metrics(s, name):
+    """The per-model numbers compared, by label."""
+    out = {}
+    lc = s.get("learning_curves", {}).get(name)
+    if lc and lc.get("val_loss"):
+        out["final validation loss"] = lc["val_loss"][-1]
+    pre = s["energy"]["pre"].get(name)
+    if pre:
+        out["energy, mean abs(a) at t=10 (test set)"] = pre[-1]
+    share = s.get("share_of_attainable", {}).get(name)
+    if share and share[-1] is not None:
+        out["share of attainable saving at t=10"] = share[-1]
+    b = s.get("unit_baselines", {}).get(name)
+    if b:
+        units = b["network"]["units"]
+        out["prediction units (fraction)"] = b["network"]["prediction"] / units
+        if b.get("input"):
+            out["prediction units minus input baseline"] = (
+                b["network"]["prediction"] - b["input"]["prediction"]
+            ) / units
+        out["matched error units (fraction)"] = b["network"]["error_matched"] / units
+    null = s.get("lesion_controls", {}).get(name, {}).get("null")
+    if null and null.get("matched_effect") is not None:
+        out["prediction lesion beyond matched null"] = null["matched_effect"]
+    return out
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    path, axis, a, b = sys.argv[1:]
+    s = load(path)
+    names = [m["name"] for m in s["models"]]
+    pairs = []
+    for n in names:
+        if n.startswith(f"{axis}={a}/"):
+            other = f"{axis}={b}/" + n.split("/", 1)[1]
+            if other in names:
+                pairs.append((n, other))
+    if not pairs:
+        sys.exit(f"no pairs {axis}={a}/... and {axis}={b}/... in {path}")
+    rows = {}
+    for x, y in pairs:
+        mx, my = metrics(s, x), metrics(s, y)
+        for k in mx:
+            if k in my:
+                rows.setdefault(k, []).append((mx[k], my[k]))
+    n = len(pairs)
+    print(f"{n} seeds paired ({', '.join(p[0].split('/', 1)[1] for p in pairs)}); "
+          f"interval: 95% t over seeds; spread: standard deviation of {a} across seeds\n")
+    print(f"| metric | {a} mean (sd) | {b} mean (sd) | {b} - {a} [95% CI] | difference / {a} spread |")
+    print("|---|---|---|---|---|")
+    for k, v in rows.items():
+        xa = [p[0] for p in v]
+        xb = [p[1] for p in v]
+        d = [q - p for p, q in v]
+        sd_a = statistics.stdev(xa) if len(xa) > 1 else float("nan")
+        sd_b = statistics.stdev(xb) if len(xb) > 1 else float("nan")
+        md = statistics.mean(d)
+        if len(d) > 1:
+            half = T95.get(len(d) - 1, 1.96) * statistics.stdev(d) / math.sqrt(len(d))
+            interval = f"{md:+.4g} [{md - half:+.4g}, {md + half:+.4g}]"
+        else:
+            interval = f"{md:+.4g} (n = 1)"
+        rel = f"{md / sd_a:+.2f}" if sd_a and not math.isnan(sd_a) and sd_a > 0 else "-"
+        print(f"| {k} | {statistics.mean(xa):.4g} ({sd_a:.2g}) | {statistics.mean(xb):.4g} ({sd_b:.2g}) | {interval} | {rel} |")
+
+
+if __name__ == "__main__":
+    main()
