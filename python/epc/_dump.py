@@ -143,6 +143,10 @@ class _H5Array(xr.backends.BackendArray):
             key, self.shape, _indexing.IndexingSupport.BASIC, self._read
         )
 
+    def __deepcopy__(self, memo):
+        # A read-only window on the file: copies share it (h5py objects cannot be copied).
+        return self
+
     def _read(self, key):
         # Integers and slices only (BASIC): h5py reads just that block; xarray does the rest.
         return np.asarray(self._ds[key])
