@@ -132,11 +132,16 @@ def _flatten(d: dict, prefix: str) -> dict:
 def _results(summary: dict, run: Path) -> dict:
     """A cell's analysis results: means over its analysed models, and its group's statistics."""
     root = run.resolve()
-    names = [
-        m["name"]
-        for m in summary.get("models", [])
-        if Path(m["path"]).resolve().is_relative_to(root)
-    ]
+
+    def ours(m: dict) -> bool:
+        # The model's file lies in the cell's folder (paths are as given to the analysis,
+        # maybe relative to where it ran); or its name is the cell's (`CELL/seed-N`).
+        p = Path(m["path"])
+        return (p.is_absolute() and p.resolve().is_relative_to(root)) or m["name"].startswith(
+            run.name + "/"
+        )
+
+    names = [m["name"] for m in summary.get("models", []) if ours(m)]
     if not names:
         return {}
     pre = summary.get("energy", {}).get("pre", {})

@@ -1,10 +1,10 @@
-//! Arrays across the boundary: each goes to Python as `(bytes, shape, dtype)`, which
+//! Arrays across the boundary: each goes to Python as `(bytearray, shape, dtype)`, which
 //! `numpy.frombuffer(...).reshape(shape)` reads without a library binding (no second numpy
 //! ABI to match), and comes back the same way.
 
 use ndarray::{ArrayBase, Data, Dimension};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyByteArray, PyTuple};
 
 /// A plain-old-data element type numpy knows by a dtype string.
 pub trait Element: Copy {
@@ -28,7 +28,7 @@ impl Element for i32 {
     }
 }
 
-/// `(bytes, shape, dtype)` of an array, in C order.
+/// `(bytearray, shape, dtype)` of an array, in C order (a bytearray, so numpy may write to it).
 pub fn array<'py, T: Element, S: Data<Elem = T>, D: Dimension>(
     py: Python<'py>,
     a: &ArrayBase<S, D>,
@@ -39,7 +39,7 @@ pub fn array<'py, T: Element, S: Data<Elem = T>, D: Dimension>(
         v.le_bytes(&mut bytes);
     }
     let shape: Vec<usize> = a.shape().to_vec();
-    (PyBytes::new(py, &bytes), shape, T::DTYPE).into_pyobject(py)
+    (PyByteArray::new(py, &bytes), shape, T::DTYPE).into_pyobject(py)
 }
 
 /// float32 values from little-endian bytes, or `None` when the length is not a multiple of 4.
