@@ -11,9 +11,7 @@
 mod convert;
 mod dump;
 
-use epc_analyzer::{
-    AnalysisOptions, EngineOptions, Error, ExecutionProvider, GroupBy, StepModel,
-};
+use epc_analyzer::{AnalysisOptions, EngineOptions, Error, ExecutionProvider, GroupBy, StepModel};
 use epc_core::data::DatasetKind;
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -45,10 +43,17 @@ fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Model { ref path, .. } => {
             // A model that breaks the contract: list the violations as `epc check-model` does.
             let violations = match StepModel::open(path, &check_options()) {
-                Ok(Err(v)) => v.into_iter().map(|v| format!("{}: {v}", path.display())).collect(),
+                Ok(Err(v)) => v
+                    .into_iter()
+                    .map(|v| format!("{}: {v}", path.display()))
+                    .collect(),
                 _ => Vec::new(),
             };
-            let kind = if violations.is_empty() { "ModelError" } else { "ContractError" };
+            let kind = if violations.is_empty() {
+                "ModelError"
+            } else {
+                "ContractError"
+            };
             raise(py, kind, message, violations)
         }
         Error::Ort { .. } | Error::Provider { .. } | Error::Runtime(_) => {
@@ -91,7 +96,12 @@ fn interruptible<T: Send + 'static>(
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let _ = worker.join();
-                return Err(raise(py, "Error", "the worker thread failed".into(), Vec::new()));
+                return Err(raise(
+                    py,
+                    "Error",
+                    "the worker thread failed".into(),
+                    Vec::new(),
+                ));
             }
         }
     }
