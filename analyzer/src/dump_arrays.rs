@@ -50,7 +50,7 @@ pub fn dump_arrays(opts: &DumpOptions) -> Result<DumpArrays> {
     })?;
     let a = p.header.arrays;
     let mut arrays: Vec<(&'static str, Array3<f32>)> = Vec::new();
-    let base: [(&'static str, bool, fn(&Computed) -> &Array3<f32>); 3] = [
+    let base: [(&'static str, bool, Pick); 3] = [
         ("input", a.input, |c| &c.x),
         ("preact", a.preact, |c| &c.preact),
         ("act", a.act, |c| &c.act),
@@ -84,6 +84,9 @@ pub fn dump_arrays(opts: &DumpOptions) -> Result<DumpArrays> {
         notes: p.model.notes().to_vec(),
     })
 }
+
+/// Picks one of a chunk's activation arrays.
+type Pick = fn(&Computed) -> &Array3<f32>;
 
 /// The chunks' arrays `get` picks, joined along `axis`.
 fn cat<T: Clone, D: ndarray::RemoveAxis>(

@@ -44,7 +44,7 @@ pub fn array<'py, T: Element, S: Data<Elem = T>, D: Dimension>(
 
 /// float32 values from little-endian bytes, or `None` when the length is not a multiple of 4.
 pub fn f32_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    (bytes.len() % 4 == 0).then(|| {
+    bytes.len().is_multiple_of(4).then(|| {
         bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
