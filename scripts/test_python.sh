@@ -8,7 +8,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --bin epc --bin epc-train
+# The binaries the Rust tests build (`epc`, and `epc-train` for the study test): after
+# scripts/test.sh this is a no-op (a plain `cargo build` resolves features differently and
+# would relink them).
+cargo test --release --workspace --no-run --quiet
 export EPC_BIN="$CARGO_TARGET_DIR/release/epc"
 bash scripts/build_python.sh
 # From the repository root, so that `import epc` is the installed package, not python/epc.
