@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One idempotent set-up: installs every native piece epc needs from PyPI only
 # (libtorch via the torch wheel, ONNX Runtime via the onnxruntime wheel, a CMake
-# new enough for the bundled HDF5, plus onnx/h5py for the interoperability tests)
-# into a version-keyed virtual environment under ~/.cache shared by every clone.
+# new enough for the bundled HDF5, onnx/h5py for the interoperability tests, maturin,
+# pandas, xarray and pytest for the Python package) into a version-keyed virtual environment
+# under ~/.cache shared by every clone, and builds the Python package `epc` into it.
 #   scripts/setup.sh          CPU ONNX Runtime
 #   scripts/setup.sh --gpu    onnxruntime-gpu instead (CUDA inference), in its own venv;
 #                             export EPC_ORT_GPU=1 so that scripts/env.sh points there too
@@ -20,7 +21,7 @@ for arg in "$@"; do
     --gpu) export EPC_ORT_GPU=1 ;;
     --slurm) want_slurm=1 ;;
     --no-python) want_python=0 ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
