@@ -5,7 +5,9 @@ EPC_TORCH_VERSION=2.11.0
 EPC_ORT_VERSION=1.32.0
 EPC_ORT_GPU_VERSION=1.31.1
 EPC_CMAKE_SPEC='cmake>=3.26,<4'
-EPC_PY_EXTRA=(onnx==1.23.2 h5py==3.16.0 numpy)
+# The interoperability tests' packages, and the Python package's (python/: maturin builds it,
+# pandas/xarray are its tables and arrays, pytest runs python/tests).
+EPC_PY_EXTRA=(onnx==1.23.2 h5py==3.16.0 numpy maturin==1.16.0 pandas==3.1.1 xarray==2026.9.0 pytest==9.2.0)
 if [ "${EPC_ORT_GPU:-0}" = 1 ]; then
   EPC_ORT_PKG="onnxruntime-gpu==$EPC_ORT_GPU_VERSION"
   EPC_VENV_TAG="py311-torch$EPC_TORCH_VERSION-ortgpu$EPC_ORT_GPU_VERSION"

@@ -262,23 +262,36 @@ fn positions(seqs: &[Sequence], steps: usize) -> Array3<i32> {
     Array3::from_shape_vec((seqs.len(), steps, 2), flat).expect("one position per frame")
 }
 
-/// One chunk of results on its way to the writer thread.
-struct Computed {
-    x: Array3<f32>,
-    preact: Array3<f32>,
-    act: Array3<f32>,
+/// One chunk of results, on its way to the writer thread or to [`crate::dump_arrays`].
+pub(crate) struct Computed {
+    pub(crate) x: Array3<f32>,
+    pub(crate) preact: Array3<f32>,
+    pub(crate) act: Array3<f32>,
     /// The chosen step-v2 outputs.
-    extra: Vec<(&'static str, Array3<f32>)>,
-    labels: Array2<i32>,
-    frames: Array2<i32>,
-    set: Vec<i32>,
-    positions: Option<Array3<i32>>,
+    pub(crate) extra: Vec<(&'static str, Array3<f32>)>,
+    pub(crate) labels: Array2<i32>,
+    pub(crate) frames: Array2<i32>,
+    pub(crate) set: Vec<i32>,
+    pub(crate) positions: Option<Array3<i32>>,
 }
 
-/// Runs the model over the chosen sequences and writes the dump (see the module docs).
-/// Inference and writing overlap: a second thread compresses and writes each chunk while
-/// the next one is computed, and no more than two chunks wait between them.
-pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
+/// A dump ready to run: the model loaded and checked against the data, the sets drawn, the
+/// lesion chosen and the file's header (sizes and attributes) filled in.
+pub(crate) struct Prepared {
+    pub(crate) model: StepModel,
+    test: Images,
+    stream: Stream,
+    sets: Vec<SeqSpec>,
+    pub(crate) steps: usize,
+    pub(crate) kind: DatasetKind,
+    pub(crate) infos: Vec<SetInfo>,
+    pub(crate) lesioned: Vec<usize>,
+    pub(crate) header: DumpHeader,
+}
+
+/// Everything [`dump`] does before the first step runs: loads the model and the test split,
+/// draws the sets, finds the lesioned units and fills in the header.
+pub(crate) fn prepare(opts: &DumpOptions) -> Result<Prepared> {
     let mut model = StepModel::load(&opts.model, &opts.engine)?;
     let kind = opts
         .dataset
@@ -314,7 +327,7 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         units,
         arrays: opts.arrays,
         compression: opts.compression,
-        lesion_mask: mask.clone(),
+        lesion_mask: mask,
         positions: stream.motion.is_some(),
         attrs: DumpAttributes {
             model_path: opts.model.display().to_string(),
@@ -337,8 +350,74 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         },
     };
     set_layout_attributes(&model, &mut header.attrs)?;
-    let chosen = opts.arrays.extra_names();
-    let mut writer = DumpWriter::create(&opts.out, header)?;
+    Ok(Prepared {
+        model,
+        test,
+        stream,
+        sets,
+        steps,
+        kind,
+        infos,
+        lesioned,
+        header,
+    })
+}
+
+/// Runs the prepared model over every set, batch by batch, handing each chunk to `send`;
+/// stops early (with `Ok`) when `send` returns false, and with an error on an interrupt.
+pub(crate) fn produce(p: &mut Prepared, mut send: impl FnMut(Computed) -> bool) -> Result<()> {
+    let chosen = p.header.arrays.extra_names();
+    let steps = p.steps;
+    let mask = p.header.lesion_mask.clone();
+    for (set_index, spec) in p.sets.iter().enumerate() {
+        for seqs in spec.seqs.chunks(p.model.batch_size()) {
+            epc_core::interrupt::check()?;
+            let x = frames(&p.test, seqs, steps);
+            let acts = p.model.run(x.view(), mask.as_deref())?;
+            let crate::engine::Activations {
+                preact,
+                act,
+                drive_in,
+                drive_rec,
+                transmission,
+            } = acts;
+            let extra: Vec<(&'static str, Array3<f32>)> = [
+                ("drive_in", drive_in),
+                ("drive_rec", drive_rec),
+                ("transmission", transmission),
+            ]
+            .into_iter()
+            .filter(|(n, _)| chosen.contains(n))
+            .filter_map(|(n, a)| Some((n, a?)))
+            .collect();
+            let ints = |f: fn(&Sequence) -> Vec<i32>| {
+                Array2::from_shape_vec((seqs.len(), steps), seqs.iter().flat_map(f).collect())
+                    .expect("every sequence has the same length")
+            };
+            let chunk = Computed {
+                x,
+                preact,
+                act,
+                extra,
+                labels: ints(|s| s.labels.iter().map(|&l| i32::from(l)).collect()),
+                frames: ints(|s| s.frames.iter().map(|&f| f as i32).collect()),
+                set: vec![set_index as i32; seqs.len()],
+                positions: p.stream.motion.is_some().then(|| positions(seqs, steps)),
+            };
+            if !send(chunk) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the model over the chosen sequences and writes the dump (see the module docs).
+/// Inference and writing overlap: a second thread compresses and writes each chunk while
+/// the next one is computed, and no more than two chunks wait between them.
+pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
+    let mut p = prepare(opts)?;
+    let mut writer = DumpWriter::create(&opts.out, p.header.clone())?;
     // A rendezvous channel: one chunk computed while one is written, so memory stays at two
     // chunks however many sequences there are (a queue only filled up during long dumps).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Computed>(0);
@@ -361,50 +440,8 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
         }
         Ok(writer)
     });
-    let produced = (|| -> Result<()> {
-        for (set_index, spec) in sets.iter().enumerate() {
-            for seqs in spec.seqs.chunks(model.batch_size()) {
-                epc_core::interrupt::check()?;
-                let x = frames(&test, seqs, steps);
-                let acts = model.run(x.view(), mask.as_deref())?;
-                let crate::engine::Activations {
-                    preact,
-                    act,
-                    drive_in,
-                    drive_rec,
-                    transmission,
-                } = acts;
-                let extra: Vec<(&'static str, Array3<f32>)> = [
-                    ("drive_in", drive_in),
-                    ("drive_rec", drive_rec),
-                    ("transmission", transmission),
-                ]
-                .into_iter()
-                .filter(|(n, _)| chosen.contains(n))
-                .filter_map(|(n, a)| Some((n, a?)))
-                .collect();
-                let ints = |f: fn(&Sequence) -> Vec<i32>| {
-                    Array2::from_shape_vec((seqs.len(), steps), seqs.iter().flat_map(f).collect())
-                        .expect("every sequence has the same length")
-                };
-                let chunk = Computed {
-                    x,
-                    preact,
-                    act,
-                    extra,
-                    labels: ints(|s| s.labels.iter().map(|&l| i32::from(l)).collect()),
-                    frames: ints(|s| s.frames.iter().map(|&f| f as i32).collect()),
-                    set: vec![set_index as i32; seqs.len()],
-                    positions: stream.motion.is_some().then(|| positions(seqs, steps)),
-                };
-                if tx.send(chunk).is_err() {
-                    // The writer stopped on an error; it is reported below.
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
-    })();
+    // A failed send means the writer stopped on an error; it is reported below.
+    let produced = produce(&mut p, |chunk| tx.send(chunk).is_ok());
     drop(tx);
     let written = thread
         .join()
@@ -413,12 +450,12 @@ pub fn dump(opts: &DumpOptions) -> Result<DumpOutcome> {
     let path = written?.finish()?;
     Ok(DumpOutcome {
         path,
-        dataset: kind,
-        sets: infos,
-        sequences: total,
-        steps,
-        units,
-        lesioned,
-        notes: model.notes().to_vec(),
+        dataset: p.kind,
+        sets: p.infos,
+        sequences: p.header.sequences,
+        steps: p.steps,
+        units: p.header.units,
+        lesioned: p.lesioned,
+        notes: p.model.notes().to_vec(),
     })
 }

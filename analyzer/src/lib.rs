@@ -8,7 +8,8 @@
 //! - [`sequences`]: the sequence sets the analyses run on;
 //! - [`analyze()`]: everything, computed ([`Summary`]) then written atomically to a folder
 //!   (`report`: JSON, CSV, figures, Markdown);
-//! - [`dump()`]: a model's activations on the analysis sequences, as an HDF5 file.
+//! - [`dump()`]: a model's activations on the analysis sequences, as an HDF5 file;
+//!   [`dump_arrays()`]: the same, in memory.
 //!
 //! The crate prints nothing; what it notices goes into the summary's notes or
 //! [`StepModel::notes`].
@@ -18,6 +19,7 @@ pub mod analysis;
 mod analyze;
 pub mod controls;
 pub mod dump;
+mod dump_arrays;
 pub mod engine;
 mod error;
 mod groups;
@@ -33,6 +35,7 @@ pub mod summary;
 
 pub use analyze::{analyze, analyze_data};
 pub use dump::{dump, DumpOptions, DumpOutcome, DumpSequences};
+pub use dump_arrays::{dump_arrays, DumpArrays};
 pub use engine::{Activations, EngineOptions, ExecutionProvider, StepModel};
 pub use error::{Error, Result};
 pub use options::{group_value, AnalysisOptions, Baselines, GroupBy, Lesion};
