@@ -3,13 +3,11 @@
 //! actually drawn recorded in the file.
 
 use crate::engine::{EngineOptions, StepModel};
+use crate::lesion_units::LesionUnits;
 use crate::options::Lesion;
-use crate::pipeline::{check_fit, lesion_seed, prediction_units_of};
-use crate::sequences::{
-    class_set, distractor_set, draw_epochs, frames, shuffled_set, test_set, SeqSpec, SetInfo,
-    Stream,
-};
-use crate::{analysis, Error, Result};
+use crate::pipeline::{check_fit, prediction_units_of};
+use crate::sequences::{draw_epochs, frames, AnalysisSets, SeqSpec, SetInfo, Stream};
+use crate::{Error, Result};
 use epc_core::data::{self, DataSource, DatasetKind, Images};
 use epc_core::sequence::Sequence;
 use epc_exporter::h5::{Arrays, Compression, DumpAttributes, DumpChunk, DumpHeader, DumpWriter};
@@ -99,46 +97,31 @@ pub struct DumpOutcome {
 }
 
 /// The units a lesion silences (empty when intact): the prediction units as `analyze` finds
-/// them, or as many random other units drawn with the seed `analyze` uses for this model.
+/// them on `sets` (the sets `analyze` draws for this model's stream with the same seed), or as
+/// many random other units, chosen by the analysis's own rule ([`LesionUnits`]).
 pub fn lesioned_units(
     model: &mut StepModel,
     test: &Images,
+    sets: &AnalysisSets,
     seed: u64,
     lesion: Lesion,
 ) -> Result<Vec<usize>> {
     if lesion == Lesion::None {
         return Ok(Vec::new());
     }
-    let lesionable = if model.version() == crate::engine::Version::V1 {
-        let n = model.n_state();
-        if model.n_units() != n {
-            return Err(Error::model(
-                model.path(),
-                "lesions need as many units as state entries",
-            ));
-        }
-        (0..n).collect()
-    } else {
-        model.layout().lesionable_units()
-    };
-    if lesionable.is_empty() {
-        return Err(Error::model(
-            model.path(),
-            "no population owns state, so no unit can be lesioned",
-        ));
+    let pred = prediction_units_of(model, test, &sets.class)?;
+    let units = LesionUnits::choose(model, &pred, seed);
+    if units.lesionable.is_empty() {
+        let why = if model.version() == crate::engine::Version::V1 {
+            "lesions need as many units as state entries"
+        } else {
+            "no population owns state, so no unit can be lesioned"
+        };
+        return Err(Error::model(model.path(), why));
     }
-    let pred: Vec<usize> = prediction_units_of(model, test, seed)?
-        .into_iter()
-        .filter(|u| lesionable.binary_search(u).is_ok())
-        .collect();
     Ok(match lesion {
-        Lesion::Prediction => pred,
-        _ => analysis::random_units_from(
-            &lesionable,
-            &pred,
-            pred.len(),
-            lesion_seed(seed, model.sha256()),
-        ),
+        Lesion::Prediction => units.prediction,
+        _ => units.random,
     })
 }
 
@@ -204,33 +187,22 @@ fn file_sequences(path: &std::path::Path, images: &Images) -> Result<SeqSpec> {
     })
 }
 
-/// The sets `choice` names, drawn from `images` along `stream` (the model's class order, as
-/// `epc analyze` draws them).
+/// The sets `choice` names: from the analysis's sets `drawn` (the test set, the published
+/// sets, the deterministic ordered set), or a fresh draw of several epochs, or a file.
 pub fn dump_sets(
     choice: &DumpSequences,
     images: &Images,
+    drawn: &AnalysisSets,
     seed: u64,
     stream: &Stream,
 ) -> Result<Vec<SeqSpec>> {
     Ok(match choice {
-        DumpSequences::Test { epochs: None } => vec![test_set(images, seed, stream)?],
+        DumpSequences::Test { epochs: None } => vec![drawn.test.clone()],
         DumpSequences::Test { epochs: Some(n) } => {
             vec![draw_epochs(images, seed, *n, stream)?]
         }
-        DumpSequences::Deterministic => vec![class_set(images, 0, seed, stream)?],
-        DumpSequences::Published => {
-            let mut v = Vec::new();
-            for s in 0..epc_core::NUM_CLASSES {
-                v.push(class_set(images, s, seed, stream)?);
-            }
-            for s in 0..epc_core::NUM_CLASSES {
-                v.push(shuffled_set(images, s, seed, stream)?);
-            }
-            for c in 0..epc_core::NUM_CLASSES {
-                v.push(distractor_set(images, c, seed, stream)?);
-            }
-            v
-        }
+        DumpSequences::Deterministic => vec![drawn.class[0].clone()],
+        DumpSequences::Published => drawn.published(),
         DumpSequences::File(p) if stream.motion.is_some() => {
             return Err(Error::Input(format!(
                 "{}: an index file gives images but not where they sit; the model was trained on a moving stream ({}), so dump its test or published sets instead",
@@ -300,9 +272,11 @@ pub(crate) fn prepare(opts: &DumpOptions) -> Result<Prepared> {
     let test = data::load_test(&DataSource::new(kind, opts.data_dir.clone()))?;
     let stream = Stream::of_model(&model)?;
     check_fit(&model, &test, &stream)?;
-    let sets = dump_sets(&opts.sequences, &test, opts.seed, &stream)?;
+    // The analysis's sets, drawn once: what is dumped and what the lesion's units come from.
+    let drawn = AnalysisSets::draw(&test, opts.seed, &stream)?;
+    let sets = dump_sets(&opts.sequences, &test, &drawn, opts.seed, &stream)?;
     let steps = sets[0].info.config.length;
-    let lesioned = lesioned_units(&mut model, &test, opts.seed, opts.lesion)?;
+    let lesioned = lesioned_units(&mut model, &test, &drawn, opts.seed, opts.lesion)?;
     let units = model.n_units();
     let mask = (opts.lesion != Lesion::None).then(|| model.layout().lesion_mask(&lesioned));
     for name in opts.arrays.extra_names() {

@@ -249,14 +249,18 @@ fn digits_report_matches_independent_numbers() {
 
     // The dump sees the same sequences and the same lesion.
     let mut sm = StepModel::load(&model, &options(vec![], out.clone()).engine).unwrap();
+    let stream = epc_analyzer::sequences::Stream::of_model(&sm).unwrap();
+    let drawn = epc_analyzer::sequences::AnalysisSets::draw(&data.test, 11, &stream).unwrap();
     let lesioned =
-        epc_analyzer::dump::lesioned_units(&mut sm, &data.test, 11, Lesion::Prediction).unwrap();
+        epc_analyzer::dump::lesioned_units(&mut sm, &data.test, &drawn, 11, Lesion::Prediction)
+            .unwrap();
     assert_eq!(lesioned, pu.indices);
     let sets = epc_analyzer::dump::dump_sets(
         &epc_analyzer::DumpSequences::Test { epochs: None },
         &data.test,
+        &drawn,
         11,
-        &epc_analyzer::sequences::Stream::of_model(&sm).unwrap(),
+        &stream,
     )
     .unwrap();
     let dumped = epc_analyzer::sequences::frames(&data.test, &sets[0].seqs, STEPS);

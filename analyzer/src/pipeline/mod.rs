@@ -29,7 +29,6 @@ use crate::engine::StepModel;
 use crate::summary::{DriveSummary, ModelInfo, PopulationReport, Postsynaptic};
 use crate::{Error, Result};
 use epc_core::data::Images;
-use epc_core::NUM_CLASSES;
 
 /// The seed of a model's shuffled-weights baseline (its random lesion's seed, salted).
 pub(crate) fn shuffle_seed(seed: u64, model_sha256: &str) -> u64 {
@@ -67,18 +66,16 @@ pub(crate) fn check_fit(
     Ok(())
 }
 
-/// The prediction units of `model` (any class) by the published rule on the class sets of
-/// `images` drawn with `seed`: what `analyze` lesions, for callers that need only them.
+/// The prediction units of `model` (any class) by the published rule on the ordered sets
+/// `class` (one per start class, as [`crate::sequences::AnalysisSets`] draws them): what
+/// `analyze` lesions, for callers that need only them.
 pub(crate) fn prediction_units_of(
     model: &mut StepModel,
     images: &Images,
-    seed: u64,
+    class: &[crate::sequences::SeqSpec],
 ) -> Result<Vec<usize>> {
     let stream = crate::sequences::Stream::of_model(model)?;
-    let ordered = (0..NUM_CLASSES)
-        .map(|start| crate::sequences::class_set(images, start, seed, &stream))
-        .collect::<Result<Vec<_>>>()?;
-    let rows = passes::last_step_rows(model, images, &ordered, &stream.cycle())?;
+    let rows = passes::last_step_rows(model, images, class, &stream.cycle())?;
     Ok(analysis::any_class(&rules::prediction_flags(&rows).0))
 }
 
