@@ -3,7 +3,7 @@
 use crate::convert::{array, f32_from_bytes};
 use crate::{check_options, dataset_kind, interruptible, raise, to_py};
 use epc_analyzer::{DumpOptions, DumpSequences, Error, Lesion, StepModel};
-use epc_exporter::h5::{Arrays, Compression, DUMP_FORMAT};
+use epc_exporter::h5::{Arrays, Compression};
 use ndarray::{Array1, ArrayView3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -79,20 +79,11 @@ pub fn dump<'py>(
     out.set_item("lesion_mask", mask)?;
     let a = &got.attrs;
     let attrs = PyDict::new(py);
-    for (k, v) in [
-        ("epc_format", DUMP_FORMAT),
-        ("model_path", &a.model_path),
-        ("model_sha256", &a.model_sha256),
-        ("contract", &a.contract),
-        ("model_metadata_json", &a.model_metadata_json),
-        ("dataset", &a.dataset),
-        ("split", &a.split),
-        ("sets_json", &a.sets_json),
-        ("toolkit_version", &a.toolkit_version),
-        ("created_utc", &a.created_utc),
-        ("lesion", &a.lesion),
-        ("layout_json", &a.layout_json),
-    ] {
+    for (k, v) in a
+        .strings()
+        .into_iter()
+        .chain([("layout_json", a.layout_json.as_str())])
+    {
         attrs.set_item(k, v)?;
     }
     let names: Vec<&str> = got.arrays.iter().map(|(n, _)| *n).collect();

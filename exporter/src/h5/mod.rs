@@ -78,6 +78,27 @@ pub struct DumpAttributes {
     pub unit_population: Vec<i32>,
 }
 
+impl DumpAttributes {
+    /// The string attributes every dump carries, by their schema names, in schema order
+    /// (`epc_format` first; `arrays`, `compression` and `layout_json` depend on how the dump
+    /// is written and are added by its writer).
+    pub fn strings(&self) -> [(&'static str, &str); 11] {
+        [
+            ("epc_format", DUMP_FORMAT),
+            ("model_path", &self.model_path),
+            ("model_sha256", &self.model_sha256),
+            ("contract", &self.contract),
+            ("model_metadata_json", &self.model_metadata_json),
+            ("dataset", &self.dataset),
+            ("split", &self.split),
+            ("sets_json", &self.sets_json),
+            ("toolkit_version", &self.toolkit_version),
+            ("created_utc", &self.created_utc),
+            ("lesion", &self.lesion),
+        ]
+    }
+}
+
 /// Which activation datasets a dump holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrays {

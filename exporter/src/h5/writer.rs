@@ -1,6 +1,6 @@
 //! The streaming dump writer: datasets created up front, filled chunk by chunk.
 
-use super::{DumpChunk, DumpHeader, DUMP_FORMAT};
+use super::{DumpChunk, DumpHeader};
 use crate::error::{Error, Result};
 use epc_core::fsutil;
 use hdf5::types::VarLenUnicode;
@@ -118,21 +118,11 @@ fn layout(file: &hdf5::File, path: &Path, h: &DumpHeader) -> Result<Datasets> {
     let a = &h.attrs;
     let arrays = h.arrays.names().join(",");
     let compression = h.compression.name();
-    for (name, value) in [
-        ("epc_format", DUMP_FORMAT),
-        ("model_path", &a.model_path),
-        ("model_sha256", &a.model_sha256),
-        ("contract", &a.contract),
-        ("model_metadata_json", &a.model_metadata_json),
-        ("dataset", &a.dataset),
-        ("split", &a.split),
-        ("sets_json", &a.sets_json),
-        ("toolkit_version", &a.toolkit_version),
-        ("created_utc", &a.created_utc),
-        ("lesion", &a.lesion),
-        ("arrays", &arrays),
-        ("compression", &compression),
-    ] {
+    let written = [
+        ("arrays", arrays.as_str()),
+        ("compression", compression.as_ref()),
+    ];
+    for (name, value) in a.strings().into_iter().chain(written) {
         write_string_attr(file, path, name, value)?;
     }
     if !a.layout_json.is_empty() {
