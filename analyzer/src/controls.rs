@@ -4,7 +4,9 @@
 //! the summary's types; the pipeline computes them.
 
 /// How many units the rules flag among a set of units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct UnitCounts {
     /// Units counted over.
     pub units: usize,
@@ -48,7 +50,7 @@ impl UnitCounts {
 
 /// A model's unit counts beside the same rules' counts on its baselines, on the same
 /// sequences.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct UnitBaselines {
     /// The network, over all its units.
     pub network: UnitCounts,
@@ -70,7 +72,7 @@ pub struct UnitBaselines {
 
 /// The prediction lesion against a null distribution of lesions of as many units, matched
 /// in mean activity, drawn from the lesionable units that are not prediction units.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LesionNull {
     /// Units silenced by every lesion (the lesionable prediction units).
     pub units: usize,
@@ -102,7 +104,7 @@ pub struct LesionNull {
 
 /// One dose of the dose-response curve: the top `units` lesionable units by the prediction
 /// rule's statistic silenced, against as many activity-matched random units.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DosePoint {
     /// The dose as a fraction of the lesionable units (the same grid for every model).
     pub fraction: f64,
@@ -118,7 +120,7 @@ pub struct DosePoint {
 }
 
 /// The lesion controls of one model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LesionControls {
     /// The matched null (`None`: no prediction unit, or too few eligible units; the notes
     /// say which).

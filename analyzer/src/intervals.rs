@@ -23,7 +23,17 @@ use rand_chacha::ChaCha8Rng;
 pub const LEVEL: f64 = 0.95;
 
 /// How the intervals across instances are computed (`--ci`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum CiMethod {
     /// Student t interval over instances.
@@ -63,7 +73,9 @@ impl std::str::FromStr for CiMethod {
 
 /// A mean across instances with its interval (`lo`, `hi` absent for fewer than two: no
 /// interval is reported rather than a degenerate one).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Estimate {
     /// The mean over the instances.
     pub mean: f64,

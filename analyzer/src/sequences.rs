@@ -58,11 +58,12 @@ const UNEXPECTED_SALT: u64 = 0x5eed_0e7e;
 
 /// What a sequence set is: its role, the sampler settings and seed, and what was drawn.
 /// Recorded in `summary.json` and in dumps, so every number can be traced to its sequences.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SetInfo {
     /// Its role (`test`, `ordered-start-0`, ..., `shuffled-start-0`, ..., `distractor-0`, ...).
     pub name: String,
     /// The sampler settings.
+    #[schemars(with = "serde_json::Value")]
     pub config: SequenceConfig,
     /// The sampler seed.
     pub seed: u64,
@@ -124,9 +125,12 @@ pub fn sequence_spec(
 /// what the network learned to predict), and the ordered, shuffled and distractor sets run
 /// along its predictable path ([`ClassCycle`]: the seeded cycle of the permutation order,
 /// ascending otherwise, as published).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Stream {
     /// The class order.
+    #[schemars(with = "String")]
     pub order: ClassOrder,
     /// Seed of the permutation order's cycle.
     pub order_seed: u64,
@@ -134,6 +138,7 @@ pub struct Stream {
     pub entropy: Option<f64>,
     /// The moving-digit stream's canvas and speed; every analysis set moves the same way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub motion: Option<Motion>,
 }
 

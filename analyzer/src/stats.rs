@@ -191,7 +191,9 @@ pub fn welch_z(m1: f64, v1: f64, n1: usize, m2: f64, v2: f64, n2: usize) -> f64 
 }
 
 /// A mean with a confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Interval {
     /// The sample mean.
     pub mean: f64,
@@ -202,7 +204,17 @@ pub struct Interval {
 }
 
 /// How a bootstrap interval is read off the resampled means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BootstrapMethod {
     /// The basic (pivotal) interval `[2m - q97.5, 2m - q2.5]`: the published code's

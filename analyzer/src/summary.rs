@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A model's identity in the summary.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ModelInfo {
     /// Short unique name used as the key everywhere else.
     pub name: String,
@@ -35,7 +35,7 @@ pub struct ModelInfo {
 }
 
 /// Units flagged per class.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct UnitSet {
     /// Units flagged for at least one class.
     pub count: usize,
@@ -61,7 +61,7 @@ impl UnitSet {
 }
 
 /// A per-step mean with its 95% interval across models (none with fewer than two).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CiCurve {
     /// Mean across models.
     pub mean: Vec<f64>,
@@ -78,7 +78,7 @@ pub struct CiCurve {
 pub type MeasureCurves = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
 
 /// The lesion study.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LesionSummary {
     /// Units silenced per model (= its prediction-unit count).
     pub size: BTreeMap<String, usize>,
@@ -99,7 +99,7 @@ pub struct LesionSummary {
 }
 
 /// Drive curves of one model on the class set starting at 0 (the sequences 0..9).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DriveSummary {
     /// Intact network.
     pub intact: DriveCurves,
@@ -111,7 +111,7 @@ pub struct DriveSummary {
 
 /// Fig 4C: postsynaptic drive h_i * sum_j W_ij of the state after the target preceded by
 /// k = 0..8 frames.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Postsynaptic {
     /// Mean over the prediction units of the class before the target (`None`: there are none).
     pub prediction: Option<Vec<f64>>,
@@ -124,7 +124,7 @@ pub struct Postsynaptic {
 }
 
 /// Numbers of sequences analysed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SequenceCounts {
     /// Test sequences (random start class).
     pub test: usize,
@@ -140,7 +140,7 @@ pub struct SequenceCounts {
 /// A unit statistic of a group beside its baselines: fractions of units, mean across the
 /// group's models with intervals; `excess_*` is the model's fraction minus the baseline's,
 /// per model (the pixel-mapped units against the input baseline).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct BaselineEstimates {
     /// The models, over all their units.
     pub network: Estimate,
@@ -161,7 +161,7 @@ pub struct BaselineEstimates {
 }
 
 /// One dose of a group's dose-response curve.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct GroupDose {
     /// The dose as a fraction of the lesionable units.
     pub fraction: f64,
@@ -177,7 +177,7 @@ pub struct GroupDose {
 
 /// The models that share the values of the grouping keys, summarised across them. Every
 /// value is the mean across the group's models with its interval over them (`summary.ci`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Group {
     /// `key=value` pairs joined by `, ` (`all` without grouping keys).
     pub name: String,
@@ -230,7 +230,7 @@ pub struct Group {
 }
 
 /// A model's training history, read from its run folder.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LearningCurve {
     /// The epochs (1-based).
     pub epoch: Vec<usize>,
@@ -244,7 +244,7 @@ pub struct LearningCurve {
 pub type Curves = BTreeMap<String, Vec<f64>>;
 
 /// One population of a multi-population (step-v2) model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PopulationSummary {
     /// Its name in `epc.populations`.
     pub name: String,
@@ -267,7 +267,7 @@ pub struct PopulationSummary {
 }
 
 /// One layer of a multi-population (step-v2) model: its populations together.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LayerSummary {
     /// The layer (0 nearest the input).
     pub layer: usize,
@@ -283,7 +283,7 @@ pub struct LayerSummary {
 
 /// A lesion within one layer: its lesionable prediction units, and as many random lesionable
 /// non-prediction units of the same layer, silenced; energy over the headline units.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LayerLesion {
     /// The layer.
     pub layer: usize,
@@ -300,7 +300,7 @@ pub struct LayerLesion {
 }
 
 /// The analyses of a multi-population model by population and by layer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PopulationReport {
     /// The populations the headline energy (`energy` of the summary) averages over.
     pub energy_populations: Vec<String>,
@@ -315,7 +315,7 @@ pub struct PopulationReport {
 }
 
 /// Everything `summary.json` holds (its schema; see the README).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Toolkit version.
     pub toolkit_version: String,

@@ -271,7 +271,7 @@ fn add_abs_diff<'r>(
 /// The bounds of the moving-digit stream, each per step a mean over sequences and canvas
 /// pixels of |frame - prediction|. The predicted image of frame t is `predictors`[label_{t-1}]
 /// (t >= 1) or the static prior (t = 0), pasted on a blank canvas where each field says.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MovingBounds {
     /// At frame t's true position (the class is the only unknown).
     pub oracle: Vec<f64>,

@@ -9,7 +9,7 @@ use ndarray::{ArrayView2, ArrayView3, Axis};
 pub const MEASURES: [&str; 4] = ["pre", "ap", "st", "ec"];
 
 /// Energy per step of one run (each a mean over sequences and units).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct EnergyCurves {
     /// `pre`: mean |a|.
     pub pre: Vec<f64>,
@@ -215,7 +215,7 @@ impl EnergySums {
 }
 
 /// The model-free reference curves (SPEC.md section 5).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ReferenceCurves {
     /// mean|x_t|.
     pub input: Vec<f64>,

@@ -83,7 +83,7 @@ pub fn connection_lesioned(
 }
 
 /// Mean over sequences and units of the input, internal and total drive at every step.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DriveCurves {
     /// mean x_t.
     pub input: Vec<f64>,

@@ -102,7 +102,17 @@ pub fn error_units(z: &[Vec<f64>]) -> Vec<Vec<bool>> {
 
 /// The seven unit types of SPEC.md section 6.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum UnitType {
@@ -269,7 +279,7 @@ impl ClassMoments {
 
 /// Fig 3B as published: the median, over the units of each group, of each unit's input
 /// variance (the variance of its pixel over the test images of the classes it is about).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct InputVariance {
     /// Pure prediction units (p1, p2): mean over the classes c a unit predicts of the variance
     /// of the class before c on the stream's path (the input shown when the prediction of c is
