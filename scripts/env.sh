@@ -6,8 +6,10 @@ EPC_ORT_VERSION=1.32.0
 EPC_ORT_GPU_VERSION=1.31.1
 EPC_CMAKE_SPEC='cmake>=3.26,<4'
 # The interoperability tests' packages, and the Python package's (python/: maturin builds it,
-# pandas/xarray are its tables and arrays, pytest runs python/tests).
-EPC_PY_EXTRA=(onnx==1.23.2 h5py==3.16.0 numpy maturin==1.16.0 pandas==3.1.1 xarray==2026.9.0 pytest==9.2.0)
+# pandas/xarray are its tables and arrays, pytest runs python/tests, nbclient/ipykernel execute
+# examples/notebooks/ in them, matplotlib draws there).
+EPC_PY_EXTRA=(onnx==1.23.2 h5py==3.16.0 numpy maturin==1.16.0 pandas==3.1.1 xarray==2026.9.0 pytest==9.2.0
+  nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0 matplotlib==3.11.2)
 if [ "${EPC_ORT_GPU:-0}" = 1 ]; then
   EPC_ORT_PKG="onnxruntime-gpu==$EPC_ORT_GPU_VERSION"
   EPC_VENV_TAG="py311-torch$EPC_TORCH_VERSION-ortgpu$EPC_ORT_GPU_VERSION"
