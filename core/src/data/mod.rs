@@ -201,15 +201,11 @@ pub fn load(src: &DataSource) -> Result<Dataset> {
         },
         DatasetKind::Mnist | DatasetKind::FashionMnist => load_idx(src)?,
         DatasetKind::Cifar10 => {
-            let dir = src.data_dir.as_deref().ok_or_else(|| {
-                Error::Config("cifar10 needs --data-dir with data_batch_1..5.bin and test_batch.bin (no download)".into())
-            })?;
-            let train: Vec<PathBuf> = (1..=5)
-                .map(|k| dir.join(format!("data_batch_{k}.bin")))
-                .collect();
-            check_files_exist(dir, &train)?;
-            let test = vec![dir.join("test_batch.bin")];
-            check_files_exist(dir, &test)?;
+            let dir = cifar::batch_dir(src)?;
+            let train: Vec<PathBuf> = cifar::BATCHES[..5].iter().map(|b| dir.join(b)).collect();
+            check_files_exist(&dir, &train)?;
+            let test = vec![dir.join(cifar::BATCHES[5])];
+            check_files_exist(&dir, &test)?;
             (cifar::load_batches(&train)?, cifar::load_batches(&test)?)
         }
     };
@@ -372,11 +368,9 @@ pub fn load_test(src: &DataSource) -> Result<Images> {
         }
         DatasetKind::Digits if src.data_dir.is_none() => digits::embedded().1,
         DatasetKind::Cifar10 => {
-            let dir = src.data_dir.as_deref().ok_or_else(|| {
-                Error::Config("cifar10 needs --data-dir with test_batch.bin (no download)".into())
-            })?;
-            let test = vec![dir.join("test_batch.bin")];
-            check_files_exist(dir, &test)?;
+            let dir = cifar::batch_dir(src)?;
+            let test = vec![dir.join(cifar::BATCHES[5])];
+            check_files_exist(&dir, &test)?;
             cifar::load_batches(&test)?
         }
         DatasetKind::Digits => load(src)?.test,
