@@ -136,7 +136,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         return Ok(());
     }
     let study = StudyDir::new(&out);
-    study.create_or_check(&plan, &plan_path, &cells)?;
+    study.create_or_check(&plan, &plan_path)?;
     let programs = programs()?;
     if args.slurm {
         let opts = SlurmOptions::from(args.slurm_options);

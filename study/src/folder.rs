@@ -127,8 +127,8 @@ impl StudyDir {
 
     /// Makes the folder for `plan` (read from `plan_path`), or checks that an existing one was
     /// made from the same plan: a different plan would mix incompatible runs and is refused.
-    /// Writes every cell's config.
-    pub fn create_or_check(&self, plan: &Plan, plan_path: &Path, cells: &[Cell]) -> Result<()> {
+    /// (Each cell's config is written when the cell starts training.)
+    pub fn create_or_check(&self, plan: &Plan, plan_path: &Path) -> Result<()> {
         let stored = self.plan_file();
         if stored.exists() {
             let old = Plan::from_file(&stored)?;
@@ -141,22 +141,16 @@ impl StudyDir {
                 )));
             }
         } else {
-            for dir in [
-                self.root.join("cells"),
-                self.logs(),
-                self.root.join("configs"),
-            ] {
+            for dir in [self.root.join("cells"), self.logs()] {
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             }
             let text = toml::to_string(plan)
                 .map_err(|e| Error::study(format!("cannot write the plan: {e}")))?;
             epc_core::fsutil::write_atomic(&stored, text.as_bytes())?;
         }
+        // Also for a study made before cells had configs.
         let configs = self.root.join("configs");
         std::fs::create_dir_all(&configs).map_err(|e| Error::io(&configs, e))?;
-        for cell in cells {
-            epc_core::fsutil::write_json_atomic(&self.cell_config(&cell.name), &cell.config)?;
-        }
         Ok(())
     }
 

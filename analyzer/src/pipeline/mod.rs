@@ -75,8 +75,8 @@ pub(crate) fn prediction_units_of(
     class: &[crate::sequences::SeqSpec],
 ) -> Result<Vec<usize>> {
     let stream = crate::sequences::Stream::of_model(model)?;
-    let rows = passes::last_step_rows(model, images, class, &stream.cycle())?;
-    Ok(analysis::any_class(&rules::prediction_flags(&rows).0))
+    let (pred, _) = rules::prediction_rule(model, images, class, &stream.cycle())?;
+    Ok(analysis::any_class(&pred))
 }
 
 /// Images of the first sequence 0..9 of the class set starting at 0, one per step (Fig 2C).

@@ -122,9 +122,7 @@ fn unit_stage(
     derived: &Derived,
     seed: u64,
 ) -> Result<Units> {
-    let rows = passes::last_step_rows(model, ctx.images, &ctx.sets.class, &ctx.cycle)?;
-    let (pred, margin) = rules::prediction_flags(&rows);
-    drop(rows);
+    let (pred, margin) = rules::prediction_rule(model, ctx.images, &ctx.sets.class, &ctx.cycle)?;
     let class_pass = SequencePass::run(model, ctx, s.pixel_mapped)?;
     let (err, err_matched) = rules::error_tests(model, ctx, &class_pass.normal)?;
     let rules = UnitRules {

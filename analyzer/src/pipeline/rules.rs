@@ -33,7 +33,7 @@ impl UnitRules {
 
 /// The prediction flags of the last-step rows of each class, and each unit's largest
 /// statistic over the classes.
-pub(crate) fn prediction_flags(rows: &[Array2<f32>]) -> (Vec<Vec<bool>>, Vec<f64>) {
+fn prediction_flags(rows: &[Array2<f32>]) -> (Vec<Vec<bool>>, Vec<f64>) {
     let margins: Vec<Vec<f64>> = rows
         .iter()
         .map(|r| analysis::prediction_margin(r.view()))
@@ -73,13 +73,23 @@ pub(crate) fn error_flags(normal: &[Moments], other: &[Moments]) -> Vec<Vec<bool
         .collect()
 }
 
+/// The prediction rule on `runner` over the ordered sets `class` (one per start class): the
+/// per-class flags and each unit's largest statistic ([`prediction_flags`] of the last steps).
+pub(crate) fn prediction_rule<R: Runner + ?Sized>(
+    runner: &mut R,
+    images: &epc_core::data::Images,
+    class: &[crate::sequences::SeqSpec],
+    cycle: &epc_core::sequence::ClassCycle,
+) -> Result<(Flags, Vec<f64>)> {
+    let rows = passes::last_step_rows(runner, images, class, cycle)?;
+    Ok(prediction_flags(&rows))
+}
+
 /// Every unit rule on `runner` over the class sets of `ctx` (a baseline: the input frames, a
 /// shuffled or untrained network). The analysed model itself gets the same rules from the
 /// passes that also collect its drives ([`super::analyze_model`]).
 pub(crate) fn unit_rules<R: Runner + ?Sized>(runner: &mut R, ctx: &Context) -> Result<UnitRules> {
-    let rows = passes::last_step_rows(runner, ctx.images, &ctx.sets.class, &ctx.cycle)?;
-    let (pred, margin) = prediction_flags(&rows);
-    drop(rows);
+    let (pred, margin) = prediction_rule(runner, ctx.images, &ctx.sets.class, &ctx.cycle)?;
     let normal = passes::index8_moments(runner, ctx.images, &ctx.sets.shuffled, |start| {
         ctx.cycle.class_at(start, DISTRACTOR_AT)
     })?;

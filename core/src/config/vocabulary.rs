@@ -205,8 +205,8 @@ pub fn setting(name: &str) -> Result<&'static Setting> {
     })
 }
 
-/// The schedule's settings are applied to the typed schedule (their defaults depend on the
-/// kind and on the learning rate); the motion's settings to a stream that may not exist yet.
+/// Whether `s` is a schedule setting: those are applied to the typed schedule afterwards
+/// (their defaults depend on the kind and on the final learning rate).
 fn is_schedule(s: &Setting) -> bool {
     s.key.starts_with("optim.schedule.")
 }
