@@ -40,6 +40,7 @@ const INITIAL_WEIGHTS_FILE: &str = "initial.safetensors";
 const UNTRAINED_MODEL_FILE: &str = "model.untrained.onnx";
 const UNTRAINED_V2_MODEL_FILE: &str = "model.untrained.v2.onnx";
 const INSTANCE_PREFIX: &str = "seed-";
+const PATIENCE_PREFIX: &str = "patience-";
 const LOCK_FILE: &str = ".epc-lock";
 
 /// How long [`RunDir::lock`] waits for a holder to let go before it reports the folder busy.
@@ -139,6 +140,25 @@ impl RunDir {
         InstanceDir::new(self.path.join(format!("{INSTANCE_PREFIX}{seed}")))
     }
 
+    /// The patience snapshots of this run (`patience-*` folders holding instances), sorted by
+    /// patience.
+    pub fn patience_snapshots(&self) -> Result<Vec<(usize, RunDir)>> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, e))? {
+            let path = entry.map_err(|e| Error::io(&self.path, e))?.path();
+            let p = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(PATIENCE_PREFIX))
+                .and_then(|n| n.parse::<usize>().ok());
+            if let Some(p) = p.filter(|_| path.is_dir()) {
+                found.push((p, RunDir::new(path)));
+            }
+        }
+        found.sort_by_key(|(p, _)| *p);
+        Ok(found)
+    }
+
     /// The existing instance folders (`seed-*`), sorted by name.
     pub fn instances(&self) -> Result<Vec<InstanceDir>> {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&self.path)
@@ -228,6 +248,16 @@ impl InstanceDir {
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where a run's patience snapshot `p` of this instance goes (`train.patience_snapshots`):
+    /// `RUN/patience-<p>/seed-<N>` for the instance `RUN/seed-<N>`, so that `RUN/patience-<p>`
+    /// is itself a run folder (`epc analyze --model RUN/patience-5`) and `RUN`'s own
+    /// instances stay the `seed-*` folders.
+    pub fn patience_snapshot(&self, p: usize) -> InstanceDir {
+        let run = self.path.parent().unwrap_or(Path::new("."));
+        let name = self.path.file_name().unwrap_or_default();
+        InstanceDir::new(run.join(format!("{PATIENCE_PREFIX}{p}")).join(name))
     }
 
     /// `config.json`: the resolved run config.

@@ -20,6 +20,7 @@ fn render() -> String {
             Kind::Bool => "true, false".to_string(),
             Kind::Choice(names) => names.join(", "),
             Kind::Path => "path".to_string(),
+            Kind::IntList => "whole numbers, comma-separated".to_string(),
         };
         out.push_str(&format!(
             "| `{}` | `{}` | {} | `{}` | {} |\n",

@@ -50,7 +50,8 @@ impl std::fmt::Display for CellStatus {
 /// What the analysis of a study takes from it.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    /// The run folders of the finished cells.
+    /// The run folders of the finished cells, each followed by its patience snapshots
+    /// (`CELL/patience-*`, which are run folders too).
     pub cells: Vec<PathBuf>,
     /// `STUDY/report`.
     pub report: PathBuf,
@@ -199,9 +200,14 @@ impl StudyDir {
     pub fn finished(root: &Path) -> Result<Finished> {
         let (study, plan, cells) = StudyDir::open(root)?;
         let mut done = Vec::new();
+        let mut snapshots = false;
         for cell in &cells {
             if study.status(cell)? == CellStatus::Done {
-                done.push(study.cell(&cell.name));
+                let run = study.cell(&cell.name);
+                let extra = RunDir::new(&run).patience_snapshots()?;
+                snapshots |= !extra.is_empty();
+                done.push(run);
+                done.extend(extra.into_iter().map(|(_, r)| r.path().to_path_buf()));
             }
         }
         if done.is_empty() {
@@ -211,7 +217,9 @@ impl StudyDir {
             )));
         }
         let mut keys: Vec<String> = Vec::new();
-        for axis in plan.grid.keys() {
+        // A study with patience snapshots compares them by their patience.
+        let patience = snapshots.then_some("train.patience");
+        for axis in plan.grid.keys().map(String::as_str).chain(patience) {
             let key = epc_core::config::vocabulary::setting(axis)?.group_key();
             if !keys.contains(&key) {
                 keys.push(key);

@@ -44,6 +44,18 @@ pub enum TrainEvent<'a> {
         /// The epoch whose checkpoint is kept.
         kept_epoch: usize,
     },
+    /// An instance reached the stopping point of one of its patience snapshots
+    /// (`train.patience_snapshots`), whose result was written to `dir`; training goes on.
+    PatienceSnapshot {
+        /// Its seed.
+        seed: u64,
+        /// The patience.
+        patience: usize,
+        /// The epoch at which a run with that patience stops.
+        epoch: usize,
+        /// The snapshot's instance folder.
+        dir: &'a std::path::Path,
+    },
     /// Epoch `epoch` finished.
     EpochFinished {
         /// The epoch, 1-based.

@@ -215,6 +215,10 @@ impl Precision {
     }
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 /// The training loop.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -228,6 +232,18 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// An improvement must lower the (smoothed) validation loss by more than this.
     pub min_delta: f64,
+    /// ... and by more than this fraction of the best (smoothed) loss so far (0: any drop
+    /// beyond `min_delta` counts). Written only when set, so configs from before read the same.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_rel_delta: f64,
+    /// Patiences whose result this run also writes, without training again: when the smoothed
+    /// validation loss has gone `p` epochs without improving (and early stopping may stop), the
+    /// run as a `patience = p` run would have ended is written to `RUN/patience-<p>/seed-<N>`
+    /// (weights, state, history, exports), and training goes on. Each must be below
+    /// `patience` where that is set. A patience that never triggers is written at the end, as a
+    /// run that used every epoch. Empty: none (the default; written only when set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patience_snapshots: Vec<usize>,
     /// Early stopping judges the mean of the last `smoothing` validation losses (1: the loss
     /// itself), so that one noisy epoch neither stops nor prolongs a run.
     pub smoothing: usize,
@@ -254,6 +270,8 @@ impl Default for TrainConfig {
             epochs: 200,
             patience: None,
             min_delta: 0.0,
+            min_rel_delta: 0.0,
+            patience_snapshots: Vec::new(),
             smoothing: 1,
             min_epochs: None,
             l2_coefficient: 3708.0,
@@ -433,6 +451,8 @@ impl RunConfig {
             m.check(self.data.dataset.shape())?;
         }
         self.resolve_model()?;
+        self.train.patience_snapshots.sort_unstable();
+        self.train.patience_snapshots.dedup();
         self.toolkit_version = TOOLKIT_VERSION.to_string();
         self.config_version = CONFIG_VERSION;
         self.sequence.validate()?;
@@ -481,6 +501,25 @@ impl RunConfig {
         }
         if t.patience == Some(0) {
             return Err(Error::Config("patience must be at least 1 epoch".into()));
+        }
+        if !(t.min_rel_delta.is_finite() && (0.0..1.0).contains(&t.min_rel_delta)) {
+            return Err(Error::Config(format!(
+                "min_rel_delta {} must be a fraction in [0, 1)",
+                t.min_rel_delta
+            )));
+        }
+        if let Some(&p) = t.patience_snapshots.iter().find(|&&p| p == 0) {
+            return Err(Error::Config(format!(
+                "patience snapshot {p} must be at least 1 epoch"
+            )));
+        }
+        if let (Some(q), Some(&p)) = (
+            t.patience,
+            t.patience_snapshots.iter().find(|&&p| Some(p) >= t.patience),
+        ) {
+            return Err(Error::Config(format!(
+                "patience snapshot {p} is not below the run's patience {q} (the run stops before it could trigger)"
+            )));
         }
         Ok(self)
     }

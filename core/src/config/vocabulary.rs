@@ -26,6 +26,9 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A file-system path.
     Path,
+    /// Whole numbers >= 0, comma-separated on the command line (`5,10,20`), an array in a
+    /// plan or config.
+    IntList,
 }
 
 /// One setting of the vocabulary.
@@ -56,7 +59,14 @@ impl Setting {
     /// Parses a command-line value into the config's value type; the error says what is
     /// wrong with it (range checks belong to the config).
     pub fn parse(&self, text: &str) -> std::result::Result<toml::Value, String> {
-        Ok(match self.kind {
+        self.kind.parse(text)
+    }
+}
+
+impl Kind {
+    /// Parses a command-line value of this kind into the config's value type.
+    pub fn parse(self, text: &str) -> std::result::Result<toml::Value, String> {
+        Ok(match self {
             Kind::Float => toml::Value::Float(
                 text.trim()
                     .parse()
@@ -81,6 +91,11 @@ impl Setting {
                 toml::Value::String(text.into())
             }
             Kind::Path => toml::Value::String(text.into()),
+            Kind::IntList => toml::Value::Array(
+                text.split(',')
+                    .map(|t| Kind::Int.parse(t))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
         })
     }
 }
@@ -139,6 +154,10 @@ pub const SETTINGS: &[Setting] = &[
       "Stop an instance after this many epochs without validation improvement (the best weights are restored); without it every epoch runs"),
     s("train.min_delta", "min-delta", Kind::Float, None,
       "Smallest drop of the validation loss that counts as an improvement [default: 0]"),
+    s("train.min_rel_delta", "min-rel-delta", Kind::Float, None,
+      "Smallest drop of the validation loss, as a fraction of the best so far, that counts as an improvement (with --min-delta: both must be exceeded) [default: 0]"),
+    s("train.patience_snapshots", "patience-snapshots", Kind::IntList, None,
+      "Also write, without training again, what a run with each of these patiences (comma-separated, below --patience) would have ended with, to RUN/patience-P/seed-N (the patience study of docs/results/mnist-patience.md) [default: none]"),
     s("train.device", "device", Kind::Choice(&["auto", "cpu", "cuda", "mps"]), None,
       "auto picks CUDA, then MPS, then CPU [default: auto]"),
     s("optim.lr", "lr", Kind::Float, None, "Adam learning rate [default: 1e-4]"),

@@ -120,6 +120,15 @@ impl TrainObserver for Progress {
                 };
                 self.line(&format!("seed {seed}: {reason}{kept}"));
             }
+            TrainEvent::PatienceSnapshot {
+                seed,
+                patience,
+                epoch,
+                dir,
+            } => self.line(&format!(
+                "seed {seed}: patience {patience} would stop at epoch {epoch}; its result is in {}",
+                dir.display()
+            )),
             TrainEvent::EpochFinished {
                 epoch,
                 losses,

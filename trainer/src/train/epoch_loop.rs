@@ -3,7 +3,8 @@
 
 use super::group::Group;
 use super::staging::{host_vec, validation_batch, Stager};
-use super::{configure_threads, outcome, Instance, InstanceOutcome, RunOptions};
+use super::outcome::{self, InstanceResult};
+use super::{configure_threads, snapshots, Instance, InstanceOutcome, RunOptions};
 use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState, StopReason};
 use crate::guard::catch_torch;
 use crate::observe::{TrainEvent, TrainObserver};
@@ -100,6 +101,10 @@ pub(super) fn run(
         .collect();
     let mut best: Vec<Vec<NamedArray>> = instances.iter().map(|i| i.ck.best.clone()).collect();
     let mut stager = Stager::default();
+    let outputs = Outputs {
+        device: &dev_name,
+        export_onnx: options.export_onnx,
+    };
     for epoch in start_epoch..cfg.train.epochs {
         let active: Vec<bool> = states.iter().map(|s| s.stopped.is_none()).collect();
         if !active.iter().any(|&a| a) {
@@ -154,7 +159,17 @@ pub(super) fn run(
             let r = std::mem::take(&mut results[i]);
             shown.push((r.train_loss, r.val_loss));
             let st = &mut states[i];
-            if let Some(reason) = record_epoch(cfg, st, &mut best[i], r, &timing, &instances[i])? {
+            let (stopped, written) =
+                record_epoch(cfg, st, &mut best[i], r, &timing, &instances[i], &outputs)?;
+            for patience in written {
+                observer.on_event(TrainEvent::PatienceSnapshot {
+                    seed: instances[i].seed,
+                    patience,
+                    epoch: st.epochs_done,
+                    dir: instances[i].dir.patience_snapshot(patience).path(),
+                });
+            }
+            if let Some(reason) = stopped {
                 observer.on_event(TrainEvent::InstanceStopped {
                     seed: instances[i].seed,
                     reason: &reason,
@@ -239,8 +254,17 @@ struct EpochTiming {
     lr: f64,
 }
 
-/// Books one finished epoch of one instance: history, best weights, early stopping and its
-/// checkpoint. Returns the reason when the instance stopped for good at this epoch.
+/// Where an instance's results go besides its checkpoint.
+struct Outputs<'a> {
+    /// The device, in words (recorded in the training state).
+    device: &'a str,
+    /// Whether results are exported as ONNX.
+    export_onnx: bool,
+}
+
+/// Books one finished epoch of one instance: history, best weights, early stopping, patience
+/// snapshots and its checkpoint. Returns the reason when the instance stopped for good at
+/// this epoch, and the patiences whose snapshots it wrote.
 fn record_epoch(
     cfg: &RunConfig,
     st: &mut LoopState,
@@ -248,7 +272,8 @@ fn record_epoch(
     r: EpochResult,
     timing: &EpochTiming,
     inst: &Instance,
-) -> Result<Option<StopReason>> {
+    out: &Outputs,
+) -> Result<(Option<StopReason>, Vec<usize>)> {
     let EpochTiming {
         epoch,
         seconds,
@@ -263,7 +288,7 @@ fn record_epoch(
             val_loss: r.val_loss,
         };
         st.stopped = Some(reason.clone());
-        return Ok(Some(reason));
+        return Ok((Some(reason), Vec::new()));
     }
     // Over every trained value (for the paper's RNN, its W).
     let values = || {
@@ -298,16 +323,18 @@ fn record_epoch(
         .map(|h| h.val_loss)
         .sum::<f64>()
         / window as f64;
-    if smoothed < st.best_smoothed - cfg.train.min_delta {
+    // The relative threshold scales the best so far; before the first epoch there is none
+    // (an infinite best, which any finite loss improves).
+    let relative = match st.best_smoothed.is_finite() {
+        true => cfg.train.min_rel_delta * st.best_smoothed.abs(),
+        false => 0.0,
+    };
+    if smoothed < st.best_smoothed - cfg.train.min_delta - relative {
         st.best_smoothed = smoothed;
         st.since_improvement = 0;
     } else {
         st.since_improvement += 1;
-        let min_epochs = cfg
-            .train
-            .min_epochs
-            .unwrap_or_else(|| cfg.optim.schedule.min_epochs(cfg.train.epochs));
-        if epoch + 1 >= min_epochs
+        if epoch + 1 >= snapshots::min_epochs(cfg)
             && cfg
                 .train
                 .patience
@@ -318,6 +345,19 @@ fn record_epoch(
             });
         }
     }
+    // Patience snapshots are written before the checkpoint: a run killed in between writes
+    // them again on resume (the folder appears only once complete).
+    let result = InstanceResult {
+        state: st,
+        last: &r.params,
+        best,
+        device: out.device,
+        export_onnx: out.export_onnx,
+    };
+    let written = snapshots::due(cfg, &result, inst);
+    for &p in &written {
+        snapshots::write(inst, p, &result, true)?;
+    }
     let ck = Checkpoint {
         params: r.params,
         m: r.m,
@@ -327,5 +367,5 @@ fn record_epoch(
     };
     inst.dir.write_history(&st.history)?;
     checkpoint::save(&inst.dir.checkpoint(), &ck)?;
-    Ok(st.stopped.clone())
+    Ok((st.stopped.clone(), written))
 }

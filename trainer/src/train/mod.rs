@@ -7,6 +7,7 @@
 mod epoch_loop;
 mod group;
 mod outcome;
+mod snapshots;
 mod staging;
 
 pub use outcome::InstanceOutcome;

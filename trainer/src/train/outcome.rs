@@ -7,7 +7,7 @@ use crate::checkpoint::{self, LoopState};
 use crate::{Error, Result};
 use epc_core::arch::{ArchSpec, NamedArray};
 use epc_core::config::{FinalWeights, RunConfig};
-use epc_core::run::{StopReason, TrainState};
+use epc_core::run::{InstanceDir, StopReason, TrainState};
 use std::path::PathBuf;
 
 /// How one instance ended.
@@ -55,27 +55,16 @@ pub(super) fn finish(
             } else {
                 checkpoint::load_params(&inst.dir.checkpoint(), &spec.params)?.params
             };
-            epc_exporter::write_params_safetensors(&inst.dir.last_weights(), &last)?;
-            let final_w = match cfg.train.final_weights {
-                FinalWeights::Best => best_w,
-                FinalWeights::Last => &last,
+            let result = InstanceResult {
+                state: st,
+                last: &last,
+                best: best_w,
+                device,
+                export_onnx,
             };
-            epc_exporter::write_params_safetensors(&inst.dir.weights(), final_w)?;
-            inst.dir.write_state(&TrainState {
-                epochs_trained: st.epochs_done,
-                best_epoch: st.best_epoch,
-                best_val_loss: st.best_val,
-                stopped: st.stopped.clone(),
-                device: device.to_string(),
-            })?;
-            if export_onnx {
-                epc_exporter::export_run(&inst.dir, None, false)?;
-                // The untrained network beside it, where the initial weights were kept.
-                epc_exporter::export_untrained(
-                    &inst.dir,
-                    None,
-                    epc_exporter::ExportFormat::StepV1,
-                )?;
+            write_result(cfg, &inst.dir, &result)?;
+            if st.stopped.is_none() {
+                super::snapshots::write_remaining(cfg, inst, &result)?;
             }
         }
         outcomes.push(InstanceOutcome {
@@ -92,4 +81,44 @@ pub(super) fn finish(
         return Err(Error::NonFinite(failures.join("; ")));
     }
     Ok(outcomes)
+}
+
+/// What an instance's result is made of, at the end of a run or at a patience snapshot.
+pub(super) struct InstanceResult<'a> {
+    /// The loop's state when it ended.
+    pub state: &'a LoopState,
+    /// The weights of the last epoch.
+    pub last: &'a [NamedArray],
+    /// The weights of the best validation epoch.
+    pub best: &'a [NamedArray],
+    /// Where it trained, in words.
+    pub device: &'a str,
+    /// Whether to export the ONNX models.
+    pub export_onnx: bool,
+}
+
+/// Writes an instance's result into `dir`: the last and the final weights (best or last, as
+/// `cfg` says), the training state and, where asked, the trained model and the untrained one
+/// (where `dir` holds the initial weights).
+pub(super) fn write_result(cfg: &RunConfig, dir: &InstanceDir, r: &InstanceResult) -> Result<()> {
+    let st = r.state;
+    epc_exporter::write_params_safetensors(&dir.last_weights(), r.last)?;
+    let final_w = match cfg.train.final_weights {
+        FinalWeights::Best => r.best,
+        FinalWeights::Last => r.last,
+    };
+    epc_exporter::write_params_safetensors(&dir.weights(), final_w)?;
+    dir.write_state(&TrainState {
+        epochs_trained: st.epochs_done,
+        best_epoch: st.best_epoch,
+        best_val_loss: st.best_val,
+        stopped: st.stopped.clone(),
+        device: r.device.to_string(),
+    })?;
+    if r.export_onnx {
+        epc_exporter::export_run(dir, None, false)?;
+        // The untrained network beside it, where the initial weights were kept.
+        epc_exporter::export_untrained(dir, None, epc_exporter::ExportFormat::StepV1)?;
+    }
+    Ok(())
 }

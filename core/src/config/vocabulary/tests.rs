@@ -13,6 +13,7 @@ fn context(s: &Setting) -> (Vec<(&'static str, &'static str)>, &'static str) {
         Kind::Bool => "true",
         Kind::Choice(names) => names[names.len() - 1],
         Kind::Path => "/data/somewhere",
+        Kind::IntList => "12,5",
     };
     let extra = match s.name {
         "latent" => vec![("arch", "rnn-latent")],
@@ -50,6 +51,12 @@ fn every_setting_reaches_the_field_its_key_names() {
             toml::Value::Integer(i) => i.into(),
             toml::Value::Boolean(b) => b.into(),
             toml::Value::String(t) => t.into(),
+            // The config keeps a list sorted.
+            toml::Value::Array(a) => {
+                let mut v: Vec<i64> = a.iter().map(|x| x.as_integer().unwrap()).collect();
+                v.sort_unstable();
+                v.into()
+            }
             other => panic!("{other:?}"),
         };
         assert_eq!(got, &want, "{}", s.name);
@@ -132,6 +139,12 @@ fn settings_that_do_not_fit_are_errors_naming_them() {
         ),
         (vec![set("lr", "-1")], "learning rate"),
         (vec![set("latent", "4")], "latent"),
+        (
+            vec![set("patience", "10"), set("patience-snapshots", "5,10")],
+            "patience snapshot 10 is not below the run's patience 10",
+        ),
+        (vec![set("patience-snapshots", "0")], "at least 1 epoch"),
+        (vec![set("min-rel-delta", "1.5")], "min_rel_delta"),
     ] {
         let err = apply(RunConfig::default(), &values)
             .unwrap_err()
@@ -140,6 +153,8 @@ fn settings_that_do_not_fit_are_errors_naming_them() {
     }
     let lr = setting("lr").unwrap();
     assert_eq!(lr.parse("fast").unwrap_err(), "not a number");
+    let snaps = setting("patience-snapshots").unwrap();
+    assert_eq!(snaps.parse("5,x").unwrap_err(), "not a whole number >= 0");
     // A plan's value of the wrong type is an error, not a silent default.
     let err = apply(
         RunConfig::default(),
