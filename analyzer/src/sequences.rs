@@ -136,6 +136,9 @@ pub struct Stream {
     pub order_seed: u64,
     /// Conditional entropy (bits) of the markov order.
     pub entropy: Option<f64>,
+    /// The number of equally likely successors of the successors order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successors: Option<usize>,
     /// The moving-digit stream's canvas and speed; every analysis set moves the same way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Value>")]
@@ -167,6 +170,7 @@ impl Stream {
             order: seq.order,
             order_seed: seq.order_seed,
             entropy: seq.entropy,
+            successors: seq.successors,
             motion: seq.motion,
         })
     }
@@ -189,6 +193,11 @@ impl Stream {
             (ClassOrder::Random, _) => "random".into(),
             (ClassOrder::Permutation, _) => format!("permutation (seed {})", self.order_seed),
             (ClassOrder::Markov, h) => format!("markov ({:.2} bits)", h.unwrap_or(0.0)),
+            (ClassOrder::Successors, _) => format!(
+                "{} successors ({:.2} bits)",
+                self.successors.unwrap_or(1),
+                self.entropy_bits()
+            ),
         };
         match self.motion {
             None => order,
@@ -201,12 +210,13 @@ impl Stream {
     }
 
     /// The stream's conditional entropy in bits: 0 for the deterministic orders (ascending,
-    /// permutation), log2(10) for random, the setting for markov.
+    /// permutation), log2(10) for random, the setting for markov, log2 k for k successors.
     pub fn entropy_bits(&self) -> f64 {
         match self.order {
             ClassOrder::Ascending | ClassOrder::Permutation => 0.0,
             ClassOrder::Random => epc_core::sequence::MAX_ENTROPY_BITS,
             ClassOrder::Markov => self.entropy.unwrap_or(0.0),
+            ClassOrder::Successors => (self.successors.unwrap_or(1) as f64).log2(),
         }
     }
 
@@ -222,6 +232,7 @@ impl Stream {
             order: self.order,
             order_seed: self.order_seed,
             entropy: self.entropy,
+            successors: self.successors,
             motion: self.motion,
             ..SequenceConfig::default()
         }

@@ -32,6 +32,14 @@ fn markov(bits: f64) -> Stream {
     }
 }
 
+fn successors(k: usize) -> Stream {
+    Stream {
+        order: ClassOrder::Successors,
+        successors: Some(k),
+        ..Stream::default()
+    }
+}
+
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap_or_else(|| panic!("not an array: {v}"))
@@ -51,6 +59,7 @@ fn rows_sum_to_one() {
         });
     }
     streams.extend([0.0, 0.5, 1.0, 2.0, 3.3].map(markov));
+    streams.extend([1, 2, 3, 7, 10].map(successors));
     for s in &streams {
         for row in successor_probabilities(s) {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{s:?}");
@@ -189,10 +198,25 @@ fn missing_classes_are_dropped() {
 }
 
 #[test]
-fn markov_probabilities_match_the_samplers_transition_frequencies() {
+fn markov_and_successor_probabilities_match_the_samplers_transition_frequencies() {
+    for stream in [markov(1.0), successors(3)] {
+        transition_frequencies_match(&stream);
+    }
+    // Ten successors is the random control; one is the ascending stream.
+    let uniform = successor_probabilities(&Stream {
+        order: ClassOrder::Random,
+        ..Stream::default()
+    });
+    assert_eq!(successor_probabilities(&successors(10)), uniform);
+    assert_eq!(
+        successor_probabilities(&successors(1)),
+        successor_probabilities(&Stream::default())
+    );
+}
+
+fn transition_frequencies_match(stream: &Stream) {
     let (train, _) = digits::embedded();
-    let stream = markov(1.0);
-    let probs = successor_probabilities(&stream);
+    let probs = successor_probabilities(stream);
     let sampler = SequenceSampler::new(&train, stream.test_config(), 9).unwrap();
     let mut counts = [[0u64; NUM_CLASSES]; NUM_CLASSES];
     for e in 0..300 {
@@ -246,6 +270,7 @@ fn predictors_and_curves_match_an_independent_numpy_computation() {
     let (prior, _) = median_images(&train);
     let streams = [
         ("markov", markov(1.0)),
+        ("successors", successors(3)),
         (
             "random",
             Stream {
@@ -265,7 +290,8 @@ fn predictors_and_curves_match_an_independent_numpy_computation() {
         let idx: Vec<_> = spec.seqs.iter().map(|s| s.frames.clone()).collect();
         sets.insert(
             name.to_string(),
-            json!({"order": format!("{:?}", stream.order).to_lowercase(), "entropy": stream.entropy, "sequences": idx}),
+            json!({"order": format!("{:?}", stream.order).to_lowercase(), "entropy": stream.entropy,
+                "successors": stream.successors, "sequences": idx}),
         );
         ours.push((name, probs, pred, curve));
     }

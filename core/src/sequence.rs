@@ -28,6 +28,11 @@ pub enum ClassOrder {
     /// class otherwise, p chosen so that the conditional entropy is `entropy` bits (0: the
     /// ascending stream; log2(10) = 3.32: the random control).
     Markov,
+    /// k equally likely successors: class c is followed by one of c+1, ..., c+k (mod 10),
+    /// each with probability 1/k (`successors` = k). The conditional entropy is log2 k bits,
+    /// reached by branching among k classes rather than by the Markov order's one likely
+    /// successor and a uniform rest (1: the ascending stream; 10: the random control).
+    Successors,
 }
 
 /// log2(10): the conditional entropy of the random order, in bits.
@@ -129,6 +134,10 @@ pub struct SequenceConfig {
     pub order_seed: u64,
     /// Conditional entropy (bits) of the `markov` order, 0 to log2(10).
     pub entropy: Option<f64>,
+    /// The number of equally likely successors of the `successors` order, 1 to 10 (written
+    /// only when set, so that the other orders' configs read as before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub successors: Option<usize>,
     /// The moving-digit stream: each frame pasted onto a larger canvas along a bouncing
     /// track ([`crate::motion`]); `None`: the frames are the images themselves.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +155,7 @@ impl Default for SequenceConfig {
             distractor_at: None,
             order_seed: 0,
             entropy: None,
+            successors: None,
             motion: None,
         }
     }
@@ -184,6 +194,25 @@ impl SequenceConfig {
             (order, Some(_)) => {
                 return Err(Error::Config(format!(
                     "an entropy is a setting of the markov order, not of the {} order",
+                    format!("{order:?}").to_lowercase()
+                )))
+            }
+        }
+        match (self.order, self.successors) {
+            (ClassOrder::Successors, None) => {
+                return Err(Error::Config(
+                    "the successors order needs a number of successors (1 to 10)".into(),
+                ))
+            }
+            (ClassOrder::Successors, Some(k)) if !(1..=NUM_CLASSES).contains(&k) => {
+                return Err(Error::Config(format!(
+                    "{k} successors is outside 1 to 10"
+                )))
+            }
+            (ClassOrder::Successors, _) | (_, None) => {}
+            (order, Some(_)) => {
+                return Err(Error::Config(format!(
+                    "a number of successors is a setting of the successors order, not of the {} order",
                     format!("{order:?}").to_lowercase()
                 )))
             }
@@ -294,7 +323,11 @@ impl SequenceSampler {
                     ClassOrder::Ascending => (start + t) % NUM_CLASSES,
                     ClassOrder::Random => rng.gen_range(0..NUM_CLASSES),
                     ClassOrder::Permutation => path.class_at(start, t),
-                    ClassOrder::Markov if t == 0 => start,
+                    ClassOrder::Markov | ClassOrder::Successors if t == 0 => start,
+                    ClassOrder::Successors => {
+                        (prev + 1 + rng.gen_range(0..self.cfg.successors.unwrap_or(1)))
+                            % NUM_CLASSES
+                    }
                     ClassOrder::Markov => {
                         if rng.gen::<f64>() < stay {
                             (prev + 1) % NUM_CLASSES

@@ -89,6 +89,32 @@ fn markov_streams_have_the_requested_conditional_entropy() {
 }
 
 #[test]
+fn k_successor_streams_branch_among_k_classes_with_log2_k_bits() {
+    for k in [1usize, 2, 3, 5, 10] {
+        let cfg = SequenceConfig {
+            order: ClassOrder::Successors,
+            successors: Some(k),
+            ..SequenceConfig::default()
+        };
+        let seqs = draw(cfg, 40);
+        let mut seen = [[false; NUM_CLASSES]; NUM_CLASSES];
+        for s in &seqs {
+            for w in s.labels.windows(2) {
+                let step = (w[1] as usize + NUM_CLASSES - w[0] as usize - 1) % NUM_CLASSES;
+                assert!(step < k, "{k} successors: {} -> {}", w[0], w[1]);
+                seen[w[0] as usize][w[1] as usize] = true;
+            }
+        }
+        // Every one of the k successors of every class occurs.
+        let n_seen: usize = seen.iter().flatten().filter(|&&b| b).count();
+        assert_eq!(n_seen, NUM_CLASSES * k, "{k} successors");
+        let h = conditional_entropy(&seqs);
+        let want = (k as f64).log2();
+        assert!((h - want).abs() < 0.05, "{k}: asked {want:.3} bits, measured {h:.3}");
+    }
+}
+
+#[test]
 fn a_permutation_order_follows_one_seeded_cycle() {
     let cycle = class_permutation(3);
     let mut sorted = cycle;
@@ -131,6 +157,22 @@ fn orders_and_entropies_that_do_not_go_together_are_refused() {
         let cfg = SequenceConfig {
             order,
             entropy,
+            ..SequenceConfig::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+    let bad = [
+        (ClassOrder::Successors, None, "needs a number of successors"),
+        (ClassOrder::Successors, Some(0), "outside 1 to 10"),
+        (ClassOrder::Successors, Some(11), "outside 1 to 10"),
+        (ClassOrder::Markov, Some(2), "not of the markov order"),
+    ];
+    for (order, successors, needle) in bad {
+        let cfg = SequenceConfig {
+            order,
+            successors,
+            entropy: (order == ClassOrder::Markov).then_some(1.0),
             ..SequenceConfig::default()
         };
         let err = cfg.validate().unwrap_err().to_string();

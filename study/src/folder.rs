@@ -219,7 +219,7 @@ impl StudyDir {
         let mut keys: Vec<String> = Vec::new();
         // A study with patience snapshots compares them by their patience.
         let patience = snapshots.then_some("train.patience");
-        for axis in plan.grid.keys().map(String::as_str).chain(patience) {
+        for axis in plan.varied().into_iter().chain(patience) {
             let key = epc_core::config::vocabulary::setting(axis)?.group_key();
             if !keys.contains(&key) {
                 keys.push(key);

@@ -22,6 +22,11 @@ pub struct Plan {
     /// The axes: a setting (its name, `lr`, or its dotted key, `optim.lr`) to its values.
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<toml::Value>>,
+    /// Settings that only make sense together (`[[cases]]`, each a table: `order = "markov"`
+    /// with `entropy = 1.0`, `order = "successors"` with `successors = 2`): every cell of the
+    /// grid is trained once per case. Empty: the grid alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<BTreeMap<String, toml::Value>>,
     /// Settings shared by every cell, and the trainer's options (`no-export`, `threads`,
     /// `batch-instances`).
     #[serde(default)]
@@ -95,7 +100,8 @@ impl TrainerOptions {
 /// One cell of the grid: its folder name, its resolved config and how to train it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
-    /// Folder name under `STUDY/cells/` (`loss=l1-pre,lr=0.001`; `all` for an empty grid).
+    /// Folder name under `STUDY/cells/` (`loss=l1-pre,lr=0.001`, then the case's settings;
+    /// `all` for an empty grid without cases).
     pub name: String,
     /// The resolved config every instance trains from (its seed is replaced per instance).
     pub config: RunConfig,
@@ -140,7 +146,22 @@ impl Plan {
                 return Err(format!("`{axis}` is both an axis and a shared setting"));
             }
         }
-        for key in self.grid.keys().chain(self.set.keys()) {
+        for (i, case) in self.cases.iter().enumerate() {
+            if case.is_empty() {
+                return Err(format!("case {} has no setting", i + 1));
+            }
+            if let Some(k) = case
+                .keys()
+                .find(|k| self.grid.contains_key(*k) || self.set.contains_key(*k))
+            {
+                return Err(format!(
+                    "`{k}` of case {} is also an axis or a shared setting",
+                    i + 1
+                ));
+            }
+        }
+        let case_keys = self.cases.iter().flat_map(|c| c.keys());
+        for key in self.grid.keys().chain(self.set.keys()).chain(case_keys) {
             if RESERVED.contains(&key.as_str()) {
                 return Err(format!(
                     "`{key}` cannot be set in a plan (the study decides it; seeds: use `seeds`)"
@@ -150,8 +171,8 @@ impl Plan {
         Ok(())
     }
 
-    /// The cells: the Cartesian product of the axes (one cell when there are none), each
-    /// resolved to its config. `origin` (the plan file) names errors.
+    /// The cells: the Cartesian product of the axes (one cell when there are none), times the
+    /// cases where there are any, each resolved to its config. `origin` (the plan file) names errors.
     pub fn cells(&self, origin: &Path) -> Result<Vec<Cell>> {
         let mut combos: Vec<Vec<(&str, &toml::Value)>> = vec![Vec::new()];
         for (axis, values) in &self.grid {
@@ -164,6 +185,18 @@ impl Plan {
                 }
             }
             combos = next;
+        }
+        if !self.cases.is_empty() {
+            combos = combos
+                .iter()
+                .flat_map(|combo| {
+                    self.cases.iter().map(move |case| {
+                        let mut c = combo.clone();
+                        c.extend(case.iter().map(|(k, v)| (k.as_str(), v)));
+                        c
+                    })
+                })
+                .collect();
         }
         let base = match &self.config {
             Some(p) => RunConfig::from_file(p)?,
@@ -239,3 +272,16 @@ fn shown_value(v: &toml::Value) -> String {
 
 #[cfg(test)]
 mod tests;
+
+impl Plan {
+    /// The settings that vary between cells: the axes, then the cases' keys (each once).
+    pub fn varied(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.grid.keys().map(String::as_str).collect();
+        for k in self.cases.iter().flat_map(|c| c.keys()) {
+            if !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+}

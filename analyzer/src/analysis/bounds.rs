@@ -27,7 +27,8 @@ pub const CDF_SLACK: f64 = 1e-12;
 /// `SequenceSampler::epoch` draws classes for `stream`'s order: ascending: i + 1 (mod 10);
 /// permutation: the successor on `stream.cycle()`; markov: i + 1 with
 /// `markov_successor_probability(entropy)` (1 without an entropy, as the sampler), each other
-/// class with the rest / 9; random: 1/10 each. Every row sums to 1 (up to rounding).
+/// class with the rest / 9; k successors: i + 1, ..., i + k with 1/k each; random: 1/10 each.
+/// Every row sums to 1 (up to rounding).
 pub fn successor_probabilities(stream: &Stream) -> [[f64; NUM_CLASSES]; NUM_CLASSES] {
     let cycle = stream.cycle();
     let stay = stream.entropy.map_or(1.0, markov_successor_probability);
@@ -40,6 +41,12 @@ pub fn successor_probabilities(stream: &Stream) -> [[f64; NUM_CLASSES]; NUM_CLAS
             ClassOrder::Markov => {
                 row.fill((1.0 - stay) / (NUM_CLASSES - 1) as f64);
                 row[(i + 1) % NUM_CLASSES] = stay;
+            }
+            ClassOrder::Successors => {
+                let k = stream.successors.unwrap_or(1);
+                for j in 1..=k {
+                    row[(i + j) % NUM_CLASSES] = 1.0 / k as f64;
+                }
             }
         }
     }

@@ -7,15 +7,15 @@ Usage: python bounds_reference.py DIGITS.csv.gz SETS.json OUT.json
 DIGITS.csv.gz: 64 pixel values 0..16, then the label, per row; pixels are divided by 16; the
 last 360 rows are the test split, the rest the training split.
 
-SETS.json: {"streams": {NAME: {"order": "markov" | "random", "entropy": BITS or null,
-"sequences": [[test image index per frame], ...]}}}.
+SETS.json: {"streams": {NAME: {"order": "markov" | "successors" | "random", "entropy": BITS
+or null, "successors": K or null, "sequences": [[test image index per frame], ...]}}}.
 
 OUT.json: {"dataset_median": [64], NAME: {"probs": [10][10], "predictors": [10][64],
 "curve": [steps]}}.
 
 - P(j | i): markov: i + 1 with the probability p whose conditional entropy
   -p log2 p - 9 q log2 q (q = (1 - p) / 9) is the stream's entropy (p in [0.1, 1]), each other
-  class q; random: 1/10.
+  class q; k successors: i + 1, ..., i + k (mod 10), 1/k each; random: 1/10.
 - Predictor of previous class i, per pixel: the smallest training value v whose weighted CDF
   reaches one half, each training image of class j weighing P(j | i) / n_j (weights
   normalised to sum 1; a slack of 1e-12 absorbs rounding at an exact half).
@@ -55,9 +55,15 @@ def stay_probability(bits):
     return (lo + hi) / 2
 
 
-def transition(order, bits):
+def transition(order, bits, k):
     if order == "random":
         return np.full((10, 10), 0.1)
+    if order == "successors":
+        P = np.zeros((10, 10))
+        for i in range(10):
+            for j in range(1, k + 1):
+                P[i, (i + j) % 10] += 1.0 / k
+        return P
     p = stay_probability(bits)
     P = np.full((10, 10), (1.0 - p) / 9.0)
     for i in range(10):
@@ -79,7 +85,7 @@ counts = np.bincount(train_y, minlength=10)
 prior = np.sort(train_x, axis=0)[(len(train_x) - 1) // 2]
 out = {"dataset_median": prior.astype(float).tolist()}
 for name, s in json.load(open(sets_path))["streams"].items():
-    P = transition(s["order"], s["entropy"])
+    P = transition(s["order"], s["entropy"], s.get("successors"))
     preds = np.stack(
         [weighted_lower_median(train_x, P[i, train_y] / counts[train_y]) for i in range(10)]
     )

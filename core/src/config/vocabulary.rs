@@ -125,7 +125,7 @@ const ARCHITECTURES: &[&str] = &[
     "lstm-err",
     "gru-err",
 ];
-const ORDERS: &[&str] = &["ascending", "random", "permutation", "markov"];
+const ORDERS: &[&str] = &["ascending", "random", "permutation", "markov", "successors"];
 const STREAM: Option<&str> = Some("order");
 
 /// Every setting, in the order `epc train --help` lists them.
@@ -187,11 +187,13 @@ pub const SETTINGS: &[Setting] = &[
     s("sequence.batch_size", "batch-size", Kind::Int, None, "Sequences per batch [default: 32]"),
     s("sequence.length", "seq-len", Kind::Int, None, "Frames per sequence [default: 10]"),
     s("sequence.order", "order", Kind::Choice(ORDERS), STREAM,
-      "Class order: ascending (the paper), random (the control), permutation (a fixed random cycle, --order-seed) or markov (--entropy bits of uncertainty per step) [default: ascending]"),
+      "Class order: ascending (the paper), random (the control), permutation (a fixed random cycle, --order-seed) markov (--entropy bits of uncertainty per step: one likely successor, the rest uniform) or successors (--successors K equally likely next classes, log2 K bits) [default: ascending]"),
     s("sequence.order_seed", "order-seed", Kind::Int, None,
       "Seed of the class cycle of `--order permutation` [default: 0]"),
     s("sequence.entropy", "entropy", Kind::Float, None,
       "Conditional entropy in bits of `--order markov`: 0 (ascending) to 3.32 (random)"),
+    s("sequence.successors", "successors", Kind::Int, STREAM,
+      "Number of equally likely successors of `--order successors`: class c is followed by one of c+1, ..., c+K (log2 K bits; 1: ascending, 10: random)"),
     s("sequence.motion.canvas", "canvas", Kind::Int, STREAM,
       "The moving-digit stream: paste every frame onto a blank CANVAS x CANVAS canvas along a track that bounces off the edges (spatial predictability; docs/STREAMS.md). The network gets one unit per canvas pixel [default: off]"),
     s("sequence.motion.max_speed", "max-speed", Kind::Int, STREAM,

@@ -80,3 +80,33 @@ fn plans_that_make_no_grid_are_refused() {
         );
     }
 }
+
+#[test]
+fn cases_multiply_the_grid_with_settings_that_go_together() {
+    let p = plan(
+        "seeds = [0]\n[grid]\nloss = [\"l1-pre\", \"l1-post\"]\n\
+         [[cases]]\norder = \"markov\"\nentropy = 1.0\n\
+         [[cases]]\norder = \"successors\"\nsuccessors = 2\n",
+    );
+    let cells = p.cells(Path::new("plan.toml")).unwrap();
+    let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "loss=l1-pre,entropy=1,order=markov",
+            "loss=l1-pre,order=successors,successors=2",
+            "loss=l1-post,entropy=1,order=markov",
+            "loss=l1-post,order=successors,successors=2"
+        ]
+    );
+    assert_eq!(cells[1].config.sequence.successors, Some(2));
+    assert_eq!(cells[2].config.sequence.entropy, Some(1.0));
+    assert_eq!(cells[2].config.train.loss, Loss::L1Post);
+    assert_eq!(p.varied(), ["loss", "entropy", "order", "successors"]);
+    // A case's setting may not also be an axis or shared.
+    let bad: Plan =
+        toml::from_str("[grid]\nentropy = [1.0]\n[[cases]]\nentropy = 2.0\n").unwrap();
+    assert!(bad.check().unwrap_err().contains("`entropy` of case 1"));
+    let empty: Plan = toml::from_str("[[cases]]\n").unwrap();
+    assert!(empty.check().unwrap_err().contains("case 1 has no setting"));
+}

@@ -20,14 +20,15 @@ fn context(s: &Setting) -> (Vec<(&'static str, &'static str)>, &'static str) {
         "layers" | "energy" | "units" => vec![("arch", "hierarchical")],
         "inhibitory" => vec![("arch", "dale")],
         "entropy" => vec![("order", "markov")],
-        "order" => vec![("entropy", "1")],
+        "order" => vec![("successors", "3")],
+        "successors" => vec![("order", "successors")],
         "min-lr" | "warmup-epochs" | "decay-epochs" => vec![("lr-schedule", "cosine")],
         "step-every" | "step-factor" => vec![("lr-schedule", "step")],
         "max-speed" | "teleport" => vec![("canvas", "12")],
         _ => vec![],
     };
     let sample = match s.name {
-        "max-speed" => "2",
+        "max-speed" | "successors" => "2",
         "layers" => "3",
         _ => sample,
     };
@@ -74,11 +75,14 @@ fn every_choice_is_a_value_of_its_type() {
             let mut values = context(s)
                 .0
                 .iter()
-                .filter(|(n, _)| *n != "entropy")
+                .filter(|(n, _)| *n != "entropy" && *n != "successors")
                 .map(|(n, v)| set(n, v))
                 .collect::<Vec<_>>();
             if *name == "markov" {
                 values.push(set("entropy", "1"));
+            }
+            if *name == "successors" {
+                values.push(set("successors", "3"));
             }
             values.push((s, s.parse(name).unwrap()));
             apply(RunConfig::default(), &values)
