@@ -122,6 +122,34 @@ fn a_moving_digit_network_is_analysed_on_its_canvas_against_placed_medians() {
         .count();
     assert!(moved > seqs / 2, "only {moved} of {seqs} sequences move");
 
+    // The spatial rule's input baseline: the position (the image's centre) read from the
+    // frames by the same ridge readout, fitted on the first half of the test sequences,
+    // recomputed here from the dump's frames and positions.
+    let rule = s["spatial_rules"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .expect("a moving model has a spatial rule");
+    let rows = seqs * steps;
+    let pixels = ndarray::Array2::from_shape_fn((rows, n), |(r, j)| frame(r % steps, r / steps)[j]);
+    let centres = ndarray::Array2::from_shape_fn((rows, 2), |(r, c)| {
+        (corners[(r % steps) * seqs + r / steps][c] + SIDE / 2) as f64
+    });
+    let fit = seqs / 2;
+    let input = epc_analyzer::analysis::position_readout(
+        pixels.view(),
+        centres.view(),
+        fit * steps,
+        rule["lambda"].as_f64().unwrap(),
+    );
+    assert_eq!(rule["fit_sequences"].as_u64().unwrap() as usize, fit);
+    let got = rule["input_r2"].as_f64().unwrap();
+    assert!((input.r2 - got).abs() < 1e-9, "{} vs {got}", input.r2);
+    assert!(got > 0.5, "the position is in the frames: {got}");
+    let r2 = rule["r2"].as_f64().unwrap();
+    assert!(r2.is_finite() && r2 <= 1.0, "{r2}");
+    assert_eq!(rule["null"]["units"], 1, "0.5% of 144 units, at least one");
+    assert_eq!(rule["null"]["draws"], 100);
+
     // The references: mean |x - median image placed where the frame's image is|, with the
     // medians of the training split computed here.
     let per_pixel = |class: Option<u8>| -> Vec<f32> {

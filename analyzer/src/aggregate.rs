@@ -226,6 +226,7 @@ pub(crate) fn summary(
         error_units_matched: per_model(results, |r| Some(UnitSet::from_flags(&r.err_matched))),
         unit_baselines: per_model(results, |r| Some(r.baselines.clone())),
         lesion_controls: per_model(results, |r| r.controls.clone()),
+        spatial_rules: per_model(results, |r| r.spatial.clone()),
         share_of_attainable: per_model(results, |r| Some(groups::share_of_attainable(r))),
         unit_types: per_model(results, |r| Some(analysis::type_counts(&r.types))),
         input_variance,

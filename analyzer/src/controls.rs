@@ -132,6 +132,33 @@ pub struct LesionControls {
     pub closed_loop: Option<Vec<f64>>,
 }
 
+/// The spatial unit rule of a moving-digit stream (after Nortmann, Sulewski & Kietzmann,
+/// Patterns 2025): a ridge readout of the digit's position (the centre of its image on the
+/// canvas, per frame) from the lesionable units' activity at every step, fitted on the first
+/// half of the test sequences and scored on the second; the units with the largest readout
+/// weights lesioned against activity-matched random units.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct SpatialRule {
+    /// Held-out R^2 of the readout from the units (mean over the two coordinates).
+    pub r2: f64,
+    /// The same readout from the frames' pixels: the input baseline (the position is in the
+    /// input; the network's R^2 says what its units keep of it).
+    pub input_r2: f64,
+    /// Sequences the readouts were fitted on, and scored on.
+    pub fit_sequences: usize,
+    /// Held-out sequences.
+    pub eval_sequences: usize,
+    /// The ridge penalty on standardised features.
+    pub lambda: f64,
+    /// The lesioned share of the lesionable units (0.005, the published 0.5%).
+    pub fraction: f64,
+    /// The position units' lesion against its matched null (`None`: too few eligible units;
+    /// the notes say so).
+    pub null: Option<LesionNull>,
+    /// The dose-response curve of the units ranked by readout weight.
+    pub dose: Vec<DosePoint>,
+}
+
 /// The dose grid, as fractions of a model's lesionable units: the same for every model, so
 /// that networks of different sizes are lesioned at the same dose.
 pub const DOSE_FRACTIONS: [f64; 6] = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2];

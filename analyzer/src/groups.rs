@@ -284,6 +284,12 @@ fn group(keys: BTreeMap<String, String>, members: &[&ModelResult], ci: Ci) -> Gr
         lesion_z: some(&|r| null(r)?.z, 141),
         lesion_percentile: some(&|r| Some(null(r)?.percentile), 142),
         dose_response: dose_response(members, ci),
+        spatial_r2: some(&|r| Some(r.spatial.as_ref()?.r2), 160),
+        spatial_input_r2: some(&|r| Some(r.spatial.as_ref()?.input_r2), 161),
+        spatial_matched_effect: some(
+            &|r| Some(r.spatial.as_ref()?.null.as_ref()?.matched_effect),
+            162,
+        ),
         entropy: {
             let h: Vec<f64> = streams.iter().map(Stream::entropy_bits).collect();
             h.first()

@@ -2,7 +2,7 @@
 //! crate's README).
 
 use crate::analysis::{self, DriveCurves, InputVariance, ReferenceCurves};
-use crate::controls::{LesionControls, UnitBaselines};
+use crate::controls::{LesionControls, SpatialRule, UnitBaselines};
 use crate::intervals::{CiMethod, Estimate};
 use crate::sequences::SetInfo;
 use crate::stats::BootstrapMethod;
@@ -223,6 +223,16 @@ pub struct Group {
     pub lesion_percentile: Option<Estimate>,
     /// The dose-response curve (the same grid of doses for every model).
     pub dose_response: Vec<GroupDose>,
+    /// On a moving-digit stream, the spatial unit rule: held-out R^2 of the position readout
+    /// from the units ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial_r2: Option<Estimate>,
+    /// ... and from the frames' pixels (the input baseline) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial_input_r2: Option<Estimate>,
+    /// ... and the position units' lesion effect beyond its activity-matched null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial_matched_effect: Option<Estimate>,
     /// The conditional entropy (bits) of the stream its models were trained on, where they
     /// share one (the predictability figure's x axis).
     #[serde(default)]
@@ -360,6 +370,9 @@ pub struct Summary {
     /// Per model with lesionable units: the matched lesion null, the dose-response curve and
     /// the closed-loop connection lesion.
     pub lesion_controls: BTreeMap<String, LesionControls>,
+    /// Per model analysed on a moving-digit stream: the spatial unit rule.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spatial_rules: BTreeMap<String, SpatialRule>,
     /// Per model, the share of the attainable saving at each step (`None` at steps where
     /// nothing is attainable beyond the static prior).
     pub share_of_attainable: BTreeMap<String, Vec<Option<f64>>>,

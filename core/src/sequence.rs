@@ -205,17 +205,13 @@ impl SequenceConfig {
                 ))
             }
             (ClassOrder::Successors, Some(k)) if !(1..=NUM_CLASSES).contains(&k) => {
-                return Err(Error::Config(format!(
-                    "{k} successors is outside 1 to 10"
-                )))
+                return Err(Error::Config(format!("{k} successors is outside 1 to 10")))
             }
             (ClassOrder::Successors, _) | (_, None) => {}
-            (order, Some(_)) => {
-                return Err(Error::Config(format!(
-                    "a number of successors is a setting of the successors order, not of the {} order",
-                    format!("{order:?}").to_lowercase()
-                )))
-            }
+            (order, Some(_)) => return Err(Error::Config(format!(
+                "a number of successors is a setting of the successors order, not of the {} order",
+                format!("{order:?}").to_lowercase()
+            ))),
         }
         if let Some(p) = self.distractor_at.filter(|&p| p >= self.length) {
             return Err(Error::Config(format!(

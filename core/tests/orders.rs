@@ -110,7 +110,10 @@ fn k_successor_streams_branch_among_k_classes_with_log2_k_bits() {
         assert_eq!(n_seen, NUM_CLASSES * k, "{k} successors");
         let h = conditional_entropy(&seqs);
         let want = (k as f64).log2();
-        assert!((h - want).abs() < 0.05, "{k}: asked {want:.3} bits, measured {h:.3}");
+        assert!(
+            (h - want).abs() < 0.05,
+            "{k}: asked {want:.3} bits, measured {h:.3}"
+        );
     }
 }
 

@@ -60,11 +60,19 @@ fn history(dir: &InstanceDir) -> Vec<serde_json::Value> {
 fn assert_same_result(a: &InstanceDir, b: &InstanceDir) {
     let what = format!("{} vs {}", a.path().display(), b.path().display());
     assert_eq!(bytes(&a.weights()), bytes(&b.weights()), "weights: {what}");
-    assert_eq!(bytes(&a.last_weights()), bytes(&b.last_weights()), "last: {what}");
+    assert_eq!(
+        bytes(&a.last_weights()),
+        bytes(&b.last_weights()),
+        "last: {what}"
+    );
     assert_eq!(json(&a.state()), json(&b.state()), "state: {what}");
     assert_eq!(json(&a.config()), json(&b.config()), "config: {what}");
     assert_eq!(history(a), history(b), "history: {what}");
-    assert_eq!(bytes(&a.step_model()).len(), bytes(&b.step_model()).len(), "{what}");
+    assert_eq!(
+        bytes(&a.step_model()).len(),
+        bytes(&b.step_model()).len(),
+        "{what}"
+    );
     assert!(a.untrained_model().is_file(), "{what}");
 }
 
@@ -73,7 +81,9 @@ fn each_patience_snapshot_equals_a_run_with_that_patience() {
     let tmp = tempfile::tempdir().unwrap();
     let long = tmp.path().join("long");
     let out = train_to(&config(None, &[3, 2, 200]), &long);
-    assert!(out.iter().all(|o| o.epochs_trained == 80 && o.stopped.is_none()));
+    assert!(out
+        .iter()
+        .all(|o| o.epochs_trained == 80 && o.stopped.is_none()));
     let run = RunDir::new(&long);
     let found: Vec<usize> = run
         .patience_snapshots()
@@ -97,17 +107,26 @@ fn each_patience_snapshot_equals_a_run_with_that_patience() {
             let snap = run.instance(seed).patience_snapshot(p);
             assert_same_result(&snap, &InstanceDir::new(&o.dir));
             // ... and differs from the long run's own result.
-            assert_ne!(bytes(&snap.last_weights()), bytes(&run.instance(seed).last_weights()));
+            assert_ne!(
+                bytes(&snap.last_weights()),
+                bytes(&run.instance(seed).last_weights())
+            );
         }
     }
     // A patience that never triggers ran every epoch: the long run's own result, recorded as
     // a run with that patience.
     for seed in SEEDS {
-        let (own, snap) = (run.instance(seed), run.instance(seed).patience_snapshot(200));
+        let (own, snap) = (
+            run.instance(seed),
+            run.instance(seed).patience_snapshot(200),
+        );
         assert_eq!(bytes(&snap.weights()), bytes(&own.weights()));
         assert_eq!(json(&snap.state()), json(&own.state()));
         assert_eq!(json(&snap.config())["train"]["patience"], 200);
-        assert!(!snap.checkpoint().exists(), "a snapshot is a result, not a checkpoint");
+        assert!(
+            !snap.checkpoint().exists(),
+            "a snapshot is a result, not a checkpoint"
+        );
     }
 }
 

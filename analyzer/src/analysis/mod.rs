@@ -5,9 +5,11 @@
 mod bounds;
 mod energy;
 mod lesions;
+mod readout;
 mod units;
 
 pub use bounds::*;
 pub use energy::*;
 pub use lesions::*;
+pub use readout::*;
 pub use units::*;

@@ -15,6 +15,7 @@ mod pixels;
 mod populations;
 mod references;
 mod rules;
+mod spatial;
 
 pub(crate) use crate::lesion_units::lesion_seed;
 pub(crate) use context::{weighted_mean, Context};
@@ -24,7 +25,7 @@ pub(crate) use passes::InputFrames;
 pub(crate) use rules::{unit_rules, UnitRules};
 
 use crate::analysis::{self, EnergyCurves, InputVariance, ReferenceCurves, UnitType};
-use crate::controls::{LesionControls, UnitBaselines};
+use crate::controls::{LesionControls, SpatialRule, UnitBaselines};
 use crate::engine::StepModel;
 use crate::summary::{DriveSummary, ModelInfo, PopulationReport, Postsynaptic};
 use crate::{Error, Result};
@@ -128,6 +129,8 @@ pub(crate) struct ModelResult {
     pub baselines: UnitBaselines,
     /// The matched lesion null and the dose-response curve (models with lesionable units).
     pub controls: Option<LesionControls>,
+    /// The spatial unit rule, on a moving-digit stream.
+    pub spatial: Option<SpatialRule>,
     pub types: Vec<UnitType>,
     /// The types by pixel, where every pixel is one unit's receptive field (the unit map).
     pub pixel_types: Option<Vec<UnitType>>,

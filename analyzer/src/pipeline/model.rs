@@ -5,8 +5,8 @@
 use super::passes::{self, LesionedClassPass, SequencePass};
 use super::pixels::{postsynaptic, PixelView};
 use super::{
-    nulls, populations, rules, shuffle_seed, Context, Derived, InternalDrive, LesionResult,
-    ModelResult, UnitRules,
+    nulls, populations, rules, shuffle_seed, spatial, Context, Derived, InternalDrive,
+    LesionResult, ModelResult, UnitRules,
 };
 use crate::analysis::{self, EnergyCurves, InputVariance, UnitType};
 use crate::controls::{LesionControls, UnitBaselines};
@@ -317,6 +317,7 @@ fn controls_stage(
         &s.headline,
         lesion_seed(seed, model.sha256()),
         derived.nulls,
+        "prediction units",
     )?;
     notes.extend(found.notes.iter().map(|n| format!("{name}: {n}")));
     // The connection lesion in closed loop: the network itself runs with the cut weights.
@@ -382,6 +383,15 @@ pub(crate) fn analyze_model(
     let controls = controls_stage(
         &name, model, ctx, &shape, &units, &lesions, &energy, derived, seed, notes,
     )?;
+    let spatial_inputs = spatial::SpatialInputs {
+        layout: &shape.layout,
+        headline: &shape.headline,
+        lesionable: &lesions.lesionable,
+        activity: &energy.activity,
+        seed: lesion_seed(seed, model.sha256()),
+        nulls: derived.nulls,
+    };
+    let spatial = spatial::spatial_rule(model, ctx, &spatial_inputs, notes)?;
     let postsynaptic = match (&shape.w, shape.square) {
         (Some(w), true) => Some(postsynaptic(
             w.view(),
@@ -401,6 +411,7 @@ pub(crate) fn analyze_model(
         err_matched: units.rules.err_matched,
         baselines: units.baselines,
         controls,
+        spatial,
         pixel_types: units.pixel_view.map(|p| p.types),
         types: units.types,
         input_variance: units.input_variance,

@@ -137,7 +137,8 @@ fn effect(lesioned: &[f64], intact: &[f64]) -> f64 {
 /// The matched null of the prediction lesion (`lesioned`, the lesionable prediction units)
 /// and the dose-response curve of the units ranked by `margin` (the prediction rule's
 /// statistic, max over classes), with random lesions matched on `activity`, all drawn from
-/// `lesionable` with `seed`.
+/// `lesionable` with `seed`. `label` names the lesioned units in the notes ("prediction
+/// units").
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lesion_nulls(
     model: &mut StepModel,
@@ -150,6 +151,7 @@ pub(crate) fn lesion_nulls(
     headline: &[usize],
     seed: u64,
     opts: NullOptions,
+    label: &str,
 ) -> Result<Nulls> {
     let mut notes = Vec::new();
     let seqs = &ctx.sets.test.seqs[..opts.sequences.min(ctx.sets.test.len())];
@@ -163,16 +165,16 @@ pub(crate) fn lesion_nulls(
         .collect();
     let null_ok = !lesioned.is_empty() && pool.len() >= lesioned.len() && opts.draws > 0;
     if lesioned.is_empty() {
-        notes.push("no lesionable prediction unit, so there is no lesion null".into());
+        notes.push(format!("no lesionable {label}, so there is no lesion null"));
     } else if pool.len() < lesioned.len() {
         notes.push(format!(
-            "{} prediction units but only {} other lesionable units: too few for an activity-matched null (none drawn)",
+            "{} {label} but only {} other lesionable units: too few for an activity-matched null (none drawn)",
             lesioned.len(),
             pool.len()
         ));
     } else if pool.len() < 2 * lesioned.len() {
         notes.push(format!(
-            "{} prediction units against {} other lesionable units: the null's draws share most of their units, so no z is given (compare the dose-response curve instead)",
+            "{} {label} against {} other lesionable units: the null's draws share most of their units, so no z is given (compare the dose-response curve instead)",
             lesioned.len(),
             pool.len()
         ));

@@ -223,6 +223,9 @@ fn write_groups(dir: &Path, s: &Summary) -> Result<()> {
             ("matched_lesion_effect".into(), grp.matched_lesion_effect),
             ("lesion_z".into(), grp.lesion_z),
             ("lesion_percentile".into(), grp.lesion_percentile),
+            ("spatial_r2".into(), grp.spatial_r2),
+            ("spatial_input_r2".into(), grp.spatial_input_r2),
+            ("spatial_matched_effect".into(), grp.spatial_matched_effect),
         ];
         for (rule, b) in &grp.unit_baselines {
             for (k, e) in [

@@ -515,7 +515,9 @@ impl RunConfig {
         }
         if let (Some(q), Some(&p)) = (
             t.patience,
-            t.patience_snapshots.iter().find(|&&p| Some(p) >= t.patience),
+            t.patience_snapshots
+                .iter()
+                .find(|&&p| Some(p) >= t.patience),
         ) {
             return Err(Error::Config(format!(
                 "patience snapshot {p} is not below the run's patience {q} (the run stops before it could trigger)"

@@ -104,8 +104,7 @@ fn cases_multiply_the_grid_with_settings_that_go_together() {
     assert_eq!(cells[2].config.train.loss, Loss::L1Post);
     assert_eq!(p.varied(), ["loss", "entropy", "order", "successors"]);
     // A case's setting may not also be an axis or shared.
-    let bad: Plan =
-        toml::from_str("[grid]\nentropy = [1.0]\n[[cases]]\nentropy = 2.0\n").unwrap();
+    let bad: Plan = toml::from_str("[grid]\nentropy = [1.0]\n[[cases]]\nentropy = 2.0\n").unwrap();
     assert!(bad.check().unwrap_err().contains("`entropy` of case 1"));
     let empty: Plan = toml::from_str("[[cases]]\n").unwrap();
     assert!(empty.check().unwrap_err().contains("case 1 has no setting"));

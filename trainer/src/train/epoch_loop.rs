@@ -2,8 +2,8 @@
 //! validation, early stopping, non-finite checks and a checkpoint per instance every epoch.
 
 use super::group::Group;
-use super::staging::{host_vec, validation_batch, Stager};
 use super::outcome::{self, InstanceResult};
+use super::staging::{host_vec, validation_batch, Stager};
 use super::{configure_threads, snapshots, Instance, InstanceOutcome, RunOptions};
 use crate::checkpoint::{self, Checkpoint, EpochRecord, LoopState, StopReason};
 use crate::guard::catch_torch;
