@@ -6,8 +6,12 @@ seeds, and the difference in units of arm A's seed spread. Every number comes fr
 summary.json (or a committed summary.json.gz).
 
   python3 scripts/paired_table.py SUMMARY precision fp32 bf16
+  python3 scripts/paired_table.py SUMMARY --cells CELL_A CELL_B
 
-Models are paired by name: `AXIS=A/seed-N` with `AXIS=B/seed-N`. Standard library only.
+Models are paired by name: `AXIS=A/seed-N` with `AXIS=B/seed-N`, or with --cells
+`CELL_A/seed-N` with `CELL_B/seed-N` (any two model folders, such as a study's cells of two
+cases, or a run and its patience snapshot `all` and `all/patience-5`): the same seed, so the
+same initial weights, and the same test images. Standard library only.
 """
 
 import gzip
@@ -59,14 +63,14 @@ def main():
     path, axis, a, b = sys.argv[1:]
     s = load(path)
     names = [m["name"] for m in s["models"]]
+    pa, pb = (f"{a}/", f"{b}/") if axis == "--cells" else (f"{axis}={a}/", f"{axis}={b}/")
     pairs = []
     for n in names:
-        if n.startswith(f"{axis}={a}/"):
-            other = f"{axis}={b}/" + n.split("/", 1)[1]
-            if other in names:
-                pairs.append((n, other))
+        rest = n[len(pa):]
+        if n.startswith(pa) and rest.startswith("seed-") and pb + rest in names:
+            pairs.append((n, pb + rest))
     if not pairs:
-        sys.exit(f"no pairs {axis}={a}/... and {axis}={b}/... in {path}")
+        sys.exit(f"no pairs {pa}seed-N and {pb}seed-N in {path}")
     rows = {}
     for x, y in pairs:
         mx, my = metrics(s, x), metrics(s, y)
@@ -74,7 +78,7 @@ def main():
             if k in my:
                 rows.setdefault(k, []).append((mx[k], my[k]))
     n = len(pairs)
-    print(f"{n} seeds paired ({', '.join(p[0].split('/', 1)[1] for p in pairs)}); "
+    print(f"{n} seeds paired ({', '.join(p[0][len(pa):] for p in pairs)}); "
           f"interval: 95% t over seeds; spread: standard deviation of {a} across seeds\n")
     print(f"| metric | {a} mean (sd) | {b} mean (sd) | {b} - {a} [95% CI] | difference / {a} spread |")
     print("|---|---|---|---|---|")

@@ -208,10 +208,12 @@ impl SequenceConfig {
                 return Err(Error::Config(format!("{k} successors is outside 1 to 10")))
             }
             (ClassOrder::Successors, _) | (_, None) => {}
-            (order, Some(_)) => return Err(Error::Config(format!(
+            (order, Some(_)) => {
+                return Err(Error::Config(format!(
                 "a number of successors is a setting of the successors order, not of the {} order",
                 format!("{order:?}").to_lowercase()
-            ))),
+            )))
+            }
         }
         if let Some(p) = self.distractor_at.filter(|&p| p >= self.length) {
             return Err(Error::Config(format!(

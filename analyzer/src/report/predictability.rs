@@ -9,14 +9,29 @@ use crate::Result;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The group's keys other than the stream's, as a line label (`all` when there are none).
-fn series_label(g: &Group) -> String {
-    let rest: Vec<String> = g
+/// The family of a group's stream (`markov`, `k successors`; another order by its name),
+/// from its `order` key: streams of one family differ only in their entropy.
+fn family(g: &Group) -> Option<String> {
+    let order = g.keys.get("order")?;
+    Some(if order.contains("successors") {
+        "k successors".into()
+    } else {
+        order.split(" (").next().unwrap_or(order).to_string()
+    })
+}
+
+/// The group's keys other than the stream's, as a line label (`all` when there are none),
+/// led by the stream's family where the groups span several (`families`).
+fn series_label(g: &Group, families: bool) -> String {
+    let mut rest: Vec<String> = g
         .keys
         .iter()
         .filter(|(k, _)| k.as_str() != "order" && !k.starts_with("config.sequence"))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    if families {
+        rest.insert(0, family(g).unwrap_or_default());
+    }
     if rest.is_empty() {
         "all".into()
     } else {
@@ -28,9 +43,13 @@ fn series_label(g: &Group) -> String {
 /// series (the other grouping keys), with the 95% intervals across instances as bands.
 pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
     let mut series: BTreeMap<String, Vec<(f64, &Group)>> = BTreeMap::new();
+    let mut kinds: Vec<String> = s.groups.iter().filter_map(family).collect();
+    kinds.sort();
+    kinds.dedup();
     for g in &s.groups {
         if let Some(h) = g.entropy {
-            series.entry(series_label(g)).or_default().push((h, g));
+            let label = series_label(g, kinds.len() > 1);
+            series.entry(label).or_default().push((h, g));
         }
     }
     let mut levels: Vec<f64> = series.values().flatten().map(|(h, _)| *h).collect();
