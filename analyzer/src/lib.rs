@@ -31,6 +31,7 @@ mod plot;
 mod report;
 pub mod sequences;
 pub mod stats;
+mod stream;
 pub mod summary;
 
 pub use analyze::{analyze, analyze_data};

@@ -73,6 +73,7 @@ pub const BATCHES: [&str; 6] = [
 ];
 
 /// The folder inside the archive that holds [`BATCHES`].
+#[cfg(feature = "download")]
 const ARCHIVE_FOLDER: &str = "cifar-10-batches-bin";
 
 /// The folder with the batch files: `data_dir` when given (it must hold them), else
