@@ -14,6 +14,14 @@ baselines; the prediction lesion beyond its activity-matched null, with its z (n
 null's draws share most of their units); and the dose-response curve at 10% of the lesionable
 units: the top units by the prediction statistic against as many activity-matched random ones.
 
+Groups analysed on a moving-digit stream get a second table: the energy at the last step beside
+the stream's position references there (persistence: the median image where the digit was;
+extrapolation: where a constant velocity puts it; position oracle: the dataset median where it
+is; class and position oracle: the category median where it is), the spatial rule's held-out
+readout R^2 from the units and from the pixels, the position units' lesion beyond its matched
+null (with z), and the spatial dose-response at 10% of the lesionable units (mean over the
+group's models with a 95% t interval across them, computed here from `spatial_rules`).
+
 Summaries written before the baselines existed (no `share_of_attainable` in their groups) are
 read as far as they go: their dataset median comes from the `references` entry of the group's
 models' stream, never from another stream's. Standard library only.
@@ -21,7 +29,13 @@ models' stream, never from another stream's. Standard library only.
 
 import gzip
 import json
+import math
+import statistics
 import sys
+
+# Two-sided 95% Student t quantiles by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+       10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 19: 2.093, 29: 2.045}
 
 
 def ci(v, digits=3, pct=False):
@@ -89,5 +103,56 @@ def main():
         print("| " + " | ".join(cells) + " |")
 
 
+def t_estimate(values):
+    """The mean of `values` with its 95% t interval, as the analysis's estimates."""
+    n = len(values)
+    if n == 0:
+        return None
+    m = statistics.mean(values)
+    if n < 2:
+        return {"mean": m, "lo": None, "hi": None, "n": n}
+    q = T95.get(n - 1) or T95[max(k for k in T95 if k <= n - 1)]
+    half = q * statistics.stdev(values) / math.sqrt(n)
+    return {"mean": m, "lo": m - half, "hi": m + half, "n": n}
+
+
+def moving_table(s):
+    groups = [g for g in s["groups"] if g.get("spatial_r2")]
+    if not groups:
+        return
+    rules = s.get("spatial_rules") or {}
+    print()
+    print("| group | energy t=10 | persistence / extrapolation / position oracle / class and "
+          "position oracle t=10 | readout R^2: units (pixels) | position units beyond matched null | "
+          "spatial lesion of the top 10% vs 10% matched random units |")
+    print("|---|---|---|---|---|---|")
+    for g in groups:
+        ref = group_reference(s, g) or {}
+        last = lambda k: f"{ref[k][-1]:.4f}" if ref.get(k) else "-"
+        refs = " / ".join(last(k) for k in ("persistence", "extrapolation", "dataset_median",
+                                             "category_median"))
+        lesion = ci(g.get("spatial_matched_effect"), 4)
+        zs = [r["null"]["z"] for m, r in rules.items()
+              if m in g["models"] and r.get("null") and r["null"].get("z") is not None]
+        if zs:
+            lesion += f" (z {statistics.mean(zs):.1f})"
+        doses = [next((d for d in rules[m]["dose"] if abs(d["fraction"] - 0.1) < 1e-9), None)
+                 for m in g["models"] if m in rules]
+        doses = [d for d in doses if d is not None]
+        top = t_estimate([d["top_effect"] for d in doses])
+        rnd = t_estimate([d["random_effect"] for d in doses if d.get("random_effect") is not None])
+        cells = [
+            g["name"],
+            f"{g['energy']['pre']['mean'][-1]:.4f}",
+            refs,
+            f"{ci(g['spatial_r2'])} ({g['spatial_input_r2']['mean']:.3f})",
+            lesion,
+            f"{ci(top, 4)} vs {ci(rnd, 4)}",
+        ]
+        print("| " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     main()
+    path = sys.argv[1]
+    moving_table(json.load(gzip.open(path, "rt") if path.endswith(".gz") else open(path)))
