@@ -31,9 +31,7 @@
 pub use crate::stream::Stream;
 use crate::{Error, Result};
 use epc_core::data::Images;
-use epc_core::sequence::{
-    Batch, Sequence, SequenceConfig, SequenceSampler,
-};
+use epc_core::sequence::{Batch, Sequence, SequenceConfig, SequenceSampler};
 use epc_core::NUM_CLASSES;
 use ndarray::{Array2, Array3};
 use rand::seq::SliceRandom;

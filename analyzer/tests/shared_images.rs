@@ -28,12 +28,17 @@ fn every_stream_takes_each_class_images_in_the_same_order() {
         order,
         entropy,
         order_seed: 4,
+        successors: None,
         motion: None,
     };
     let streams = [
         stream(ClassOrder::Ascending, None),
         stream(ClassOrder::Permutation, None),
         stream(ClassOrder::Markov, Some(1.0)),
+        Stream {
+            successors: Some(3),
+            ..stream(ClassOrder::Successors, None)
+        },
         stream(ClassOrder::Random, None),
     ];
     let seed = 3;
