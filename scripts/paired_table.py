@@ -35,6 +35,7 @@ def metrics(s, name):
     out = {}
     lc = s.get("learning_curves", {}).get(name)
     if lc and lc.get("val_loss"):
+        out["epochs trained"] = float(len(lc["val_loss"]))
         out["final validation loss"] = lc["val_loss"][-1]
     pre = s["energy"]["pre"].get(name)
     if pre:
@@ -89,7 +90,9 @@ def main():
         sd_a = statistics.stdev(xa) if len(xa) > 1 else float("nan")
         sd_b = statistics.stdev(xb) if len(xb) > 1 else float("nan")
         md = statistics.mean(d)
-        if len(d) > 1:
+        if len(d) > 1 and statistics.stdev(d) == 0:
+            interval = f"{md:+.4g} (the same in every pair: no interval)"
+        elif len(d) > 1:
             half = T95.get(len(d) - 1, 1.96) * statistics.stdev(d) / math.sqrt(len(d))
             interval = f"{md:+.4g} [{md - half:+.4g}, {md + half:+.4g}]"
         else:
