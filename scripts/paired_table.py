@@ -20,8 +20,7 @@ import math
 import statistics
 import sys
 
-# Two-sided 95% Student t quantiles by degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+from study_table import t95
 
 
 def load(path):
@@ -93,7 +92,7 @@ def main():
         if len(d) > 1 and statistics.stdev(d) == 0:
             interval = f"{md:+.4g} (the same in every pair: no interval)"
         elif len(d) > 1:
-            half = T95.get(len(d) - 1, 1.96) * statistics.stdev(d) / math.sqrt(len(d))
+            half = t95(len(d) - 1) * statistics.stdev(d) / math.sqrt(len(d))
             interval = f"{md:+.4g} [{md - half:+.4g}, {md + half:+.4g}]"
         else:
             interval = f"{md:+.4g} (n = 1)"

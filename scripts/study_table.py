@@ -103,6 +103,12 @@ def main():
         print("| " + " | ".join(cells) + " |")
 
 
+def t95(df):
+    """The two-sided 95% Student t quantile at `df` degrees of freedom (df >= 1); between
+    tabulated values, the one of the next smaller df (a slightly wider interval)."""
+    return T95[max(k for k in T95 if k <= df)]
+
+
 def t_estimate(values):
     """The mean of `values` with its 95% t interval, as the analysis's estimates."""
     n = len(values)
@@ -111,8 +117,7 @@ def t_estimate(values):
     m = statistics.mean(values)
     if n < 2:
         return {"mean": m, "lo": None, "hi": None, "n": n}
-    q = T95.get(n - 1) or T95[max(k for k in T95 if k <= n - 1)]
-    half = q * statistics.stdev(values) / math.sqrt(n)
+    half = t95(n - 1) * statistics.stdev(values) / math.sqrt(n)
     return {"mean": m, "lo": m - half, "hi": m + half, "n": n}
 
 
