@@ -69,6 +69,12 @@ pub struct AnalyzeArgs {
     /// The digit of Fig 4B and Fig 4C (the published figures use 0)
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..10))]
     target: u8,
+    /// A folder of image-index files (.npy, .csv or .h5, `[sequences, steps]` into the test
+    /// split) named after the sets they replace: test, ordered-start-S, shuffled-start-S,
+    /// distractor-C (S, C = 0..9); the sets it lacks are drawn as usual. How the published
+    /// code's own draws are analysed (docs/PUBLISHED_COMPARISON.md)
+    #[arg(long, value_name = "DIR")]
+    sequence_sets: Option<PathBuf>,
     /// Skip the figures (summary, CSV and report only)
     #[arg(long)]
     no_figures: bool,
@@ -118,6 +124,7 @@ pub fn run(mut args: AnalyzeArgs) -> Result<()> {
     opts.data_dir = args.data_dir.clone();
     opts.engine = args.engine.options(ep_given());
     opts.seed = args.seed;
+    opts.sequence_sets = args.sequence_sets.clone();
     opts.bootstrap = args.bootstrap;
     opts.bootstrap_method = args.bootstrap_method;
     opts.group_by = args.group_by.clone();

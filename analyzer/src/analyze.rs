@@ -76,7 +76,13 @@ fn analyze_into(
     let mut contexts: Vec<Context> = Vec::new();
     for s in &streams {
         if !contexts.iter().any(|c| &c.stream == s) {
-            contexts.push(Context::build(data, opts.seed, opts.target, s.clone())?);
+            contexts.push(Context::build(
+                data,
+                opts.seed,
+                opts.target,
+                s.clone(),
+                opts.sequence_sets.as_deref(),
+            )?);
         }
     }
     if contexts.is_empty() {
@@ -85,6 +91,7 @@ fn analyze_into(
             opts.seed,
             opts.target,
             Stream::default(),
+            opts.sequence_sets.as_deref(),
         )?);
     }
     let ctx = &contexts[0];
@@ -252,6 +259,20 @@ fn set_notes(ctx: &Context) -> Vec<String> {
         notes.push(format!(
             "the test set has {} sequences but the rarest class only {per_class} images, so it shows images more than once",
             ctx.sets.test.len()
+        ));
+    }
+    let given: Vec<String> = ctx
+        .sets
+        .infos()
+        .into_iter()
+        .filter(|i| i.file.is_some())
+        .map(|i| i.name)
+        .collect();
+    if !given.is_empty() {
+        notes.push(format!(
+            "{} set(s) read from files instead of drawn: {} (the unexpected sets are made from the shuffled sets in use)",
+            given.len(),
+            given.join(", ")
         ));
     }
     notes

@@ -149,44 +149,6 @@ fn set_layout_attributes(model: &StepModel, attrs: &mut DumpAttributes) -> Resul
 }
 
 /// The user's sequences of `path`, checked against the split.
-fn file_sequences(path: &std::path::Path, images: &Images) -> Result<SeqSpec> {
-    let rows = epc_exporter::index_file::read_index_file(path)?;
-    let seqs = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, frames)| {
-            if let Some(&bad) = frames.iter().find(|&&f| f >= images.len()) {
-                return Err(Error::Input(format!(
-                    "{}: row {}: index {bad} is outside the split of {} images",
-                    path.display(),
-                    i + 1,
-                    images.len()
-                )));
-            }
-            let labels = frames.iter().map(|&f| images.labels[f]).collect();
-            Ok(Sequence {
-                frames,
-                labels,
-                track: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let steps = seqs[0].frames.len();
-    Ok(SeqSpec {
-        info: SetInfo {
-            name: format!("file:{}", path.display()),
-            config: epc_core::sequence::SequenceConfig {
-                length: steps,
-                ..Default::default()
-            },
-            seed: 0,
-            epochs: 0,
-            sequences: seqs.len(),
-        },
-        seqs,
-    })
-}
-
 /// The sets `choice` names: from the analysis's sets `drawn` (the test set, the published
 /// sets, the deterministic ordered set), or a fresh draw of several epochs, or a file.
 pub fn dump_sets(
@@ -210,7 +172,11 @@ pub fn dump_sets(
                 stream.describe()
             )))
         }
-        DumpSequences::File(p) => vec![file_sequences(p, images)?],
+        DumpSequences::File(p) => vec![crate::sequence_files::file_sequences(
+            p,
+            &format!("file:{}", p.display()),
+            images,
+        )?],
     })
 }
 

@@ -29,6 +29,7 @@ mod options;
 mod pipeline;
 mod plot;
 mod report;
+pub mod sequence_files;
 pub mod sequences;
 pub mod stats;
 mod stream;

@@ -41,6 +41,10 @@ pub struct AnalysisOptions {
     pub nulls: NullOptions,
     /// Which network baselines the unit rules also run on (the input baseline always runs).
     pub baselines: Baselines,
+    /// A folder of index files that replace the drawn sets they are named after (test,
+    /// ordered-start-S, shuffled-start-S, distractor-C; `crate::sequence_files`): how
+    /// sequences drawn elsewhere, such as by the published code, are analysed.
+    pub sequence_sets: Option<PathBuf>,
 }
 
 /// The network baselines of the unit rules (`--baselines`): each costs one pass of the unit
@@ -104,6 +108,7 @@ impl AnalysisOptions {
             ci: CiMethod::T,
             nulls: NullOptions::default(),
             baselines: Baselines::default(),
+            sequence_sets: None,
         }
     }
 }

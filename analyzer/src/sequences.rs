@@ -28,6 +28,7 @@
 //! Sequences are kept as image indices ([`SeqSpec`]) and turned into frames a chunk at a time
 //! ([`frames`]), so memory does not grow with the size of the sets.
 
+use crate::sequence_files::GivenSets;
 pub use crate::stream::Stream;
 use crate::{Error, Result};
 use epc_core::data::Images;
@@ -69,6 +70,10 @@ pub struct SetInfo {
     pub epochs: u64,
     /// Sequences drawn.
     pub sequences: usize,
+    /// The index file the set was read from instead of drawn (`epc analyze
+    /// --sequence-sets`); absent for a drawn set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// A sequence set as image indices, with how it was drawn.
@@ -113,6 +118,7 @@ pub fn sequence_spec(
             seed,
             epochs,
             sequences: seqs.len(),
+            file: None,
         },
         seqs,
     })
@@ -170,6 +176,7 @@ pub fn test_set(images: &Images, seed: u64, stream: &Stream) -> Result<SeqSpec> 
             seed,
             epochs: 1,
             sequences: seqs.len(),
+            file: None,
         },
         seqs,
     })
@@ -191,6 +198,7 @@ pub fn draw_epochs(images: &Images, seed: u64, epochs: u64, stream: &Stream) -> 
             seed,
             epochs,
             sequences: seqs.len(),
+            file: None,
         },
         seqs,
     })
@@ -275,6 +283,7 @@ pub fn unexpected_set(
             seed: seed ^ UNEXPECTED_SALT ^ class as u64,
             epochs: shuffled.info.epochs,
             sequences: seqs.len(),
+            file: None,
         },
         seqs,
     })
@@ -303,16 +312,39 @@ pub struct AnalysisSets {
 impl AnalysisSets {
     /// Draws every set of `stream` from `images` with `seed`.
     pub fn draw(images: &Images, seed: u64, stream: &Stream) -> Result<Self> {
-        let test = test_set(images, seed, stream)?;
-        let class = (0..NUM_CLASSES)
-            .map(|s| class_set(images, s, seed, stream))
-            .collect::<Result<Vec<_>>>()?;
-        let shuffled = (0..NUM_CLASSES)
-            .map(|s| shuffled_set(images, s, seed, stream))
-            .collect::<Result<Vec<_>>>()?;
-        let distractor = (0..NUM_CLASSES)
-            .map(|c| distractor_set(images, c, seed, stream))
-            .collect::<Result<Vec<_>>>()?;
+        Self::draw_given(images, seed, stream, GivenSets::default())
+    }
+
+    /// Takes the sets `given` holds and draws the others as [`AnalysisSets::draw`] does; the
+    /// unexpected sets are made from the shuffled sets in use, given or drawn.
+    pub(crate) fn draw_given(
+        images: &Images,
+        seed: u64,
+        stream: &Stream,
+        given: GivenSets,
+    ) -> Result<Self> {
+        let GivenSets {
+            test,
+            class,
+            shuffled,
+            distractor,
+        } = given;
+        let test = match test {
+            Some(t) => t,
+            None => test_set(images, seed, stream)?,
+        };
+        let per_class = |given: [Option<SeqSpec>; NUM_CLASSES],
+                         draw: &dyn Fn(usize) -> Result<SeqSpec>|
+         -> Result<Vec<SeqSpec>> {
+            given
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| g.map_or_else(|| draw(i), Ok))
+                .collect()
+        };
+        let class = per_class(class, &|s| class_set(images, s, seed, stream))?;
+        let shuffled = per_class(shuffled, &|s| shuffled_set(images, s, seed, stream))?;
+        let distractor = per_class(distractor, &|c| distractor_set(images, c, seed, stream))?;
         let cycle = stream.cycle();
         let unexpected = (0..NUM_CLASSES)
             .map(|c| {

@@ -33,11 +33,22 @@ pub(crate) struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// Draws the sets of `stream` from the test split of `data` with `seed` and computes the
-    /// references (median images from the whole training split).
-    pub fn build(data: &'a Dataset, seed: u64, target: usize, stream: Stream) -> Result<Self> {
+    /// Draws the sets of `stream` from the test split of `data` with `seed` (taking those
+    /// the folder `given` holds from its files instead) and computes the references (median
+    /// images from the whole training split).
+    pub fn build(
+        data: &'a Dataset,
+        seed: u64,
+        target: usize,
+        stream: Stream,
+        given: Option<&std::path::Path>,
+    ) -> Result<Self> {
         let images = &data.test;
-        let sets = AnalysisSets::draw(images, seed, &stream)?;
+        let given = match given {
+            Some(dir) => crate::sequence_files::GivenSets::read(dir, images, &stream)?,
+            None => Default::default(),
+        };
+        let sets = AnalysisSets::draw_given(images, seed, &stream, given)?;
         let shape = stream.frame_shape(images.shape);
         let refs = super::references::references(data, &sets.test, &stream);
         let mut ctx = Self {
