@@ -359,3 +359,59 @@ python3 x.py   # epc dump in a comment is not a command
     assert!(has("link to reference/absent.md"), "{problems:#?}");
     assert_eq!(problems.len(), 6, "{problems:#?}");
 }
+
+/// The table script `scripts/results_tables.py` run with `args` from the root: (success,
+/// stdout and stderr).
+fn results_tables(root: &Path, args: &[&str]) -> (bool, String) {
+    let python = std::env::var_os("EPC_PYTHON")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into());
+    let out = Command::new(python)
+        .arg(root.join("scripts/results_tables.py"))
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("python runs (source scripts/env.sh)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_generated_table_equals_its_scripts_output_on_the_committed_summary() {
+    let (ok, text) = results_tables(&root(), &[]);
+    assert!(ok, "{text}");
+    // The results pages hold their tables as generated blocks (at least one per study).
+    let count: usize = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 16, "{text}");
+}
+
+#[test]
+fn the_table_check_fails_on_an_edited_number() {
+    // A copy of the repository's scripts and one page whose table has one number changed.
+    let root = root();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path();
+    std::fs::create_dir_all(copy.join("scripts")).unwrap();
+    std::fs::create_dir_all(copy.join("docs/results/digits-orders")).unwrap();
+    for f in ["results_tables.py", "study_table.py"] {
+        std::fs::copy(root.join("scripts").join(f), copy.join("scripts").join(f)).unwrap();
+    }
+    let summary = "docs/results/digits-orders/summary.json.gz";
+    std::fs::copy(root.join(summary), copy.join(summary)).unwrap();
+    let page = std::fs::read_to_string(root.join("docs/results/digits-orders.md")).unwrap();
+    let start = page.find("<!-- table:").unwrap();
+    let block = &page[start..page.find("<!-- /table -->").unwrap() + 15];
+    let path = copy.join("docs/results/digits-orders.md");
+    std::fs::write(&path, block.replacen("27.0%", "27.1%", 1)).unwrap();
+    let (ok, text) = results_tables(copy, &[]);
+    assert!(!ok && text.contains("out of date: docs/results/digits-orders.md"), "{text}");
+    // --write restores the script's output, after which the check passes.
+    assert!(results_tables(copy, &["--write"]).0);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), block);
+    assert!(results_tables(copy, &[]).0);
+}
