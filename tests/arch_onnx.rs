@@ -33,6 +33,11 @@ const N_IN: usize = 64;
 
 /// The resolved digits config of `arch` with small sizes, and its spec.
 fn config(arch: Architecture) -> (RunConfig, ArchSpec) {
+    config_with(arch, |_| {})
+}
+
+/// [`config`] with `tweak` applied before resolving.
+fn config_with(arch: Architecture, tweak: impl Fn(&mut RunConfig)) -> (RunConfig, ArchSpec) {
     let mut cfg = RunConfig::default();
     cfg.data.dataset = DatasetKind::Digits;
     cfg.seed = 7;
@@ -46,6 +51,7 @@ fn config(arch: Architecture) -> (RunConfig, ArchSpec) {
         Architecture::LstmErr | Architecture::GruErr => cfg.model.units = 5,
         _ => {}
     }
+    tweak(&mut cfg);
     let cfg = cfg.resolve().unwrap();
     let spec = ArchSpec::of(&cfg).unwrap();
     assert_eq!(spec.n_in, N_IN);
@@ -108,7 +114,10 @@ fn assert_close(what: &str, got: &[f32], want: &[f64]) {
 /// Exports `arch` with random parameters and checks the model: `epc check-model`, its
 /// metadata and initializers, and three steps against the reference.
 fn check_architecture(arch: Architecture) {
-    let (_, spec) = config(arch);
+    check_spec(arch, config(arch).1);
+}
+
+fn check_spec(arch: Architecture, spec: ArchSpec) {
     let params = draw(&spec, 11);
     let caller = vec![("epc.seed".to_string(), "7".to_string())];
     let bytes = arch_step_v2_model_bytes(&spec, &params, &caller).unwrap();
@@ -263,6 +272,27 @@ fn lstm_err_step_v2_matches_the_equations() {
 #[test]
 fn gru_err_step_v2_matches_the_equations() {
     check_architecture(Architecture::GruErr);
+}
+
+/// The bias ablation: without biases the gated networks have no bias parameters and still
+/// match the equations (with the biases taken as zero).
+#[test]
+fn gated_networks_without_biases_match_the_equations() {
+    for arch in [Architecture::LstmErr, Architecture::GruErr] {
+        let (cfg, spec) = config_with(arch, |c| c.model.bias = Some(false));
+        assert_eq!(cfg.model.bias, Some(false));
+        let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["W_pred", "W_ih", "W_hh"], "{arch:?}");
+        let with = config(arch).1;
+        let gates = if arch == Architecture::LstmErr { 4 } else { 3 };
+        let biases = if arch == Architecture::LstmErr { 1 } else { 2 };
+        assert_eq!(
+            with.param_count() - spec.param_count(),
+            biases * gates * 5,
+            "{arch:?}"
+        );
+        check_spec(arch, spec);
+    }
 }
 
 /// A hierarchical network of one layer (no top-down term into the top layer but T1 into the

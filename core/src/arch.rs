@@ -64,6 +64,9 @@ pub struct ArchSpec {
     pub layers: usize,
     /// Fraction of inhibitory units of `dale` (0 otherwise).
     pub inhibitory: f64,
+    /// Whether the gates of `lstm-err` and `gru-err` have biases (false for the others, which
+    /// have none).
+    pub bias: bool,
     /// The trained parameters, in the order of their initial draw.
     pub params: Vec<ParamSpec>,
     /// The states and populations of the exported step-v2 model. `layout.energy` (the
@@ -140,6 +143,8 @@ impl ArchSpec {
             Architecture::Dale => m.inhibitory.unwrap_or(DEFAULT_INHIBITORY),
             _ => 0.0,
         };
+        let bias = matches!(arch, Architecture::LstmErr | Architecture::GruErr)
+            && m.bias.unwrap_or(true);
         let scope = m.energy.unwrap_or_default();
         let mut params = Vec::new();
         let (states, pops) = match arch {
@@ -195,9 +200,11 @@ impl ArchSpec {
                 params.push(ParamSpec::new("W_pred", &[hidden, n_in], hidden));
                 params.push(ParamSpec::new("W_ih", &[n_in, gates * hidden], hidden));
                 params.push(ParamSpec::new("W_hh", &[hidden, gates * hidden], hidden));
-                if lstm {
+                // The biases are drawn last, so a network without them starts from the same
+                // weights as one with them (the bias ablation is paired by seed).
+                if bias && lstm {
                     params.push(ParamSpec::new("b", &[gates * hidden], hidden));
-                } else {
+                } else if bias {
                     params.push(ParamSpec::new("b_ih", &[gates * hidden], hidden));
                     params.push(ParamSpec::new("b_hh", &[gates * hidden], hidden));
                 }
@@ -243,6 +250,7 @@ impl ArchSpec {
             hidden,
             layers,
             inhibitory,
+            bias,
             params,
             layout: Layout {
                 states,

@@ -42,11 +42,16 @@ fn add(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x + y).collect()
 }
 
-fn bias(a: &[f64], b: &NamedArray) -> Vec<f64> {
-    a.iter()
-        .zip(&b.data)
-        .map(|(x, y)| x + f64::from(*y))
-        .collect()
+/// `a + b`, where the parameter `b` exists (a gated network without biases has none).
+fn bias(a: &[f64], params: &[NamedArray], name: &str) -> Vec<f64> {
+    match params.iter().find(|p| p.name == name) {
+        Some(b) => a
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| x + f64::from(*y))
+            .collect(),
+        None => a.to_vec(),
+    }
 }
 
 fn relu(a: &[f64]) -> Vec<f64> {
@@ -135,7 +140,8 @@ pub fn reference(spec: &ArchSpec, params: &[NamedArray], x: &[f64], states: &[Ve
                     &vecmat(&e, p(params, "W_ih")),
                     &vecmat(h, p(params, "W_hh")),
                 ),
-                p(params, "b"),
+                params,
+                "b",
             );
             let (mut h1, mut c1) = (vec![0.0; m], vec![0.0; m]);
             for k in 0..m {
@@ -158,8 +164,8 @@ pub fn reference(spec: &ArchSpec, params: &[NamedArray], x: &[f64], states: &[Ve
         Architecture::GruErr => {
             let h = &states[0];
             let e = add(x, &vecmat(h, p(params, "W_pred")));
-            let gx = bias(&vecmat(&e, p(params, "W_ih")), p(params, "b_ih"));
-            let gh = bias(&vecmat(h, p(params, "W_hh")), p(params, "b_hh"));
+            let gx = bias(&vecmat(&e, p(params, "W_ih")), params, "b_ih");
+            let gh = bias(&vecmat(h, p(params, "W_hh")), params, "b_hh");
             let mut h1 = vec![0.0; m];
             for k in 0..m {
                 let r = sigmoid(gx[k] + gh[k]);

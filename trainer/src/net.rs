@@ -198,14 +198,22 @@ impl Net {
                 let h = &states[0];
                 let e = x + Self::mm(h, w("W_pred"));
                 let (h_next, next) = if self.spec.arch == Architecture::LstmErr {
-                    let z = Self::mm(&e, w("W_ih")) + Self::mm(h, w("W_hh")) + w("b").unsqueeze(1);
+                    let z = Self::mm(&e, w("W_ih")) + Self::mm(h, w("W_hh"));
+                    let z = if self.spec.bias {
+                        z + w("b").unsqueeze(1)
+                    } else {
+                        z
+                    };
                     let g = z.chunk(4, 2);
                     let c = g[1].sigmoid() * &states[1] + g[0].sigmoid() * g[2].tanh();
                     let hn = g[3].sigmoid() * c.tanh();
                     (hn.shallow_clone(), vec![hn, c])
                 } else {
-                    let gi = Self::mm(&e, w("W_ih")) + w("b_ih").unsqueeze(1);
-                    let gh = Self::mm(h, w("W_hh")) + w("b_hh").unsqueeze(1);
+                    let (mut gi, mut gh) = (Self::mm(&e, w("W_ih")), Self::mm(h, w("W_hh")));
+                    if self.spec.bias {
+                        gi = gi + w("b_ih").unsqueeze(1);
+                        gh = gh + w("b_hh").unsqueeze(1);
+                    }
                     let (i, hh) = (gi.chunk(3, 2), gh.chunk(3, 2));
                     let r = (&i[0] + &hh[0]).sigmoid();
                     let u = (&i[1] + &hh[1]).sigmoid();

@@ -145,6 +145,40 @@ fn every_architecture_trains_and_resumes_bit_identically() {
     }
 }
 
+/// The bias ablation: a gated network without biases starts from the same weights as one with
+/// them (the biases are drawn last), trains, and its weights file holds no bias.
+#[test]
+fn gated_networks_train_without_biases_from_the_same_initial_weights() {
+    for arch in [Architecture::LstmErr, Architecture::GruErr] {
+        let with = ArchSpec::of(&config(arch, 1)).unwrap();
+        let mut cfg = config(arch, 20);
+        cfg.model.bias = Some(false);
+        let cfg = cfg.resolve().unwrap();
+        let without = ArchSpec::of(&cfg).unwrap();
+        let p_with = init_params(&with, 5);
+        let p_without = init_params(&without, 5);
+        assert_eq!(p_without.len(), 3, "{arch:?}");
+        assert_eq!(p_without[..], p_with[..3], "{arch:?}: initial weights differ");
+        let tmp = tempfile::tempdir().unwrap();
+        let out = train::train(&request(&cfg, &[5], tmp.path()), &mut Silent).unwrap();
+        let hist = InstanceDir::new(&out[0].dir).read_history().unwrap();
+        let (first, last) = (hist[0].val_loss, hist[19].val_loss);
+        assert!(last < first, "{arch:?}: validation loss {first} -> {last}");
+        let w = epc_exporter::read_params_safetensors(
+            &InstanceDir::new(&out[0].dir).weights(),
+            &without,
+        )
+        .unwrap();
+        let names: Vec<&str> = w.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["W_pred", "W_ih", "W_hh"], "{arch:?}");
+        // It exports (the ONNX graph without biases is checked against the equations in
+        // tests/arch_onnx.rs).
+        let onnx = tmp.path().join("model.onnx");
+        epc_exporter::export_run(&InstanceDir::new(&out[0].dir), Some(&onnx), false).unwrap();
+        assert!(onnx.is_file(), "{arch:?}");
+    }
+}
+
 /// Instances stacked into one computation train as they would one after another.
 #[test]
 fn batched_instances_match_separate_runs_on_the_autograd_path() {

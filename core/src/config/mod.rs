@@ -153,6 +153,10 @@ pub struct ModelConfig {
     /// `rnn-latent`, `hierarchical`, `lstm-err`, `gru-err`: which units the loss covers (all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub energy: Option<EnergyScope>,
+    /// `lstm-err`, `gru-err`: whether the gates have learned biases (true, as PyTorch's LSTM
+    /// and GRU); false drops them (the bias ablation: the other architectures have none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
 }
 
 /// Adam's settings.

@@ -37,6 +37,9 @@ impl RunConfig {
         if m.inhibitory.is_some() && arch != A::Dale {
             return refuse("--inhibitory", "dale");
         }
+        if m.bias.is_some() && !matches!(arch, A::LstmErr | A::GruErr) {
+            return refuse("--bias", "lstm-err and gru-err");
+        }
         if m.energy.is_some() && matches!(arch, A::Rnn | A::Dale) {
             return refuse("--energy", "rnn-latent, hierarchical, lstm-err and gru-err");
         }
@@ -77,6 +80,9 @@ impl RunConfig {
                         "--inhibitory {f} must be a fraction between 0 and 1"
                     )));
                 }
+            }
+            A::LstmErr | A::GruErr => {
+                m.bias.get_or_insert(true);
             }
             _ => {}
         }

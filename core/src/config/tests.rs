@@ -68,10 +68,14 @@ fn resolve_refuses_bad_numbers() {
 fn model_flags_apply_to_their_architectures_only() {
     use crate::arch::ArchSpec;
     type Breaker = fn(&mut RunConfig);
-    let cases: [(Breaker, &str); 8] = [
+    let cases: [(Breaker, &str); 9] = [
         (
             |c| c.model.latent = Some(8),
             "--latent does not apply to the rnn",
+        ),
+        (
+            |c| c.model.bias = Some(false),
+            "--bias does not apply to the rnn architecture (only to lstm-err and gru-err)",
         ),
         (
             |c| c.model.layers = Some(2),

@@ -144,6 +144,8 @@ pub const SETTINGS: &[Setting] = &[
       "hierarchical: recurrent layers above the sensory population [default: 2]"),
     s("model.inhibitory", "inhibitory", Kind::Float, None,
       "dale: fraction of inhibitory units [default: 0.2]"),
+    s("model.bias", "bias", Kind::Bool, None,
+      "lstm-err, gru-err: learned gate biases (true, as PyTorch's) or none (false: the bias ablation) [default: true]"),
     s("model.energy", "energy", Kind::Choice(&["all", "input"]), None,
       "Units the energy loss covers: all, or input (the pixel-mapped ones; rnn-latent's published variant) [default: all]"),
     s("train.loss", "loss", Kind::Choice(&["l1-pre", "l1-post", "l1-post-l2w"]), Some("loss"),

@@ -51,7 +51,7 @@ fn outputs(g: &mut GraphBuilder, h_next: &str) {
     op(g, "Identity", &[OUTPUT_PREACT], OUTPUT_ACT);
 }
 
-/// `lstm-err`: `z = e W_ih + h W_hh + b`, gates `i, f, g, o`, `c_next = f c + i g`,
+/// `lstm-err`: `z = e W_ih + h W_hh + b` (no `b` without biases), gates `i, f, g, o`, `c_next = f c + i g`,
 /// `h_next = o tanh(c_next)`. Returns the optional outputs it writes (none).
 pub(super) fn lstm(
     g: &mut GraphBuilder,
@@ -60,14 +60,19 @@ pub(super) fn lstm(
 ) -> Result<Vec<&'static str>> {
     let next = states(spec, &["h", "c"])?;
     let (h_next, c_next) = (&next[0], &next[1]);
-    for name in ["W_pred", "W_ih", "W_hh", "b"] {
+    for name in ["W_pred", "W_ih", "W_hh"] {
         init(g, params, name)?;
     }
     error_units(g, spec, 4);
     op(g, "MatMul", &["e", "W_ih"], "z_in");
     op(g, "MatMul", &["h", "W_hh"], "z_rec");
-    op(g, "Add", &["z_in", "z_rec"], "z_sum");
-    op(g, "Add", &["z_sum", "b"], "z");
+    if spec.bias {
+        init(g, params, "b")?;
+        op(g, "Add", &["z_in", "z_rec"], "z_sum");
+        op(g, "Add", &["z_sum", "b"], "z");
+    } else {
+        op(g, "Add", &["z_in", "z_rec"], "z");
+    }
     split(g, "z", &["z_i", "z_f", "z_g", "z_o"]);
     op(g, "Sigmoid", &["z_i"], "gate_i");
     op(g, "Sigmoid", &["z_f"], "gate_f");
@@ -92,14 +97,21 @@ pub(super) fn gru(
 ) -> Result<Vec<&'static str>> {
     let next = states(spec, &["h"])?;
     let h_next = &next[0];
-    for name in ["W_pred", "W_ih", "W_hh", "b_ih", "b_hh"] {
+    for name in ["W_pred", "W_ih", "W_hh"] {
         init(g, params, name)?;
     }
     error_units(g, spec, 3);
-    op(g, "MatMul", &["e", "W_ih"], "gx_w");
-    op(g, "Add", &["gx_w", "b_ih"], "gx");
-    op(g, "MatMul", &["h", "W_hh"], "gh_w");
-    op(g, "Add", &["gh_w", "b_hh"], "gh");
+    if spec.bias {
+        init(g, params, "b_ih")?;
+        init(g, params, "b_hh")?;
+        op(g, "MatMul", &["e", "W_ih"], "gx_w");
+        op(g, "Add", &["gx_w", "b_ih"], "gx");
+        op(g, "MatMul", &["h", "W_hh"], "gh_w");
+        op(g, "Add", &["gh_w", "b_hh"], "gh");
+    } else {
+        op(g, "MatMul", &["e", "W_ih"], "gx");
+        op(g, "MatMul", &["h", "W_hh"], "gh");
+    }
     split(g, "gx", &["gx_r", "gx_u", "gx_g"]);
     split(g, "gh", &["gh_r", "gh_u", "gh_g"]);
     op(g, "Add", &["gx_r", "gh_r"], "z_r");

@@ -19,6 +19,7 @@ fn context(s: &Setting) -> (Vec<(&'static str, &'static str)>, &'static str) {
         "latent" => vec![("arch", "rnn-latent")],
         "layers" | "energy" | "units" => vec![("arch", "hierarchical")],
         "inhibitory" => vec![("arch", "dale")],
+        "bias" => vec![("arch", "lstm-err")],
         "entropy" => vec![("order", "markov")],
         "order" => vec![("successors", "3")],
         "successors" => vec![("order", "successors")],
