@@ -2,7 +2,7 @@
 """The energy over every unit the loss penalises, beside the pixel-mapped headline, each as a
 saving against the same seed's untrained network (plans/digits-architectures-tuned.toml).
 
-  python3 scripts/all_units_table.py SUMMARY
+  python3 scripts/all_units_table.py SUMMARY [--against KEY=VALUE]
 
 SUMMARY is a study's report/summary.json (or a committed summary.json.gz) whose cells come in
 pairs that differ only in `epochs`: the trained cell and its untrained partner (`epochs=0`,
@@ -12,7 +12,10 @@ mean across seeds [95% t interval over seeds] of:
   summary; the headline energy where the model has one population), which is what the loss
   penalises with its default `energy = all`;
 - the saving over all units, 1 - trained / untrained, seed by seed;
-- the same saving over the pixel-mapped units (the headline energy), for comparison.
+- the same saving over the pixel-mapped units (the headline energy), for comparison;
+- with --against (say `entropy=3.32`, the random stream), the all-units energy at step 10 minus
+  that of the cell with KEY=VALUE instead (the same seeds, so the same initial weights):
+  what the stream's predictability is worth over every penalised unit.
 The untrained network is the baseline of the loss's own objective; no bound exists over hidden
 units (the L1-optimal bound of the share of attainable saving is defined on the frames).
 Standard library only.
@@ -62,10 +65,27 @@ def split(name):
     return rest, epochs, seed
 
 
+def signed(values):
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:+.4f} (n = 1)"
+    sd = statistics.stdev(values)
+    if sd == 0:
+        return f"{mean:+.4f} (no spread)"
+    half = t95(len(values) - 1) * sd / len(values) ** 0.5
+    return f"{mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}]"
+
+
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    against = None
+    if "--against" in args:
+        i = args.index("--against")
+        against = tuple(args[i + 1].split("=", 1))
+        del args[i:i + 2]
+    if len(args) != 1:
         raise SystemExit(__doc__)
-    s = load(sys.argv[1])
+    s = load(args[0])
     pops = s.get("populations") or {}
 
     def all_units(m):
@@ -85,25 +105,35 @@ def main():
         (untrained if epochs == "0" else trained).setdefault(key, {})[seed] = m["name"]
     if not trained:
         raise SystemExit("no trained cell with an `epochs` key in its name")
+    units = {m["name"]: m["n_units"] for m in s["models"]}
+    extra = f" | minus {against[0]}={against[1]}, seed-paired" if against else ""
     print("| cell | units | all units at t=10, trained | untrained | saving over all units "
-          "| saving over the pixel-mapped units |")
-    print("|---|---|---|---|---|---|")
+          f"| saving over the pixel-mapped units{extra} |")
+    print("|---|---|---|---|---|---|" + ("---|" if against else ""))
     for key, seeds in trained.items():
         partner = untrained.get(key, {})
         pairs = [(seeds[k], partner[k]) for k in sorted(seeds) if k in partner]
         label = ",".join(f"{k}={v}" for k, v in key)
+        n_units = units[next(iter(seeds.values()))]
+        diff = ""
+        if against:
+            other = tuple((k, against[1] if k == against[0] else v) for k, v in key)
+            base = trained.get(other, {})
+            if other == key or not base:
+                diff = " | -"
+            else:
+                diff = " | " + signed([all_units(seeds[k]) - all_units(base[k])
+                                       for k in sorted(seeds) if k in base])
         if not pairs:
-            print(f"| {label} | - | {estimate([all_units(m) for m in seeds.values()])} | "
-                  "no untrained partner | - | - |")
+            print(f"| {label} | {n_units} | {estimate([all_units(m) for m in seeds.values()])} | "
+                  f"no untrained partner | - | -{diff} |")
             continue
-        n_units = next((p["populations"][-1]["units"][1] for m, _ in pairs
-                        if (p := pops.get(m))), None)
         t_all = [all_units(a) for a, _ in pairs]
         u_all = [all_units(b) for _, b in pairs]
         save_all = [1 - a / b for a, b in zip(t_all, u_all)]
         save_pix = [1 - pixels(a) / pixels(b) for a, b in pairs]
-        print(f"| {label} | {n_units or '-'} | {estimate(t_all)} | {estimate(u_all)} | "
-              f"{pct(save_all)} | {pct(save_pix)} |")
+        print(f"| {label} | {n_units} | {estimate(t_all)} | {estimate(u_all)} | "
+              f"{pct(save_all)} | {pct(save_pix)}{diff} |")
     print(f"\nPaired by seed ({len(pairs)} pairs in the last cell); interval: 95% t over seeds.")
 
 

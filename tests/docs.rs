@@ -372,8 +372,8 @@ fn results_tables(root: &Path, args: &[&str]) -> (bool, String) {
         .current_dir(root)
         .output()
         .expect("python runs (source scripts/env.sh)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -409,7 +409,10 @@ fn the_table_check_fails_on_an_edited_number() {
     let path = copy.join("docs/results/digits-orders.md");
     std::fs::write(&path, block.replacen("27.0%", "27.1%", 1)).unwrap();
     let (ok, text) = results_tables(copy, &[]);
-    assert!(!ok && text.contains("out of date: docs/results/digits-orders.md"), "{text}");
+    assert!(
+        !ok && text.contains("out of date: docs/results/digits-orders.md"),
+        "{text}"
+    );
     // --write restores the script's output, after which the check passes.
     assert!(results_tables(copy, &["--write"]).0);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), block);

@@ -143,8 +143,8 @@ impl ArchSpec {
             Architecture::Dale => m.inhibitory.unwrap_or(DEFAULT_INHIBITORY),
             _ => 0.0,
         };
-        let bias = matches!(arch, Architecture::LstmErr | Architecture::GruErr)
-            && m.bias.unwrap_or(true);
+        let bias =
+            matches!(arch, Architecture::LstmErr | Architecture::GruErr) && m.bias.unwrap_or(true);
         let scope = m.energy.unwrap_or_default();
         let mut params = Vec::new();
         let (states, pops) = match arch {

@@ -209,11 +209,13 @@ impl Net {
                     let hn = g[3].sigmoid() * c.tanh();
                     (hn.shallow_clone(), vec![hn, c])
                 } else {
-                    let (mut gi, mut gh) = (Self::mm(&e, w("W_ih")), Self::mm(h, w("W_hh")));
-                    if self.spec.bias {
-                        gi = gi + w("b_ih").unsqueeze(1);
-                        gh = gh + w("b_hh").unsqueeze(1);
-                    }
+                    let (gi, gh) = (Self::mm(&e, w("W_ih")), Self::mm(h, w("W_hh")));
+                    // Out of place (not `+=`): the graph keeps every intermediate as it was.
+                    let (gi, gh) = if self.spec.bias {
+                        (gi + w("b_ih").unsqueeze(1), gh + w("b_hh").unsqueeze(1))
+                    } else {
+                        (gi, gh)
+                    };
                     let (i, hh) = (gi.chunk(3, 2), gh.chunk(3, 2));
                     let r = (&i[0] + &hh[0]).sigmoid();
                     let u = (&i[1] + &hh[1]).sigmoid();

@@ -158,7 +158,11 @@ fn gated_networks_train_without_biases_from_the_same_initial_weights() {
         let p_with = init_params(&with, 5);
         let p_without = init_params(&without, 5);
         assert_eq!(p_without.len(), 3, "{arch:?}");
-        assert_eq!(p_without[..], p_with[..3], "{arch:?}: initial weights differ");
+        assert_eq!(
+            p_without[..],
+            p_with[..3],
+            "{arch:?}: initial weights differ"
+        );
         let tmp = tempfile::tempdir().unwrap();
         let out = train::train(&request(&cfg, &[5], tmp.path()), &mut Silent).unwrap();
         let hist = InstanceDir::new(&out[0].dir).read_history().unwrap();

@@ -20,14 +20,22 @@ fn family(g: &Group) -> Option<String> {
     })
 }
 
-/// The group's keys other than the stream's, as a line label (`all` when there are none),
-/// led by the stream's family where the groups span several (`families`).
-fn series_label(g: &Group, families: bool) -> String {
+/// The group's keys other than the stream's and those with one value in every group
+/// (`constant`), as a line label (`all` when there are none), a `config.` key by its last
+/// part (`config.optim.lr` reads `lr`), led by the stream's family where the groups span
+/// several (`families`).
+fn series_label(g: &Group, families: bool, constant: &[&str]) -> String {
     let mut rest: Vec<String> = g
         .keys
         .iter()
         .filter(|(k, _)| k.as_str() != "order" && !k.starts_with("config.sequence"))
-        .map(|(k, v)| format!("{k}={v}"))
+        .filter(|(k, _)| !constant.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let short = k
+                .strip_prefix("config.")
+                .map_or(k.as_str(), |rest| rest.rsplit('.').next().unwrap_or(rest));
+            format!("{short}={v}")
+        })
         .collect();
     if families {
         rest.insert(0, family(g).unwrap_or_default());
@@ -46,9 +54,33 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
     let mut kinds: Vec<String> = s.groups.iter().filter_map(family).collect();
     kinds.sort();
     kinds.dedup();
-    for g in &s.groups {
+    // Keys with one value in every group say nothing about a line.
+    let constant: Vec<&str> = s
+        .groups
+        .first()
+        .map(|first| {
+            first
+                .keys
+                .iter()
+                .filter(|(k, v)| s.groups.iter().all(|g| g.keys.get(*k) == Some(*v)))
+                .map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Untrained networks (0 epochs: a study's baselines) are not series of the figure.
+    let untrained = |g: &Group| {
+        !g.models.is_empty()
+            && g.models.iter().all(|name| {
+                s.models
+                    .iter()
+                    .find(|m| &m.name == name)
+                    .and_then(|m| m.metadata.get("epc.epochs_trained"))
+                    .is_some_and(|e| e == "0")
+            })
+    };
+    for g in s.groups.iter().filter(|g| !untrained(g)) {
         if let Some(h) = g.entropy {
-            let label = series_label(g, kinds.len() > 1);
+            let label = series_label(g, kinds.len() > 1, &constant);
             series.entry(label).or_default().push((h, g));
         }
     }
@@ -92,7 +124,8 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
                     color: PALETTE[k % PALETTE.len()],
                     values: get(|i| Some(i.mean)),
                     band: Some((get(|i| i.lo), get(|i| i.hi))),
-                    dashed: false,
+                    // A second round of the palette is dashed, so no two lines look alike.
+                    dashed: k >= PALETTE.len(),
                 }
             })
             .collect();
@@ -138,7 +171,7 @@ pub(super) fn figure(dir: &Path, s: &Summary) -> Result<Option<Figure>> {
         stem: "predictability",
         title: "Predictability: saving and lesion effect against the stream's entropy",
         caption: format!(
-            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the share of the attainable saving at step 10, (static prior - pre) / (static prior - the stream's L1-optimal bound), undefined where nothing is attainable beyond the static prior (the random stream); the energy saved relative to the input (1 - pre/input); and the lesion of the top 10% of the lesionable units by the prediction statistic beyond as many activity-matched random units (mean over steps 2..10 of pre; the same dose for every network). Series that fall below -100% of the attainable saving (controls that spend more than the static prior) are left out of the first panel; their values are in groups.csv. Bands: 95% intervals across instances (see the report's interval method).",
+            "Per group, against the conditional entropy of the class stream its networks were trained on (0 bits: deterministic; {:.2}: random): the share of the attainable saving at step 10, (static prior - pre) / (static prior - the stream's L1-optimal bound), undefined where nothing is attainable beyond the static prior (the random stream); the energy saved relative to the input (1 - pre/input); and the lesion of the top 10% of the lesionable units by the prediction statistic beyond as many activity-matched random units (mean over steps 2..10 of pre; the same dose for every network). Series that fall below -100% of the attainable saving (controls that spend more than the static prior) are left out of the first panel, and groups of untrained networks (0 epochs, a study's baselines) are not drawn; their values are in groups.csv. Bands: 95% intervals across instances (see the report's interval method).",
             epc_core::sequence::MAX_ENTROPY_BITS
         ),
     }))

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Once;
 
 const FONT: &str = "sans-serif";
-static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 fn register_font() {
@@ -66,6 +66,9 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+mod legend;
+use legend::{draw_legend, legend_entries, legend_height, shared_legend};
+
 macro_rules! draw_both {
     ($dir:expr, $stem:expr, $size:expr, |$root:ident| $body:expr) => {{
         register_font();
@@ -96,6 +99,15 @@ fn draw_panels<DB: DrawingBackend>(
     panels: &[Panel],
 ) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(s)?;
+    let shared = shared_legend(panels);
+    let root = if shared {
+        let (_, h) = root.dim_in_pixel();
+        let (top, bottom) = root.split_vertically(h - legend_height(panels));
+        draw_legend(&bottom, &legend_entries(panels))?;
+        top
+    } else {
+        root.clone()
+    };
     let areas = root.split_evenly((1, panels.len().max(1)));
     for (area, p) in areas.iter().zip(panels) {
         let n = p
@@ -198,6 +210,9 @@ fn draw_panels<DB: DrawingBackend>(
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
         }
+        if shared {
+            continue;
+        }
         chart
             .configure_series_labels()
             .label_font((FONT, 12))
@@ -212,7 +227,10 @@ fn draw_panels<DB: DrawingBackend>(
 
 /// Line panels side by side.
 pub(crate) fn line_panels(dir: &Path, stem: &str, panels: &[Panel]) -> Result<()> {
-    let size = (440 * panels.len().max(1) as u32, 380);
+    let size = (
+        440 * panels.len().max(1) as u32,
+        380 + legend_height(panels),
+    );
     draw_both!(dir, stem, size, |root| draw_panels(&root, panels))
 }
 
