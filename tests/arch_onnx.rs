@@ -217,6 +217,14 @@ fn check_spec(arch: Architecture, spec: ArchSpec) {
             )
         });
         assert_eq!(outputs.get("drive_in").is_some(), has_drives);
+        // hierarchical, lstm-err and gru-err write their transmission (st); the rnn family's
+        // comes from W.
+        let has_transmission = matches!(
+            arch,
+            Architecture::Hierarchical | Architecture::LstmErr | Architecture::GruErr
+        );
+        assert_eq!(outputs.get("transmission").is_some(), has_transmission);
+        let transmission = has_transmission.then(|| output(&outputs, "transmission", n_units));
         for b in 0..BATCH {
             let xb: Vec<f64> = x[b * N_IN..(b + 1) * N_IN]
                 .iter()
@@ -240,6 +248,13 @@ fn check_spec(arch: Architecture, spec: ArchSpec) {
                     &at("drive_rec"),
                     &row(drec, n_units),
                     want.drive_rec.as_ref().unwrap(),
+                );
+            }
+            if let Some(tr) = &transmission {
+                assert_close(
+                    &at("transmission"),
+                    &row(tr, n_units),
+                    want.transmission.as_ref().unwrap(),
                 );
             }
             ref_state[b] = want.next;

@@ -19,6 +19,8 @@ pub struct Step {
     pub drive_in: Option<Vec<f64>>,
     /// `drive_rec`, where the architecture has it.
     pub drive_rec: Option<Vec<f64>>,
+    /// `transmission`, where the architecture writes it (hierarchical, lstm-err, gru-err).
+    pub transmission: Option<Vec<f64>>,
 }
 
 fn p<'a>(params: &'a [NamedArray], name: &str) -> &'a NamedArray {
@@ -36,6 +38,21 @@ fn vecmat(v: &[f64], w: &NamedArray) -> Vec<f64> {
         }
     }
     out
+}
+
+/// `|v| [rows]` times `|w| [rows, cols]`: the transmission through `w` of activity `v`.
+fn absmat(v: &[f64], w: &NamedArray) -> Vec<f64> {
+    let a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
+    let mut m = w.clone();
+    m.data.iter_mut().for_each(|x| *x = x.abs());
+    vecmat(&a, &m)
+}
+
+/// Into each of `m` gated units, the sum over its `gates` gate columns of `t` `[gates m]`.
+fn per_unit(t: &[f64], m: usize) -> Vec<f64> {
+    (0..m)
+        .map(|k| (0..t.len() / m).map(|g| t[g * m + k]).sum())
+        .collect()
 }
 
 fn add(a: &[f64], b: &[f64]) -> Vec<f64> {
@@ -75,6 +92,7 @@ fn relu_rnn_step(w: &NamedArray, x: &[f64], h: &[f64]) -> Step {
         act,
         drive_in: Some(drive_in),
         drive_rec: Some(rec),
+        transmission: None,
     }
 }
 
@@ -124,12 +142,35 @@ pub fn reference(spec: &ArchSpec, params: &[NamedArray], x: &[f64], states: &[Ve
                 below = h;
             }
             let drive_rec = preact.iter().zip(&drive_in).map(|(a, d)| a - d).collect();
+            // Transmission from this step's activities: population 0 is the sensory one,
+            // population l the layer l (`next[l - 1]`).
+            let act_sensory: Vec<f64> = act[..spec.n_in].to_vec();
+            let pop = |l: usize| -> &Vec<f64> {
+                if l == 0 {
+                    &act_sensory
+                } else {
+                    &next[l - 1]
+                }
+            };
+            let mut transmission = Vec::new();
+            for l in 0..=layers {
+                let mut t = vec![0.0; pop(l).len()];
+                if l >= 1 {
+                    t = add(&t, &absmat(pop(l - 1), p(params, &format!("B{l}"))));
+                    t = add(&t, &absmat(pop(l), p(params, &format!("R{l}"))));
+                }
+                if l < layers {
+                    t = add(&t, &absmat(pop(l + 1), p(params, &format!("T{}", l + 1))));
+                }
+                transmission.extend(t);
+            }
             Step {
                 preact,
                 act,
                 next,
                 drive_in: Some(drive_in),
                 drive_rec: Some(drive_rec),
+                transmission: Some(transmission),
             }
         }
         Architecture::LstmErr => {
@@ -152,12 +193,21 @@ pub fn reference(spec: &ArchSpec, params: &[NamedArray], x: &[f64], states: &[Ve
                 c1[k] = f * c[k] + i * g;
                 h1[k] = o * c1[k].tanh();
             }
+            let mut transmission = absmat(&h1, p(params, "W_pred"));
+            transmission.extend(per_unit(
+                &add(
+                    &absmat(&e, p(params, "W_ih")),
+                    &absmat(&h1, p(params, "W_hh")),
+                ),
+                m,
+            ));
             let mut preact = e;
             preact.extend(&h1);
             Step {
                 act: preact.clone(),
                 preact,
                 next: vec![h1, c1],
+                transmission: Some(transmission),
                 ..Step::default()
             }
         }
@@ -173,12 +223,21 @@ pub fn reference(spec: &ArchSpec, params: &[NamedArray], x: &[f64], states: &[Ve
                 let g = (gx[2 * m + k] + r * gh[2 * m + k]).tanh();
                 h1[k] = (1.0 - u) * g + u * h[k];
             }
+            let mut transmission = absmat(&h1, p(params, "W_pred"));
+            transmission.extend(per_unit(
+                &add(
+                    &absmat(&e, p(params, "W_ih")),
+                    &absmat(&h1, p(params, "W_hh")),
+                ),
+                m,
+            ));
             let mut preact = e;
             preact.extend(&h1);
             Step {
                 act: preact.clone(),
                 preact,
                 next: vec![h1],
+                transmission: Some(transmission),
                 ..Step::default()
             }
         }

@@ -16,7 +16,7 @@ use epc_core::arch::{dale_weights, inhibitory_units, ArchSpec, NamedArray};
 use epc_core::config::Architecture;
 use epc_core::contract::{
     INITIALIZER_W, INPUT_X, META_CONTRACT, META_ENERGY, META_POPULATIONS, META_STATES, OUTPUT_ACT,
-    OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC, OUTPUT_PREACT,
+    OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC, OUTPUT_PREACT, OUTPUT_TRANSMISSION,
 };
 use std::path::Path;
 
@@ -39,6 +39,11 @@ pub const META_DALE_INHIBITORY: &str = "epc.dale.inhibitory";
 ///   `drive_rec = preact - drive_in` (the lateral and top-down terms);
 /// - `lstm-err`, `gru-err`: initializers `W_pred`, `W_ih`, `W_hh` and `b` (`b_ih`, `b_hh`),
 ///   gate blocks split along the columns; `preact = act = [e, h_next]`.
+///
+/// `hierarchical`, `lstm-err` and `gru-err` also write `transmission`: for each unit `j`, the
+/// sum over every unit-to-unit weight into `j` of `|act_i| |w_ij|`, with `act_i` this step's
+/// activity of the sending unit (the contract's `st_j = sum_i act_i |W_ij|`; the `rnn`
+/// family's `st` comes from `W`). Into a gated unit, the weights into all its gates count.
 ///
 /// Errors ([`Error::Invalid`]) for parameters that do not match `spec` or bad metadata keys.
 pub fn arch_step_v2_model_bytes(
@@ -237,14 +242,56 @@ fn hierarchical(
         drive_rec.push(rec);
         below = next;
     }
+    // Transmission into each population from this step's activities (all non-negative):
+    // sensory from layer 1 (T1); layer l from below (Bl), itself (Rl) and above (T(l+1)).
+    let mut transmission = Vec::new();
+    for l in 0..=layers {
+        let mut terms = Vec::new();
+        let mut term = |g: &mut GraphBuilder, from: &str, weight: String| {
+            let (abs, out) = (format!("{weight}_abs"), format!("tr_{weight}"));
+            op(g, "Abs", &[&weight], &abs);
+            op(g, "MatMul", &[from, &abs], &out);
+            terms.push(out);
+        };
+        if l >= 1 {
+            term(g, &act[l - 1], format!("B{l}"));
+            term(g, &act[l], format!("R{l}"));
+        }
+        if l < layers {
+            term(g, &act[l + 1], format!("T{}", l + 1));
+        }
+        transmission.push(sum(g, &terms, &format!("tr{l}")));
+    }
     for (parts, out) in [
         (&preact, OUTPUT_PREACT),
         (&act, OUTPUT_ACT),
         (&drive_in, OUTPUT_DRIVE_IN),
         (&drive_rec, OUTPUT_DRIVE_REC),
+        (&transmission, OUTPUT_TRANSMISSION),
     ] {
         let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
         concat(g, &refs, out);
     }
-    Ok(vec![OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC])
+    Ok(vec![OUTPUT_DRIVE_IN, OUTPUT_DRIVE_REC, OUTPUT_TRANSMISSION])
+}
+
+/// The sum of `terms` (at least one) under the name `out` (the one term itself when alone).
+pub(super) fn sum(g: &mut GraphBuilder, terms: &[String], out: &str) -> String {
+    match terms {
+        [one] => one.clone(),
+        [first, rest @ ..] => {
+            let mut acc = first.clone();
+            for (k, t) in rest.iter().enumerate() {
+                let name = if k + 1 == rest.len() {
+                    out.to_string()
+                } else {
+                    format!("{out}_{k}")
+                };
+                op(g, "Add", &[&acc, t], &name);
+                acc = name;
+            }
+            acc
+        }
+        [] => unreachable!("a population receives at least one weight matrix"),
+    }
 }

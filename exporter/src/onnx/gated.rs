@@ -7,7 +7,7 @@ use super::archs::{concat, init, op};
 use super::builder::{Attr, GraphBuilder};
 use crate::error::{Error, Result};
 use epc_core::arch::{ArchSpec, NamedArray};
-use epc_core::contract::{INPUT_X, OUTPUT_ACT, OUTPUT_PREACT};
+use epc_core::contract::{INPUT_X, OUTPUT_ACT, OUTPUT_PREACT, OUTPUT_TRANSMISSION};
 
 /// Name of the int64 initializer that splits the stacked gate blocks.
 const SPLIT: &str = "gate_split";
@@ -45,14 +45,31 @@ fn split(g: &mut GraphBuilder, input: &str, outputs: &[&str]) {
     );
 }
 
-/// `preact = act = [e, h_next]`.
-fn outputs(g: &mut GraphBuilder, h_next: &str) {
+/// `preact = act = [e, h_next]`, and `transmission`: into the error units `|h_next| |W_pred|`,
+/// into each hidden unit the sum over its `gates` gate columns of `|e| |W_ih| + |h_next| |W_hh|`
+/// (this step's activities; `e` and `h` can be negative, so their magnitudes).
+fn outputs(g: &mut GraphBuilder, h_next: &str, gates: usize) {
     concat(g, &["e", h_next], OUTPUT_PREACT);
     op(g, "Identity", &[OUTPUT_PREACT], OUTPUT_ACT);
+    for (v, abs) in [("e", "e_abs"), (h_next, "h_abs")] {
+        op(g, "Abs", &[v], abs);
+    }
+    for w in ["W_pred", "W_ih", "W_hh"] {
+        op(g, "Abs", &[w], &format!("{w}_abs"));
+    }
+    op(g, "MatMul", &["h_abs", "W_pred_abs"], "tr_error");
+    op(g, "MatMul", &["e_abs", "W_ih_abs"], "tr_in");
+    op(g, "MatMul", &["h_abs", "W_hh_abs"], "tr_rec");
+    op(g, "Add", &["tr_in", "tr_rec"], "tr_gates");
+    let blocks: Vec<String> = (0..gates).map(|k| format!("tr_gate{k}")).collect();
+    let refs: Vec<&str> = blocks.iter().map(String::as_str).collect();
+    split(g, "tr_gates", &refs);
+    let hidden = super::archs::sum(g, &blocks, "tr_hidden");
+    concat(g, &["tr_error", &hidden], OUTPUT_TRANSMISSION);
 }
 
 /// `lstm-err`: `z = e W_ih + h W_hh + b` (no `b` without biases), gates `i, f, g, o`, `c_next = f c + i g`,
-/// `h_next = o tanh(c_next)`. Returns the optional outputs it writes (none).
+/// `h_next = o tanh(c_next)`. Returns the optional outputs it writes (`transmission`).
 pub(super) fn lstm(
     g: &mut GraphBuilder,
     spec: &ArchSpec,
@@ -83,13 +100,13 @@ pub(super) fn lstm(
     op(g, "Add", &["c_kept", "c_written"], c_next);
     op(g, "Tanh", &[c_next], "c_squashed");
     op(g, "Mul", &["gate_o", "c_squashed"], h_next);
-    outputs(g, h_next);
-    Ok(vec![])
+    outputs(g, h_next, 4);
+    Ok(vec![OUTPUT_TRANSMISSION])
 }
 
 /// `gru-err`: `r = σ(e W_ir + b_ir + h W_hr + b_hr)`, `u` likewise,
 /// `g = tanh(e W_ig + b_ig + r (h W_hg + b_hg))`, `h_next = (1 - u) g + u h`. Returns the
-/// optional outputs it writes (none).
+/// optional outputs it writes (`transmission`).
 pub(super) fn gru(
     g: &mut GraphBuilder,
     spec: &ArchSpec,
@@ -132,6 +149,6 @@ pub(super) fn gru(
     op(g, "Mul", &["gate_keep_new", "gate_g"], "h_new");
     op(g, "Mul", &["gate_u", "h"], "h_kept");
     op(g, "Add", &["h_new", "h_kept"], h_next);
-    outputs(g, h_next);
-    Ok(vec![])
+    outputs(g, h_next, 3);
+    Ok(vec![OUTPUT_TRANSMISSION])
 }
