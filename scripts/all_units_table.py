@@ -37,23 +37,30 @@ def load(path):
         return json.load(f)
 
 
-def estimate(values):
+def interval(values, fmt=".4f", scale=1.0, sep=", "):
+    """`mean [lo, hi]` of `values` (95% t over them) in `fmt`, times `scale`; one value or no
+    spread is said so rather than shown as a zero-width interval."""
     mean = statistics.fmean(values)
+    f = lambda v: format(scale * v, fmt)  # noqa: E731
     if len(values) < 2:
-        return f"{mean:.4f} (n = 1)"
+        return f"{f(mean)} (n = 1)"
     sd = statistics.stdev(values)
     if sd == 0:
-        return f"{mean:.4f} (no spread)"
+        return f"{f(mean)} (no spread)"
     half = t95(len(values) - 1) * sd / len(values) ** 0.5
-    return f"{mean:.4f} [{mean - half:.4f}, {mean + half:.4f}]"
+    return f"{f(mean)} [{f(mean - half)}{sep}{f(mean + half)}]"
+
+
+def estimate(values):
+    return interval(values)
 
 
 def pct(values):
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{100 * mean:.1f}% (n = 1)"
-    half = t95(len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return f"{100 * mean:.1f}% [{100 * (mean - half):.1f}, {100 * (mean + half):.1f}]"
+    return interval(values, ".1f", 100.0).replace(" [", "% [", 1).replace(" (", "% (", 1)
+
+
+def signed(values):
+    return interval(values, "+.4f")
 
 
 def split(name):
@@ -63,17 +70,6 @@ def split(name):
     epochs = next((v for k, v in keys if k == "epochs"), None)
     rest = tuple((k, v) for k, v in keys if k != "epochs")
     return rest, epochs, seed
-
-
-def signed(values):
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{mean:+.4f} (n = 1)"
-    sd = statistics.stdev(values)
-    if sd == 0:
-        return f"{mean:+.4f} (no spread)"
-    half = t95(len(values) - 1) * sd / len(values) ** 0.5
-    return f"{mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}]"
 
 
 def main():

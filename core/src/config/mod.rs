@@ -12,6 +12,7 @@ mod model;
 mod schedule;
 pub mod vocabulary;
 mod weights_precision;
+pub use model::EnergyScope;
 pub use schedule::Schedule;
 pub use weights_precision::{FinalWeights, Precision};
 
@@ -116,17 +117,6 @@ impl Default for DataConfig {
             split_seed: 0,
         }
     }
-}
-
-/// Which units the energy loss covers (architectures with units beyond the pixel-mapped ones).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum EnergyScope {
-    /// Every unit's preactivation.
-    #[default]
-    All,
-    /// The pixel-mapped units only (the published code's "input units" variant).
-    Input,
 }
 
 /// The network. The optional fields apply to some architectures only (docs/NETWORKS.md);

@@ -1,8 +1,19 @@
 //! The model section's rules: which flags apply to which architecture, and their defaults
 //! (docs/NETWORKS.md).
 
-use super::{Architecture, EnergyScope, RunConfig};
+use super::{Architecture, RunConfig};
 use crate::{Error, Result};
+
+/// Which units the energy loss covers (architectures with units beyond the pixel-mapped ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnergyScope {
+    /// Every unit's preactivation.
+    #[default]
+    All,
+    /// The pixel-mapped units only (the published code's "input units" variant).
+    Input,
+}
 
 impl Architecture {
     /// True for the architectures whose `units` counts the units of a recurrent layer rather
