@@ -407,7 +407,21 @@ fn the_table_check_fails_on_an_edited_number() {
     let start = page.find("<!-- table:").unwrap();
     let block = &page[start..page.find("<!-- /table -->").unwrap() + 15];
     let path = copy.join("docs/results/digits-orders.md");
-    std::fs::write(&path, block.replacen("27.0%", "27.1%", 1)).unwrap();
+    // One digit of the first data row (the line after the header's `|---|`) changed.
+    let row = block
+        .find("|\n|---")
+        .and_then(|i| block[i..].find("\n| ").map(|j| i + j + 3));
+    let at = row
+        .and_then(|r| block[r..].find(|c: char| c.is_ascii_digit()).map(|d| r + d))
+        .expect("a data row with a number");
+    let old = block.as_bytes()[at];
+    let edited = format!(
+        "{}{}{}",
+        &block[..at],
+        if old == b'9' { '8' } else { (old + 1) as char },
+        &block[at + 1..]
+    );
+    std::fs::write(&path, edited).unwrap();
     let (ok, text) = results_tables(copy, &[]);
     assert!(
         !ok && text.contains("out of date: docs/results/digits-orders.md"),
