@@ -21,34 +21,24 @@ units (the L1-optimal bound of the share of attainable saving is defined on the 
 Standard library only.
 """
 
-import gzip
-import json
-import statistics
 import sys
 
-from study_table import t95
+from study_table import load_summary, t_estimate
 
 STEP = 9  # step 10
 
-
-def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return json.load(f)
 
 
 def interval(values, fmt=".4f", scale=1.0, sep=", "):
     """`mean [lo, hi]` of `values` (95% t over them) in `fmt`, times `scale`; one value or no
     spread is said so rather than shown as a zero-width interval."""
-    mean = statistics.fmean(values)
+    e = t_estimate(values)
     f = lambda v: format(scale * v, fmt)  # noqa: E731
-    if len(values) < 2:
-        return f"{f(mean)} (n = 1)"
-    sd = statistics.stdev(values)
-    if sd == 0:
-        return f"{f(mean)} (no spread)"
-    half = t95(len(values) - 1) * sd / len(values) ** 0.5
-    return f"{f(mean)} [{f(mean - half)}{sep}{f(mean + half)}]"
+    if e["lo"] is None:
+        return f"{f(e['mean'])} (n = 1)"
+    if e["lo"] == e["hi"]:
+        return f"{f(e['mean'])} (no spread)"
+    return f"{f(e['mean'])} [{f(e['lo'])}{sep}{f(e['hi'])}]"
 
 
 def estimate(values):
@@ -81,7 +71,7 @@ def main():
         del args[i:i + 2]
     if len(args) != 1:
         raise SystemExit(__doc__)
-    s = load(args[0])
+    s = load_summary(args[0])
     pops = s.get("populations") or {}
 
     def all_units(m):
@@ -106,9 +96,11 @@ def main():
     print("| cell | units | all units at t=10, trained | untrained | saving over all units "
           f"| saving over the pixel-mapped units{extra} |")
     print("|---|---|---|---|---|---|" + ("---|" if against else ""))
+    counts = []
     for key, seeds in trained.items():
         partner = untrained.get(key, {})
         pairs = [(seeds[k], partner[k]) for k in sorted(seeds) if k in partner]
+        counts.append(len(pairs))
         label = ",".join(f"{k}={v}" for k, v in key)
         n_units = units[next(iter(seeds.values()))]
         diff = ""
@@ -130,7 +122,8 @@ def main():
         save_pix = [1 - pixels(a) / pixels(b) for a, b in pairs]
         print(f"| {label} | {n_units} | {estimate(t_all)} | {estimate(u_all)} | "
               f"{pct(save_all)} | {pct(save_pix)}{diff} |")
-    print(f"\nPaired by seed ({len(pairs)} pairs in the last cell); interval: 95% t over seeds.")
+    span = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)} to {max(counts)}"
+    print(f"\nPaired by seed ({span} pairs per cell); interval: 95% t over seeds.")
 
 
 if __name__ == "__main__":

@@ -14,19 +14,12 @@ cases, or a run and its patience snapshot `all` and `all/patience-5`): the same 
 same initial weights, and the same test images. Standard library only.
 """
 
-import gzip
-import json
 import math
 import statistics
 import sys
 
-from study_table import t95
+from study_table import load_summary, t95
 
-
-def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return json.load(f)
 
 
 def metrics(s, name):
@@ -61,7 +54,7 @@ def main():
     if len(sys.argv) != 5:
         sys.exit(__doc__)
     path, axis, a, b = sys.argv[1:]
-    s = load(path)
+    s = load_summary(path)
     names = [m["name"] for m in s["models"]]
     pa, pb = (f"{a}/", f"{b}/") if axis == "--cells" else (f"{axis}={a}/", f"{axis}={b}/")
     pairs = []

@@ -13,19 +13,12 @@ rate has the lowest mean and is shown in bold; where its interval overlaps the r
 table says so (the choice between them is within the seed noise). Standard library only.
 """
 
-import gzip
-import json
 import re
 import statistics
 import sys
 
-from study_table import t95
+from study_table import load_summary, t_estimate
 
-
-def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return json.load(f)
 
 
 def cell_keys(cell):
@@ -57,11 +50,8 @@ def collect(summary):
 
 
 def interval(v):
-    mean = statistics.fmean(v)
-    if len(v) < 2:
-        return mean, None, None
-    half = t95(len(v) - 1) * statistics.stdev(v) / len(v) ** 0.5
-    return mean, mean - half, mean + half
+    e = t_estimate(v)
+    return e["mean"], e["lo"], e["hi"]
 
 
 def pick(rates):
@@ -79,7 +69,7 @@ def main():
     args = sys.argv[1:]
     if not args:
         raise SystemExit(__doc__)
-    data = collect(load(args[0]))
+    data = collect(load_summary(args[0]))
     lrs = sorted({lr for rates in data.values() for lr in rates})
     if "--cases" in args:
         for variant, rates in data.items():

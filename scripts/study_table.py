@@ -67,9 +67,14 @@ def with_baselines(g, rule):
             f"untrained {base(b.get('untrained'))})")
 
 
+def load_summary(path):
+    """An analysis's summary.json, or a committed summary.json.gz."""
+    with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
+        return json.load(f)
+
+
 def main():
-    path = sys.argv[1]
-    s = json.load(gzip.open(path, "rt") if path.endswith(".gz") else open(path))
+    s = load_summary(sys.argv[1])
     print("| group | models | energy t=1 -> t=10 | static prior / bound t=10 | share of attainable "
           "saving | saving vs input | prediction units | matched error units | lesion beyond "
           "matched null | lesion of the top 10% vs 10% matched random units |")
@@ -101,6 +106,7 @@ def main():
             dose_cell,
         ]
         print("| " + " | ".join(cells) + " |")
+    moving_table(s)
 
 
 def t95(df):
@@ -159,5 +165,3 @@ def moving_table(s):
 
 if __name__ == "__main__":
     main()
-    path = sys.argv[1]
-    moving_table(json.load(gzip.open(path, "rt") if path.endswith(".gz") else open(path)))
