@@ -7,11 +7,15 @@ summary.json (or a committed summary.json.gz).
 
   python3 scripts/paired_table.py SUMMARY precision fp32 bf16
   python3 scripts/paired_table.py SUMMARY --cells CELL_A CELL_B
+  python3 scripts/paired_table.py SUMMARY --cells CELL_A CELL_B --with OTHER_SUMMARY [--labels LA LB]
 
 Models are paired by name: `AXIS=A/seed-N` with `AXIS=B/seed-N`, or with --cells
 `CELL_A/seed-N` with `CELL_B/seed-N` (any two model folders, such as a study's cells of two
 cases, or a run and its patience snapshot `all` and `all/patience-5`): the same seed, so the
-same initial weights, and the same test images. Standard library only.
+same initial weights, and the same test images. With --with, arm B's models come from
+another study's summary (another data set trained from the same seeds, so the same initial
+weights: the pairing is by seed, the test images differ); --labels names the two arms in
+the table (default: the cells). Standard library only.
 """
 
 import math
@@ -51,26 +55,47 @@ def metrics(s, name):
 
 
 def main():
-    if len(sys.argv) != 5:
+    args = sys.argv[1:]
+    other = None
+    if "--with" in args:
+        i = args.index("--with")
+        if i + 1 >= len(args):
+            sys.exit(__doc__)
+        other = args[i + 1]
+        del args[i:i + 2]
+    labels = None
+    if "--labels" in args:
+        i = args.index("--labels")
+        if i + 2 >= len(args):
+            sys.exit(__doc__)
+        labels = args[i + 1:i + 3]
+        del args[i:i + 3]
+    if len(args) != 4:
         sys.exit(__doc__)
-    path, axis, a, b = sys.argv[1:]
+    path, axis, a, b = args
     s = load_summary(path)
+    s_b = load_summary(other) if other else s
     names = [m["name"] for m in s["models"]]
+    names_b = [m["name"] for m in s_b["models"]]
     pa, pb = (f"{a}/", f"{b}/") if axis == "--cells" else (f"{axis}={a}/", f"{axis}={b}/")
     pairs = []
     for n in names:
         rest = n[len(pa):]
-        if n.startswith(pa) and rest.startswith("seed-") and pb + rest in names:
+        if n.startswith(pa) and rest.startswith("seed-") and pb + rest in names_b:
             pairs.append((n, pb + rest))
     if not pairs:
-        sys.exit(f"no pairs {pa}seed-N and {pb}seed-N in {path}")
+        sys.exit(f"no pairs {pa}seed-N and {pb}seed-N in {path}" + (f" and {other}" if other else ""))
     rows = {}
     for x, y in pairs:
-        mx, my = metrics(s, x), metrics(s, y)
+        mx, my = metrics(s, x), metrics(s_b, y)
         for k in mx:
             if k in my:
                 rows.setdefault(k, []).append((mx[k], my[k]))
     n = len(pairs)
+    if labels:
+        a, b = labels
+    if other:
+        print(f"{a}: {path}; {b}: {other}")
     print(f"{n} seeds paired ({', '.join(p[0][len(pa):] for p in pairs)}); "
           f"interval: 95% t over seeds; spread: standard deviation of {a} across seeds\n")
     print(f"| metric | {a} mean (sd) | {b} mean (sd) | {b} - {a} [95% CI] | difference / {a} spread |")

@@ -11,17 +11,32 @@
 //!   (each pixel-mapped, owning its half of `h`), so that the per-population breakdown and
 //!   the lesions within each layer run: issue 12 asks for at most 1.5x the step-v1 time.
 //!
+//! - `analysis/floor/1`: the one-network analysis of `analysis/mnist/1`, then its GEMM floor:
+//!   the matrix products its step models ran (counted by `epc_analyzer::engine::work`: one
+//!   `[rows, 784] x [784, 784]` product per step and batch of sequences, the lesion nulls'
+//!   batched draws included) timed alone on operands of the same shapes, with libtorch and
+//!   with ONNX Runtime (a session of the product alone), alternately with the analysis in one
+//!   process (issue 32, item 4). The floor is the faster library's time. Criterion times the
+//!   analyses; each sample's share (floor / analysis), both floors and the tally go to
+//!   `epc-meta/analysis_floor.json`.
+//!
 //! The networks are 784-unit step models with the trainer's initial weights of seeds 0..9
 //! (the analysis does the same work for any weights), written before the timed loop; the
 //! data set is loaded once. Each iteration replaces the report folder, as `epc analyze` does.
 
 use crate::{requested_threads, shared_data, write_meta};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
+use epc_analyzer::engine::work::{self, StepShape};
 use epc_analyzer::{analyze_data, AnalysisOptions};
 use epc_core::config::{Loss, RunConfig};
 use epc_core::data::{self, DataSource, Dataset, DatasetKind};
 use epc_exporter::onnx::{self, ModelSpec};
+use ort::memory::Allocator;
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
+use ort::value::TensorRef;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tch::{Kind, Tensor};
 
 /// Networks of the larger analysis.
 const MANY: usize = 10;
@@ -128,5 +143,165 @@ pub fn bench(c: &mut Criterion) {
         opts.engine.threads = requested_threads();
         b.iter(|| analyze_data(&opts, &s.data).expect("analysis"));
     });
+    bench_floor(&mut g, s());
     g.finish();
+}
+
+/// One product shape of a tally: random operands for tch and an ONNX Runtime session of the
+/// product alone with its output preallocated, and how many times the analysis ran it.
+struct Product {
+    h: Tensor,
+    w: Tensor,
+    out: Tensor,
+    session: Session,
+    h_ort: Vec<f32>,
+    options: RunOptions<HasSelectedOutputs>,
+    count: u64,
+}
+
+/// Every product of a tally, timed alone with libtorch (`mm_out`) and with ONNX Runtime (a
+/// session of the `MatMul` alone, the engine's library and threads). The floor is the faster.
+struct Floor {
+    products: Vec<Product>,
+}
+
+impl Floor {
+    fn new(tally: &[(StepShape, u64)]) -> Floor {
+        let env = epc_analyzer::engine::environment().expect("the ONNX Runtime environment");
+        let cpu = (Kind::Float, tch::Device::Cpu);
+        let products = tally
+            .iter()
+            .map(|(s, n)| {
+                let (r, k, u) = (s.rows, s.n_state, s.n_units);
+                let w = Tensor::randn([k as i64, u as i64], cpu) / (k as f64).sqrt();
+                let wv: Vec<f32> = Vec::try_from(w.flatten(0, 1)).expect("W as floats");
+                let bytes = epc_exporter::onnx::product_model_bytes(&wv, k, u).expect("model");
+                let mut builder = Session::builder(env).expect("a session builder");
+                if requested_threads() > 0 {
+                    builder = builder
+                        .with_intra_threads(requested_threads())
+                        .expect("intra-op threads");
+                }
+                let session = builder
+                    .commit_from_memory(&bytes)
+                    .expect("the product loads");
+                let y = ort::value::Tensor::<f32>::new(&Allocator::default(), [r, u])
+                    .expect("an output");
+                let options = RunOptions::new()
+                    .expect("run options")
+                    .with_outputs(OutputSelector::no_default().with("y").preallocate("y", y));
+                Product {
+                    h: Tensor::rand([r as i64, k as i64], cpu),
+                    w,
+                    out: Tensor::zeros([r as i64, u as i64], cpu),
+                    session,
+                    h_ort: (0..r * k).map(|i| (i % 97) as f32 / 97.0).collect(),
+                    options,
+                    count: *n,
+                }
+            })
+            .collect();
+        Floor { products }
+    }
+
+    /// Runs every product of the tally once with libtorch; the time it took.
+    fn tch(&self) -> Duration {
+        let t0 = Instant::now();
+        tch::no_grad(|| {
+            for p in &self.products {
+                for _ in 0..p.count {
+                    let _ = p.h.mm_out(&p.out, &p.w);
+                }
+            }
+        });
+        t0.elapsed()
+    }
+
+    /// Runs every product of the tally once with ONNX Runtime; the time it took.
+    fn ort(&mut self) -> Duration {
+        let t0 = Instant::now();
+        for p in &mut self.products {
+            let k = p.h_ort.len() / p.h.size()[0] as usize;
+            for _ in 0..p.count {
+                let h = TensorRef::from_array_view(([p.h.size()[0] as usize, k], &p.h_ort[..]))
+                    .expect("an input");
+                let _ = p
+                    .session
+                    .run_with_options(ort::inputs!["h" => h], &p.options)
+                    .expect("the product runs");
+            }
+        }
+        t0.elapsed()
+    }
+}
+
+/// `analysis/floor/1` (see the module docs).
+fn bench_floor(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, s: &Setup) {
+    let mut opts = AnalysisOptions::new(
+        s.models[..1].to_vec(),
+        Some(DatasetKind::Mnist),
+        s.dir.path().join("report-floor"),
+    );
+    opts.data_dir = Some(shared_data("mnist"));
+    opts.engine.threads = requested_threads();
+    let samples = std::cell::RefCell::new(Vec::<(f64, f64, f64)>::new());
+    let tally = std::cell::RefCell::new(Vec::new());
+    g.bench_function(BenchmarkId::new("floor", 1), |b| {
+        b.iter_custom(|iters| {
+            let (mut analysis, mut floor_tch, mut floor_ort) =
+                (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+            for _ in 0..iters {
+                work::reset();
+                let t0 = Instant::now();
+                analyze_data(&opts, &s.data).expect("analysis");
+                analysis += t0.elapsed();
+                let counted = work::snapshot();
+                let mut f = Floor::new(&counted);
+                let (t, o) = (f.tch(), f.ort());
+                floor_tch += t;
+                floor_ort += o;
+                *tally.borrow_mut() = counted;
+            }
+            samples.borrow_mut().push((
+                analysis.as_secs_f64(),
+                floor_tch.as_secs_f64(),
+                floor_ort.as_secs_f64(),
+            ));
+            analysis
+        });
+    });
+    let samples = samples.into_inner();
+    let tally = tally.into_inner();
+    if samples.is_empty() {
+        return;
+    }
+    let median = |f: &dyn Fn(&(f64, f64, f64)) -> f64| {
+        let mut v: Vec<f64> = samples.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // The floor of a sample is the faster library's time for the same products.
+    let mut shares: Vec<f64> = samples.iter().map(|(a, t, o)| t.min(*o) / a).collect();
+    shares.sort_by(f64::total_cmp);
+    let steps: u64 = tally.iter().map(|(_, n)| n).sum();
+    let rows: Vec<_> = tally
+        .iter()
+        .map(|(s, n)| serde_json::json!({"rows": s.rows, "n_state": s.n_state, "n_units": s.n_units, "steps": n}))
+        .collect();
+    write_meta(
+        "analysis_floor",
+        serde_json::json!({
+            "median_share": shares[shares.len() / 2],
+            "min_share": shares[0],
+            "max_share": shares[shares.len() - 1],
+            "samples": samples.len(),
+            "median_share_tch": median(&|(a, t, _)| t / a),
+            "median_share_ort": median(&|(a, _, o)| o / a),
+            "median_analysis_seconds": median(&|(a, _, _)| *a),
+            "seconds": samples.iter().map(|(a, t, o)| serde_json::json!({"analysis": a, "floor_tch": t, "floor_ort": o})).collect::<Vec<_>>(),
+            "gflop": work::total_flops(&tally) / 1e9,
+            "steps": steps,
+            "step_shapes": rows,
+        }),
+    );
 }

@@ -9,7 +9,7 @@
 //!   and through tch (`model::forward` without gradients), and the whole-sequence (`Scan`)
 //!   model through ONNX Runtime, for 1, 32 and 1,024 sequences of 10 steps;
 //! - [`analysis`]: the full analysis (`report::analyze_data`, figures included) of one and of
-//!   ten MNIST-sized networks.
+//!   ten MNIST-sized networks, and the one-network analysis against its GEMM floor.
 //!
 //! Run: `cargo bench --bench epc -- [criterion args]` after `source scripts/env.sh`, or
 //! `scripts/bench.sh`, which also writes `docs/BENCHMARKS.md`. MNIST comes from
@@ -18,9 +18,11 @@
 //! training and tch inference benchmarks; `EPC_BENCH_THREADS` the libtorch and ONNX Runtime
 //! intra-op threads (0, default: the trainer's policy and ONNX Runtime's default).
 //!
-//! ONNX Runtime allows one environment per process and the analyzer owns it (privately), so
-//! the `Scan` benchmarks, which need a session of their own, run in a child process: this
-//! binary runs itself again with `EPC_BENCH_SCAN_CHILD=1` and the same arguments.
+//! ONNX Runtime allows one environment per process and the analyzer owns it
+//! (`epc_analyzer::engine::environment`, which the analysis floor's product sessions share).
+//! The `Scan` benchmarks, written before that accessor existed, build their own environment
+//! and so run in a child process: this binary runs itself again with `EPC_BENCH_SCAN_CHILD=1`
+//! and the same arguments.
 //! Everything is set up lazily inside the benchmark closures, so a filter that skips a
 //! benchmark also skips its set-up (loading data, writing models).
 

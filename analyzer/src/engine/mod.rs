@@ -11,11 +11,12 @@ mod check;
 mod providers;
 mod run;
 mod runtime;
+pub mod work;
 
 pub use check::Version;
 pub use providers::{EngineOptions, ExecutionProvider};
 pub use run::Activations;
-pub use runtime::runtime_version;
+pub use runtime::{environment, runtime_version};
 
 use crate::{Error, Result};
 use epc_core::contract;

@@ -292,6 +292,11 @@ impl StepModel {
                     .session
                     .run_with_options(inputs, &self.prepared[slot].options)
                     .map_err(err)?;
+                super::work::record(super::work::StepShape {
+                    rows: rb,
+                    n_state,
+                    n_units: self.n_units,
+                });
                 for (name, width) in &ports {
                     let data = output_rows(&outputs, path, name, rb, *width)?;
                     if let Some(dst) = out.slot(name) {

@@ -13,8 +13,10 @@ static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
 
 /// The process-wide ONNX Runtime environment, loading the library on first use from
 /// `ORT_DYLIB_PATH` at run time, else the one the binary was built against (scripts/env.sh
-/// sets it at build time), else the system's `libonnxruntime`.
-pub(crate) fn environment() -> Result<&'static ort::environment::Environment> {
+/// sets it at build time), else the system's `libonnxruntime`. Public for tools that run
+/// sessions of their own beside step models in one process (ONNX Runtime allows one
+/// environment per process): the benchmarks' GEMM floor.
+pub fn environment() -> Result<&'static ort::environment::Environment> {
     ENVIRONMENT
         .get_or_init(|| {
             let built_with =

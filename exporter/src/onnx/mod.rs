@@ -179,6 +179,31 @@ fn step_bytes(spec: &ModelSpec, v2: Option<&str>) -> Result<Vec<u8>> {
     .map_err(|reason| Error::invalid("model", reason))
 }
 
+/// A model of the step model's recurrent product alone, `y = h W` (`h`: `[batch, k]`, `W`:
+/// the `[k, n]` initializer of the row-major `w`): no contract, only for timing the GEMM floor
+/// of step models (`benches/epc/analysis.rs`). Errors when `w` is not `k * n` values.
+pub fn product_model_bytes(w: &[f32], k: usize, n: usize) -> Result<Vec<u8>> {
+    if w.len() != k * n {
+        return Err(Error::invalid(
+            "model",
+            format!("W has {} values, not {k} x {n}", w.len()),
+        ));
+    }
+    let mut g = GraphBuilder::new("epc_product", "The recurrent product alone: y = h W.");
+    g.input(INPUT_H, &[BATCH, Dim::Fixed(k)])
+        .initializer_f32(INITIALIZER_W, &[k, n], w)
+        .node(
+            "MatMul",
+            "product",
+            &[INPUT_H, INITIALIZER_W],
+            &["y"],
+            vec![],
+        )
+        .output("y", &[BATCH, Dim::Fixed(n)]);
+    builder::model_bytes(g.build(), &[], "epc product model (benchmarks only)")
+        .map_err(|reason| Error::invalid("model", reason))
+}
+
 /// The serialised `sequence-v1` model of `spec` (see the [module docs](self)).
 pub fn sequence_model_bytes(spec: &ModelSpec) -> Result<Vec<u8>> {
     spec.check()?;
