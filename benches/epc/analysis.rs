@@ -97,6 +97,16 @@ fn setup() -> Setup {
     }
 }
 
+/// The options of an analysis of `models` into the report folder `report` (inside the
+/// benchmark's temporary folder), with the benchmark's threads.
+fn options(s: &Setup, models: Vec<PathBuf>, report: &str) -> AnalysisOptions {
+    let mut opts =
+        AnalysisOptions::new(models, Some(DatasetKind::Mnist), s.dir.path().join(report));
+    opts.data_dir = Some(shared_data("mnist"));
+    opts.engine.threads = requested_threads();
+    opts
+}
+
 /// Registers the analysis benchmarks.
 pub fn bench(c: &mut Criterion) {
     let cell = std::cell::OnceCell::new();
@@ -106,13 +116,7 @@ pub fn bench(c: &mut Criterion) {
     for n in [1usize, MANY] {
         g.bench_function(BenchmarkId::new("mnist", n), |b| {
             let s = s();
-            let mut opts = AnalysisOptions::new(
-                s.models[..n].to_vec(),
-                Some(DatasetKind::Mnist),
-                s.dir.path().join(format!("report-{n}")),
-            );
-            opts.data_dir = Some(shared_data("mnist"));
-            opts.engine.threads = requested_threads();
+            let opts = options(s, s.models[..n].to_vec(), &format!("report-{n}"));
             b.iter(|| analyze_data(&opts, &s.data).expect("analysis"));
         });
     }
@@ -121,29 +125,17 @@ pub fn bench(c: &mut Criterion) {
     // `analysis/mnist/1` is what they cost.
     g.bench_function(BenchmarkId::new("mnist_no_nulls", 1), |b| {
         let s = s();
-        let mut opts = AnalysisOptions::new(
-            s.models[..1].to_vec(),
-            Some(DatasetKind::Mnist),
-            s.dir.path().join("report-no-nulls"),
-        );
-        opts.data_dir = Some(shared_data("mnist"));
-        opts.engine.threads = requested_threads();
+        let mut opts = options(s, s.models[..1].to_vec(), "report-no-nulls");
         opts.nulls.draws = 0;
         opts.nulls.dose_draws = 0;
         b.iter(|| analyze_data(&opts, &s.data).expect("analysis"));
     });
     g.bench_function(BenchmarkId::new("mnist_v2", 1), |b| {
         let s = s();
-        let mut opts = AnalysisOptions::new(
-            vec![s.v2.clone()],
-            Some(DatasetKind::Mnist),
-            s.dir.path().join("report-v2"),
-        );
-        opts.data_dir = Some(shared_data("mnist"));
-        opts.engine.threads = requested_threads();
+        let opts = options(s, vec![s.v2.clone()], "report-v2");
         b.iter(|| analyze_data(&opts, &s.data).expect("analysis"));
     });
-    bench_floor(&mut g, s());
+    bench_floor(&mut g, &s);
     g.finish();
 }
 
@@ -235,18 +227,17 @@ impl Floor {
     }
 }
 
-/// `analysis/floor/1` (see the module docs).
-fn bench_floor(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, s: &Setup) {
-    let mut opts = AnalysisOptions::new(
-        s.models[..1].to_vec(),
-        Some(DatasetKind::Mnist),
-        s.dir.path().join("report-floor"),
-    );
-    opts.data_dir = Some(shared_data("mnist"));
-    opts.engine.threads = requested_threads();
+/// `analysis/floor/1` (see the module docs). `s` sets up lazily, as in [`bench`], so that a
+/// filter that skips the benchmark skips the set-up too.
+fn bench_floor<'a>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    s: &dyn Fn() -> &'a Setup,
+) {
     let samples = std::cell::RefCell::new(Vec::<(f64, f64, f64)>::new());
     let tally = std::cell::RefCell::new(Vec::new());
     g.bench_function(BenchmarkId::new("floor", 1), |b| {
+        let s = s();
+        let opts = options(s, s.models[..1].to_vec(), "report-floor");
         b.iter_custom(|iters| {
             let (mut analysis, mut floor_tch, mut floor_ort) =
                 (Duration::ZERO, Duration::ZERO, Duration::ZERO);
