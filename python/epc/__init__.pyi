@@ -41,6 +41,12 @@ def analyze(
     figures: bool = True,
     bootstrap: int = 10000,
     baselines: Union[str, Sequence[str], None] = None,
+    ci: str = "t",
+    null_draws: int = 100,
+    dose_draws: int = 10,
+    null_sequences: int = 100,
+    target: int = 0,
+    sequence_sets: Optional[_Path] = None,
 ) -> Analysis: ...
 def dump(
     model: _Path,

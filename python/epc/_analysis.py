@@ -114,6 +114,12 @@ def analyze(
     figures: bool = True,
     bootstrap: int = 10_000,
     baselines: str | Sequence[str] | None = None,
+    ci: str = "t",
+    null_draws: int = 100,
+    dose_draws: int = 10,
+    null_sequences: int = 100,
+    target: int = 0,
+    sequence_sets: PathLike | None = None,
 ) -> Analysis:
     """Runs every analysis of `epc analyze` on ``models`` (ONNX files or run folders, whose
     ``seed-*/model.onnx`` are all taken) and returns an :class:`Analysis`.
@@ -122,8 +128,13 @@ def analyze(
     is ``auto`` (default), ``none`` or keys (a list or a comma list); ``seed`` seeds the test
     sequences, the random lesions and the bootstrap. With ``out`` the report is written there
     (as ``--out``); without, into a temporary folder until :meth:`Analysis.write`.
-    ``figures=False`` skips the figures (``--no-figures``). Ctrl-C stops it cleanly
-    (``KeyboardInterrupt``; nothing is left half-written).
+    ``figures=False`` skips the figures (``--no-figures``). The other options are the command
+    line's, with its defaults: ``baselines`` (``shuffled,untrained``; a list or a comma list, or
+    ``none``), ``ci`` (``t``, ``hierarchical`` or ``published``), ``null_draws``,
+    ``dose_draws`` and ``null_sequences`` (the matched lesion null and the dose-response grid),
+    ``target`` (the digit of Fig 4B and 4C) and ``sequence_sets`` (a folder of image-index
+    files that replace the drawn sets they are named after, as ``--sequence-sets``). Ctrl-C
+    stops it cleanly (``KeyboardInterrupt``; nothing is left half-written).
     """
     paths = _epc.expand_models(_paths(models))
     if not isinstance(group_by, (str, type(None))):
@@ -131,11 +142,11 @@ def analyze(
     if not isinstance(baselines, (str, type(None))):
         baselines = ",".join(baselines) or "none"
     temporary = out is None
-    target = Path(tempfile.mkdtemp(prefix="epc-analysis-")) / "report" if temporary else Path(out)
+    report = Path(tempfile.mkdtemp(prefix="epc-analysis-")) / "report" if temporary else Path(out)
     try:
         text = _epc.analyze(
             [os.fspath(p) for p in paths],
-            os.fspath(target),
+            os.fspath(report),
             dataset=dataset,
             data_dir=None if data_dir is None else os.fspath(data_dir),
             group_by=group_by,
@@ -143,11 +154,17 @@ def analyze(
             figures=figures,
             bootstrap=bootstrap,
             baselines=baselines,
+            ci=ci,
+            null_draws=null_draws,
+            dose_draws=dose_draws,
+            null_sequences=null_sequences,
+            target=target,
+            sequence_sets=None if sequence_sets is None else os.fspath(sequence_sets),
         )
     except BaseException:
         if temporary:
-            shutil.rmtree(target.parent, ignore_errors=True)
+            shutil.rmtree(report.parent, ignore_errors=True)
         raise
     # The dict is summary.json itself (the text returned is the same serialisation).
-    summary = json.loads((target / _MARKER).read_text()) if (target / _MARKER).is_file() else json.loads(text)
-    return Analysis(target, summary, temporary=temporary)
+    summary = json.loads((report / _MARKER).read_text()) if (report / _MARKER).is_file() else json.loads(text)
+    return Analysis(report, summary, temporary=temporary)

@@ -19,6 +19,12 @@ def analyze(
     figures: bool = True,
     bootstrap: int = 10000,
     baselines: Optional[str] = None,
+    ci: str = "t",
+    null_draws: int = 100,
+    dose_draws: int = 10,
+    null_sequences: int = 100,
+    target: int = 0,
+    sequence_sets: Optional[_Path] = None,
 ) -> str: ...
 def dump(
     model: _Path,

@@ -11,7 +11,9 @@
 mod convert;
 mod dump;
 
-use epc_analyzer::{AnalysisOptions, EngineOptions, Error, ExecutionProvider, GroupBy, StepModel};
+use epc_analyzer::{
+    AnalysisOptions, EngineOptions, Error, ExecutionProvider, GroupBy, NullOptions, StepModel,
+};
 use epc_core::data::DatasetKind;
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -163,9 +165,9 @@ fn expand_models(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Vec<PathBuf>> 
 }
 
 /// Runs `epc analyze` on `models` into the folder `out` (replaced whole) and returns
-/// summary.json's text.
+/// summary.json's text. Every option has the command line's name and default.
 #[pyfunction]
-#[pyo3(signature = (models, out, *, dataset=None, data_dir=None, group_by=None, seed=0, figures=true, bootstrap=10_000, baselines=None))]
+#[pyo3(signature = (models, out, *, dataset=None, data_dir=None, group_by=None, seed=0, figures=true, bootstrap=10_000, baselines=None, ci="t", null_draws=100, dose_draws=10, null_sequences=100, target=0, sequence_sets=None))]
 #[allow(clippy::too_many_arguments)]
 fn analyze(
     py: Python<'_>,
@@ -178,12 +180,32 @@ fn analyze(
     figures: bool,
     bootstrap: usize,
     baselines: Option<String>,
+    ci: &str,
+    null_draws: usize,
+    dose_draws: usize,
+    null_sequences: usize,
+    target: usize,
+    sequence_sets: Option<PathBuf>,
 ) -> PyResult<String> {
+    if target > 9 {
+        let message = format!("target must be a digit class 0 to 9, got {target}");
+        return Err(raise(py, "InputError", message, Vec::new()));
+    }
     let mut opts = AnalysisOptions::new(models, dataset_kind(py, dataset.as_deref())?, out);
     opts.data_dir = data_dir;
     opts.seed = seed;
     opts.figures = figures;
     opts.bootstrap = bootstrap;
+    opts.ci = ci
+        .parse()
+        .map_err(|e: String| raise(py, "InputError", e, Vec::new()))?;
+    opts.nulls = NullOptions {
+        draws: null_draws,
+        dose_draws,
+        sequences: null_sequences,
+    };
+    opts.target = target;
+    opts.sequence_sets = sequence_sets;
     if let Some(g) = group_by {
         opts.group_by = g.parse::<GroupBy>().map_err(|e| to_py(py, e))?;
     }

@@ -165,6 +165,39 @@ def test_corrupt_onnx_and_missing_data_and_bad_names(tmp_path, run_epc):
     assert "unknown baseline" in str(err.value)
 
 
+def test_the_command_lines_other_options_reach_the_analysis(tmp_path, run_epc):
+    # A test set read from an index file (as --sequence-sets), the published intervals, a
+    # smaller lesion null and another target digit: the same summary as the command line's,
+    # and the energy that of the dump on exactly those image indices.
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    indices = np.random.default_rng(5).integers(0, 100, size=(40, 10)).astype(np.int64)
+    np.save(sets / "test.npy", indices)
+    options = dict(ci="published", null_draws=7, dose_draws=2, null_sequences=20, target=4)
+    ours = epc.analyze(DIGITS_MODEL, seed=3, figures=False, sequence_sets=sets, **options, **FAST)
+    flags = [x for k, v in options.items() for x in ("--" + k.replace("_", "-"), v)]
+    run_epc("analyze", "--model", DIGITS_MODEL, "--seed", 3, "--no-figures", "--bootstrap", 200,
+            "--sequence-sets", sets, *flags, "--out", tmp_path / "cli")
+    cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert _numbers(ours.summary) == _numbers(cli)
+    assert ours.summary["ci"] == "published" and ours.summary["target"] == 4
+    test_set = next(s for s in ours.summary["sequence_sets"] if s["name"] == "test")
+    assert test_set["sequences"] == 40 and test_set["file"].endswith("test.npy")
+    default = epc.analyze(DIGITS_MODEL, seed=3, figures=False, **FAST)
+    assert _numbers(default.summary) != _numbers(ours.summary)
+    pre = np.abs(epc.dump(DIGITS_MODEL, sequences=sets / "test.npy", arrays=["preact"])
+                 .preact.values.astype(np.float64)).mean(axis=(1, 2))
+    e = ours.energy
+    mine = e[(e.model == "digits-l1pre") & (e.measure == "pre")].sort_values("step")
+    np.testing.assert_allclose(mine.value.to_numpy(), pre, rtol=1e-5)
+    with pytest.raises(epc.InputError) as err:
+        epc.analyze(DIGITS_MODEL, target=10)
+    assert "target" in str(err.value)
+    with pytest.raises(epc.InputError) as err:
+        epc.analyze(DIGITS_MODEL, ci="wide")
+    assert "interval method" in str(err.value)
+
+
 def test_ctrl_c_stops_a_long_analysis_cleanly(tmp_path):
     out = tmp_path / "long"
     models = [DIGITS_MODEL] * 30  # about 3 s of work
