@@ -399,6 +399,14 @@ pub struct EpochRecord {
     /// The learning rate of the epoch (absent in histories written before schedules existed).
     #[serde(default)]
     pub lr: Option<f64>,
+    /// Training sequences the epoch used: as many as the shortest draw among the instances
+    /// trained together in one group (`--batch-instances`; absent in older histories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequences: Option<usize>,
+    /// Training sequences this instance's sampler drew for the epoch (more than `sequences`
+    /// when a member of its group drew fewer: a separate run would have used them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawn: Option<usize>,
 }
 
 /// Why an instance stopped before its last epoch.

@@ -206,6 +206,8 @@ mod tests {
             mean_sq_w: 0.02,
             seconds: 0.5,
             lr: Some(1e-4),
+            sequences: None,
+            drawn: None,
         });
         let arr = |name: &str, data: Vec<f32>| NamedArray {
             name: name.into(),

@@ -140,6 +140,8 @@ fn typed_files_round_trip() {
         mean_sq_w: 0.01,
         seconds: 0.5,
         lr: Some(1e-3),
+        sequences: Some(160),
+        drawn: Some(163),
     }];
     inst.write_history(&h).unwrap();
     assert_eq!(inst.read_history().unwrap(), h);

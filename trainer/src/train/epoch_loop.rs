@@ -21,6 +21,9 @@ use tch::{Device, Kind, Tensor};
 struct EpochResult {
     train_loss: f64,
     val_loss: f64,
+    /// Training sequences the epoch used (its group's shortest draw) and this instance drew.
+    sequences: usize,
+    drawn: usize,
     params: Vec<NamedArray>,
     m: Vec<NamedArray>,
     v: Vec<NamedArray>,
@@ -56,7 +59,7 @@ pub(super) fn run(
     let mut states: Vec<LoopState> = instances.iter().map(|i| i.ck.state.clone()).collect();
     if states
         .iter()
-        .any(|s| s.adam_step != states[0].adam_step || s.epochs_done != states[0].epochs_done)
+        .any(|s| s.epochs_done != states[0].epochs_done)
     {
         return Err(Error::Invalid(
             "instances were checkpointed at different epochs; resume them separately".into(),
@@ -87,6 +90,18 @@ pub(super) fn run(
         0 => k,
         g => g.min(k),
     };
+    // A group continues from one Adam step count, so its members must have been trained in
+    // one group before (their counts differ where groups trained different numbers of batches).
+    if states
+        .chunks(group_size)
+        .any(|part| part.iter().any(|s| s.adam_step != part[0].adam_step))
+    {
+        return Err(Error::Invalid(
+            "these instances were trained in other groups (their Adam step counts differ); \
+             resume with the first run's --batch-instances, or each separately"
+                .into(),
+        ));
+    }
     let mut groups: Vec<Group> = (0..k)
         .step_by(group_size)
         .map(|start| {
@@ -113,9 +128,21 @@ pub(super) fn run(
         let t0 = Instant::now();
         let epoch_seqs: Vec<Vec<Sequence>> =
             samplers.iter().map(|s| s.epoch(epoch as u64)).collect();
-        let n_seq = epoch_seqs.iter().map(Vec::len).min().unwrap_or(0);
-        let n_batches = n_seq.div_ceil(cfg.sequence.batch_size);
-        if n_batches == 0 {
+        // Each group trains its instances on as many sequences as its shortest member drew
+        // (the sampler draws until a class runs out, so on most streams the count depends on
+        // the seed): one instance per group trains exactly as a separate run would.
+        let group_seqs: Vec<usize> = groups
+            .iter()
+            .map(|g| {
+                epoch_seqs[g.range.clone()]
+                    .iter()
+                    .map(Vec::len)
+                    .min()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let bs = cfg.sequence.batch_size;
+        if group_seqs.contains(&0) {
             return Err(Error::Invalid(format!(
                 "the training split of {} yields no sequence",
                 cfg.data.dataset
@@ -123,7 +150,7 @@ pub(super) fn run(
         }
         observer.on_event(TrainEvent::EpochStarted {
             epoch: epoch + 1,
-            batches: n_batches * groups.len(),
+            batches: group_seqs.iter().map(|n| n.div_ceil(bs)).sum(),
         });
         // The schedule's rate is a function of the epoch alone, so a resumed run sets the same.
         let lr = cfg.optim.schedule.lr(cfg.optim.lr, epoch, cfg.train.epochs);
@@ -131,7 +158,7 @@ pub(super) fn run(
             g.set_lr(lr);
         }
         let mut results: Vec<EpochResult> = (0..k).map(|_| EpochResult::default()).collect();
-        for g in &mut groups {
+        for (g, &n_seq) in groups.iter_mut().zip(&group_seqs) {
             if active[g.range.clone()].iter().any(|&a| a) {
                 train_group_epoch(
                     &setup,
@@ -147,18 +174,15 @@ pub(super) fn run(
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
-        let adam_step = groups.iter().map(Group::step).max().unwrap_or(0);
-        let timing = EpochTiming {
-            epoch,
-            seconds,
-            adam_step,
-            lr,
-        };
+        let timing = EpochTiming { epoch, seconds, lr };
         let mut shown = Vec::new();
         for i in (0..k).filter(|&i| active[i]) {
             let r = std::mem::take(&mut results[i]);
             shown.push((r.train_loss, r.val_loss));
             let st = &mut states[i];
+            // Adam's step count is its group's (groups may have trained different numbers
+            // of batches).
+            st.adam_step = groups[i / group_size].step();
             let (stopped, written) =
                 record_epoch(cfg, st, &mut best[i], r, &timing, &instances[i], &outputs)?;
             for patience in written {
@@ -237,6 +261,8 @@ fn train_group_epoch(
         results[i] = EpochResult {
             train_loss: tl[j] as f64,
             val_loss: vl[j] as f64,
+            sequences: n_seq,
+            drawn: epoch_seqs[i].len(),
             params: host.params,
             m: host.m,
             v: host.v,
@@ -250,7 +276,6 @@ struct EpochTiming {
     /// 0-based.
     epoch: usize,
     seconds: f64,
-    adam_step: u64,
     lr: f64,
 }
 
@@ -274,12 +299,7 @@ fn record_epoch(
     inst: &Instance,
     out: &Outputs,
 ) -> Result<(Option<StopReason>, Vec<usize>)> {
-    let EpochTiming {
-        epoch,
-        seconds,
-        adam_step,
-        lr,
-    } = *timing;
+    let EpochTiming { epoch, seconds, lr } = *timing;
     if !r.train_loss.is_finite() || !r.val_loss.is_finite() {
         // The checkpoint of the epoch before stays as it is.
         let reason = StopReason::NonFinite {
@@ -307,9 +327,10 @@ fn record_epoch(
         mean_sq_w: mean_sq,
         seconds,
         lr: Some(lr),
+        sequences: Some(r.sequences),
+        drawn: Some(r.drawn),
     });
     st.epochs_done = epoch + 1;
-    st.adam_step = adam_step;
     if r.val_loss < st.best_val - cfg.train.min_delta {
         st.best_val = r.val_loss;
         st.best_epoch = epoch + 1;
