@@ -24,6 +24,9 @@ struct EpochResult {
     /// Training sequences the epoch used (its group's shortest draw) and this instance drew.
     sequences: usize,
     drawn: usize,
+    /// Its group's Adam step count after the epoch (groups may train different numbers of
+    /// batches).
+    adam_step: u64,
     params: Vec<NamedArray>,
     m: Vec<NamedArray>,
     v: Vec<NamedArray>,
@@ -180,9 +183,6 @@ pub(super) fn run(
             let r = std::mem::take(&mut results[i]);
             shown.push((r.train_loss, r.val_loss));
             let st = &mut states[i];
-            // Adam's step count is its group's (groups may have trained different numbers
-            // of batches).
-            st.adam_step = groups[i / group_size].step();
             let (stopped, written) =
                 record_epoch(cfg, st, &mut best[i], r, &timing, &instances[i], &outputs)?;
             for patience in written {
@@ -263,6 +263,7 @@ fn train_group_epoch(
             val_loss: vl[j] as f64,
             sequences: n_seq,
             drawn: epoch_seqs[i].len(),
+            adam_step: g.step(),
             params: host.params,
             m: host.m,
             v: host.v,
@@ -331,6 +332,7 @@ fn record_epoch(
         drawn: Some(r.drawn),
     });
     st.epochs_done = epoch + 1;
+    st.adam_step = r.adam_step;
     if r.val_loss < st.best_val - cfg.train.min_delta {
         st.best_val = r.val_loss;
         st.best_epoch = epoch + 1;
