@@ -9,14 +9,15 @@
 #                                             default: a fresh folder under /tmp)
 # Example: scripts/study_time.sh plans/mnist-losses-bf16.toml
 set -euo pipefail
-cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   echo "usage: scripts/study_time.sh PLAN [OUT]" >&2
   exit 2
 fi
-plan=$1
-[ -f "$plan" ] || { echo "study_time.sh: $plan: no such plan file" >&2; exit 1; }
-out=${2:-$(mktemp -d)/study}
+[ -f "$1" ] || { echo "study_time.sh: $1: no such plan file" >&2; exit 1; }
+# Paths as the caller gave them, before moving to the repository root.
+plan=$(realpath "$1")
+out=$(realpath -m "${2:-$(mktemp -d)/study}")
+cd "$(dirname "$0")/.."
 [ -e "$out" ] && { echo "study_time.sh: $out exists; give a new folder (a rerun would skip finished cells)" >&2; exit 1; }
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
